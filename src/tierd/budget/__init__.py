@@ -1,0 +1,1 @@
+"""The budget manager: the one owner of load and unload decisions."""

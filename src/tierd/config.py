@@ -1,0 +1,376 @@
+"""The one TOML config file, parsed into typed, frozen dataclasses.
+
+Lookup order: `$TIERD_CONFIG`, `~/.config/tierd/config.toml`, `/etc/tierd/config.toml`, else
+built-in defaults that run the embedded packaged models on this machine. Validation collects
+every problem (one line each, naming the key and the fix) instead of stopping at the first,
+so `tierd config check` can show them all at once.
+
+The parser is driven by the dataclasses below: a field's type says how its value is checked,
+so a new section is a new dataclass and nothing else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError
+from .sizes import format_size, parse_size
+
+
+class Size(int):
+    """A byte count written as "16GiB", "9GB", "512MiB" or plain bytes."""
+
+    def __repr__(self) -> str:
+        return format_size(self)
+
+
+class Secret(str):
+    """A string that never prints: API keys and bearer tokens."""
+
+    def __repr__(self) -> str:
+        return "'********'" if self else "''"
+
+
+DEFAULT_LISTEN = "127.0.0.1:11500"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    listen: str = DEFAULT_LISTEN
+    """host:port the daemon binds; loopback unless a token is set."""
+    token: Secret = Secret("")
+    """Bearer token required on every route but /healthz; empty means no auth (loopback only)."""
+    max_body: Size = Size(4 * 1024**2)
+    """Largest request body accepted; bigger ones get 413."""
+    queue_limit: int = 16
+    """Requests that may wait for one model before new ones get 503."""
+    queue_timeout: float = 120.0
+    """Seconds a request waits for its model before it gets 503."""
+    cors_origins: tuple[str, ...] = ()
+    """Origins allowed by CORS; empty turns CORS off."""
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    name: str = "local"
+    runtime: Literal["embedded", "ollama"] = "embedded"
+    """Which runtime serves this host's models."""
+    url: str = ""
+    """Base URL of the Ollama server (runtime = "ollama"); empty for the embedded runtime."""
+    memory_budget: Size | None = None
+    """Bytes tierd may give to models here; overrides the probe (required for remote hosts)."""
+    reserve: Size | None = None
+    """Bytes kept back from the probed free memory; default depends on the device kind."""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str
+    host: str = ""
+    """Host that runs the model; empty means the first host whose runtime offers it."""
+    path: str = ""
+    """GGUF file for the embedded runtime (packaged:* models need none)."""
+    context_length: int = 0
+    """Context length to load with; 0 means the runtime's default (4096, capped by the model)."""
+    priority: int = 0
+    """Higher survives eviction longer."""
+    pinned: bool = False
+    """Never evicted."""
+    keep_warm: bool = False
+    """Loaded at start and reloaded when room returns."""
+
+
+DEFAULT_MODELS = (
+    ModelConfig(name="packaged:gemma3-270m", context_length=2048),
+    ModelConfig(name="packaged:all-minilm", context_length=512),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    state_dir: str = "~/.local/share/tierd"
+    """Folder for the state, ledger and index databases and converted models."""
+    server: ServerConfig = field(default_factory=ServerConfig)
+    hosts: tuple[HostConfig, ...] = (HostConfig(),)
+    models: tuple[ModelConfig, ...] = DEFAULT_MODELS
+    source: str = field(default="built-in defaults", metadata={"internal": True})
+    """Where this config came from (not a key of the file)."""
+
+    @property
+    def state_path(self) -> Path:
+        return Path(os.path.expanduser(self.state_dir))
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding and reading the file
+
+
+def candidate_paths() -> list[Path]:
+    """Where the config is looked for, in order."""
+    paths = []
+    if env := os.environ.get("TIERD_CONFIG"):
+        return [Path(env)]
+    paths.append(Path.home() / ".config" / "tierd" / "config.toml")
+    paths.append(Path("/etc/tierd/config.toml"))
+    return paths
+
+
+def load_config(path: str | os.PathLike | None = None) -> Config:
+    """Load `path`, or the first config found, or the defaults; raise ConfigError if unusable."""
+    if path is not None:
+        return parse_file(Path(path))
+    env_set = "TIERD_CONFIG" in os.environ
+    for candidate in candidate_paths():
+        if candidate.exists() or env_set:
+            return parse_file(candidate)
+    return Config()
+
+
+def parse_file(path: Path) -> Config:
+    label = str(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError([f"{label}: no such file"]) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{label}: is a folder, not a TOML file"]) from None
+    except PermissionError:
+        raise ConfigError([f"{label}: cannot be read (permission denied)"]) from None
+    except OSError as err:
+        raise ConfigError([f"{label}: cannot be read ({err.strerror})"]) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise ConfigError([f"{label}: not UTF-8 text (bad byte at offset {err.start})"]) from None
+    if not text.strip():
+        raise ConfigError(
+            [f"{label}: the file is empty (add settings, or remove it to use the defaults)"]
+        )
+    return parse_text(text, label)
+
+
+def parse_text(text: str, label: str = "config") -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([f"{label}: TOML syntax error: {err}"]) from None
+    problems: list[str] = []
+    config = _build(Config, data, "", problems)
+    if not problems:
+        problems.extend(_check_references(config))
+    if problems:
+        raise ConfigError(problems)
+    return dataclasses.replace(config, source=label)
+
+
+def _check_references(config: Config) -> list[str]:
+    """Cross-field rules the types alone cannot express."""
+    problems = []
+    host_names = [h.name for h in config.hosts]
+    for i, host in enumerate(config.hosts):
+        if host_names.count(host.name) > 1:
+            problems.append(f"hosts[{i}].name: {host.name!r} is used by more than one host")
+        if host.runtime == "ollama" and not host.url:
+            problems.append(
+                f'hosts[{i}].url: an ollama host needs its URL (e.g. "http://127.0.0.1:11434")'
+            )
+        if host.url and not host.url.startswith(("http://", "https://")):
+            problems.append(f"hosts[{i}].url: {host.url!r} is not an http:// or https:// URL")
+    model_names = [m.name for m in config.models]
+    for i, model in enumerate(config.models):
+        if model_names.count(model.name) > 1:
+            problems.append(f"models[{i}].name: {model.name!r} is configured more than once")
+        if model.host and model.host not in host_names:
+            hint = _did_you_mean(model.host, host_names)
+            problems.append(f"models[{i}].host: no host is named {model.host!r}{hint}")
+        if model.context_length < 0:
+            problems.append(f"models[{i}].context_length: {model.context_length} is negative")
+    host, _, port = config.server.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        problems.append(
+            f'server.listen: {config.server.listen!r} is not host:port (try "{DEFAULT_LISTEN}")'
+        )
+    for name in ("queue_limit",):
+        if getattr(config.server, name) < 1:
+            problems.append(f"server.{name}: must be at least 1")
+    if config.server.queue_timeout <= 0:
+        problems.append("server.queue_timeout: must be more than 0 seconds")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# The type-driven builder
+
+
+def _build(cls: type, data: Any, path: str, problems: list[str]) -> Any:
+    if not isinstance(data, dict):
+        problems.append(f"{path or 'config'}: expected a table, got {_describe(data)}")
+        return None
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else key
+        if key not in fields:
+            problems.append(f"{where}: unknown key{_did_you_mean(key, list(fields))}")
+            continue
+        values[key] = _coerce(hints[key], value, where, problems)
+    for name, f in fields.items():
+        missing = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        if missing and name not in values:
+            where = f"{path}.{name}" if path else name
+            problems.append(f"{where}: required key is missing")
+    if any(v is _INVALID for v in values.values()) or problems:
+        # Keep collecting problems from sibling sections, but build nothing half-valid.
+        try:
+            return cls(**{k: v for k, v in values.items() if v is not _INVALID})
+        except TypeError:
+            return None
+    return cls(**values)
+
+
+_INVALID = object()
+
+
+def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], value, where, problems)
+    if origin is Literal:
+        if value in args:
+            return value
+        choices = ", ".join(repr(a) for a in args)
+        problems.append(f"{where}: {value!r} is not one of {choices}".replace("'", '"'))
+        return _INVALID
+    if origin is tuple:
+        if not isinstance(value, list):
+            problems.append(f"{where}: expected a list, got {_describe(value)}")
+            return _INVALID
+        items = [_coerce(args[0], v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
+        return tuple(items)
+    if dataclasses.is_dataclass(tp):
+        built = _build(tp, value, where, problems)
+        return _INVALID if built is None else built
+    if tp is Size:
+        try:
+            return Size(parse_size(value))
+        except ValueError as err:
+            problems.append(f"{where}: {err}")
+            return _INVALID
+    if tp is Secret:
+        if isinstance(value, str):
+            return Secret(value)
+        problems.append(f"{where}: expected a string, got {_describe(value)}")
+        return _INVALID
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        problems.append(f"{where}: expected true or false, got {_describe(value)}")
+        return _INVALID
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        problems.append(f"{where}: expected a whole number, got {_describe(value)}")
+        return _INVALID
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        problems.append(f"{where}: expected a number, got {_describe(value)}")
+        return _INVALID
+    if tp is str:
+        if isinstance(value, str):
+            return value
+        problems.append(f"{where}: expected a string, got {_describe(value)}")
+        return _INVALID
+    raise TypeError(f"config field {where} has an unsupported type {tp!r}")
+
+
+def _describe(value: Any) -> str:
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+             list: "a list", dict: "a table"}
+    for kind, name in names.items():
+        if type(value) is kind:
+            return f"{name} ({value!r})" if kind in (bool, int, float, str) else name
+    return type(value).__name__
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Showing it
+
+
+def to_dict(config: Any, reveal: bool = False) -> Any:
+    """The effective config as plain data, secrets masked unless `reveal`."""
+    if dataclasses.is_dataclass(config):
+        return {
+            f.name: to_dict(getattr(config, f.name), reveal)
+            for f in dataclasses.fields(config)
+            if not f.metadata.get("internal")
+        }
+    if isinstance(config, tuple):
+        return [to_dict(v, reveal) for v in config]
+    if isinstance(config, Secret):
+        return str(config) if reveal or not config else "********"
+    if isinstance(config, Size):
+        return format_size(config) if config % 1024 == 0 or config >= 1024**3 else int(config)
+    return config
+
+
+def to_toml(data: dict[str, Any]) -> str:
+    """Render `to_dict` output as TOML (scalars first, then tables, then arrays of tables)."""
+    lines: list[str] = []
+    _emit_table(data, [], lines)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _emit_table(data: dict[str, Any], prefix: list[str], lines: list[str]) -> None:
+    scalars = {k: v for k, v in data.items() if not _is_table(v) and not _is_table_list(v)}
+    for key, value in scalars.items():
+        if value is None:
+            lines.append(f"# {key} = (not set)")
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, value in data.items():
+        if _is_table(value):
+            lines.append("")
+            lines.append(f"[{'.'.join(prefix + [key])}]")
+            _emit_table(value, prefix + [key], lines)
+    for key, value in data.items():
+        if _is_table_list(value):
+            for item in value:
+                lines.append("")
+                lines.append(f"[[{'.'.join(prefix + [key])}]]")
+                _emit_table(item, prefix + [key], lines)
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict)
+
+
+def _is_table_list(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) for v in value)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'

@@ -1,0 +1,48 @@
+"""`tierd hosts`: each device's memory and the budget tierd may give to models."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+
+from ..config import load_config
+from ..output import print_json, print_table
+from ..sizes import format_size
+from .probe import HostMemory, probe_hosts
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    hosts = sub.add_parser("hosts", help="show each host's devices, memory and model budget")
+    hosts.add_argument("--json", action="store_true", help="print JSON (bytes, with sources)")
+    hosts.set_defaults(handler=_hosts)
+
+
+def hosts_as_dicts(hosts: list[HostMemory]) -> list[dict]:
+    return [
+        {
+            "host": h.host,
+            "runtime": h.runtime,
+            "budget": h.budget,
+            "override": h.override,
+            "devices": [dataclasses.asdict(d) for d in h.devices],
+        }
+        for h in hosts
+    ]
+
+
+def _hosts(args: argparse.Namespace) -> int:
+    hosts = probe_hosts(load_config(args.config))
+    if args.json:
+        print_json(hosts_as_dicts(hosts))
+        return 0
+    size = lambda n: "-" if n is None else format_size(n)  # noqa: E731
+    rows = [
+        [h.host, f"{d.kind}:{d.index}", d.name, size(d.total), size(d.used), size(d.free),
+         size(d.budget) + (" (config)" if h.override else "")]
+        for h in hosts for d in h.devices
+    ]
+    print_table(["HOST", "DEVICE", "NAME", "TOTAL", "USED", "FREE", "BUDGET"], rows)
+    for h in hosts:
+        for d in h.devices:
+            print(f"\n{h.host} {d.kind}:{d.index} budget: {d.sources.get('budget', '')}")
+    return 0
