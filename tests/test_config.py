@@ -1,0 +1,167 @@
+"""The config file: lookup order, defaults, and one clear line per problem."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tierd.config import Config, load_config, parse_text, to_dict, to_toml
+from tierd.errors import ConfigError
+from tierd.sizes import parse_size
+
+from .conftest import run_tierd
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_text(text, "c.toml")
+    return info.value.problems
+
+
+def test_no_file_gives_working_defaults():
+    config = load_config()
+    assert config.source == "built-in defaults"
+    assert [h.runtime for h in config.hosts] == ["embedded"]
+    assert {m.name for m in config.models} == {"packaged:gemma3-270m", "packaged:all-minilm"}
+    assert config.server.listen == "127.0.0.1:11500"
+
+
+def test_lookup_order(tmp_path, monkeypatch):
+    home_config = Path(os.environ["HOME"]) / ".config" / "tierd" / "config.toml"
+    home_config.parent.mkdir(parents=True)
+    home_config.write_text('state_dir = "/from/home"\n')
+    try:
+        assert load_config().state_dir == "/from/home"
+        explicit = tmp_path / "x.toml"
+        explicit.write_text('state_dir = "/from/env"\n')
+        monkeypatch.setenv("TIERD_CONFIG", str(explicit))
+        assert load_config().state_dir == "/from/env"
+        monkeypatch.setenv("TIERD_CONFIG", str(tmp_path / "missing.toml"))
+        with pytest.raises(ConfigError, match="missing.toml: no such file"):
+            load_config()
+    finally:
+        home_config.unlink()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("16GiB", 16 * 1024**3), ("9GB", 9 * 1000**3), ("512MiB", 512 * 1024**2),
+    (1073741824, 1073741824), ("1.5GiB", 1536 * 1024**2), ("0", 0),
+])
+def test_sizes(text, expected):
+    assert parse_size(text) == expected
+
+
+def test_the_issue_example_message():
+    text = '[[hosts]]\nname = "a"\n[[hosts]]\nname = "b"\nmemory_budget = "16 GB"\n'
+    assert problems_of(text) == ['hosts[1].memory_budget: "16 GB" is not a size (try "16GiB")']
+
+
+def test_negative_sizes_are_refused():
+    assert problems_of('[[hosts]]\nreserve = -5\n') == [
+        "hosts[0].reserve: -5 is negative (a size is 0 or more bytes)"]
+    assert problems_of('[[hosts]]\nreserve = "-2GiB"\n') == [
+        'hosts[0].reserve: "-2GiB" is negative (a size is 0 or more bytes)']
+
+
+def test_unknown_keys_suggest_the_right_one():
+    assert problems_of('[server]\nlisten_on = "127.0.0.1:1"\n') == [
+        "server.listen_on: unknown key (did you mean 'listen'?)"]
+    assert problems_of('[[hosts]]\nmemory_budgte = "1GiB"\n') == [
+        "hosts[0].memory_budgte: unknown key (did you mean 'memory_budget'?)"]
+    assert problems_of("colour = 1\n") == ["colour: unknown key"]
+
+
+def test_wrong_types_each_named():
+    problems = problems_of(
+        '[server]\nqueue_limit = "many"\n[[hosts]]\nruntime = "vllm"\n'
+        '[[models]]\nname = "m"\npinned = "yes"\n'
+    )
+    assert problems == [
+        "server.queue_limit: expected a whole number, got a string ('many')",
+        'hosts[0].runtime: "vllm" is not one of "embedded", "ollama"',
+        "models[0].pinned: expected true or false, got a string ('yes')",
+    ]
+
+
+def test_missing_required_and_cross_references():
+    assert problems_of("[[models]]\ncontext_length = 5\n") == ["models[0].name: required key is missing"]
+    assert problems_of('[[models]]\nname = "m"\nhost = "gpu-bx"\n[[hosts]]\nname = "gpu-box"\n'
+                       'runtime = "ollama"\nurl = "http://127.0.0.1:11434"\n') == [
+        "models[0].host: no host is named 'gpu-bx' (did you mean 'gpu-box'?)"]
+    assert problems_of('[[hosts]]\nruntime = "ollama"\n') == [
+        'hosts[0].url: an ollama host needs its URL (e.g. "http://127.0.0.1:11434")']
+
+
+def test_toml_syntax_error_names_line_and_column():
+    (line,) = problems_of('[server]\nlisten = "127.0.0.1:1"\nqueue_limit = = 3\n')
+    assert line.startswith("c.toml: TOML syntax error:")
+    assert "line 3, column" in line
+
+
+def test_show_round_trips_and_masks_secrets():
+    config = parse_text('[server]\ntoken = "s3cret-token"\n', "c.toml")
+    shown = to_toml(to_dict(config))
+    assert "s3cret-token" not in shown and 'token = "********"' in shown
+    revealed = parse_text(to_toml(to_dict(config, reveal=True)), "again")
+    assert revealed == parse_text('[server]\ntoken = "s3cret-token"\n', "again")
+    assert parse_text(to_toml(to_dict(Config())), "d") == Config(source="d")
+
+
+# ---- the CLI face: one line per problem, exit 1, never a traceback --------------------------
+
+def check(path: Path, user: int | None = None):
+    result = run_tierd("config", "check", str(path), user=user)
+    assert "Traceback" not in result.stderr
+    return result
+
+
+def test_check_bad_files(tmp_path):
+    cases = {
+        "missing.toml": (None, "missing.toml: no such file"),
+        "empty.toml": ("  \n", "empty.toml: the file is empty"),
+        "binary.toml": (b"\xff\xfe\x00", "binary.toml: not UTF-8 text"),
+        "syntax.toml": ("a = [1,\n", "syntax.toml: TOML syntax error"),
+        "types.toml": ('state_dir = 3\n', "state_dir: expected a string, got a number (3)"),
+        "reserve.toml": ('[[hosts]]\nreserve = "100TiB"\n',
+                         "hosts[0].reserve: 100.0TiB is not less than the RAM"),
+        "budget.toml": ('[[hosts]]\nmemory_budget = "100TiB"\n',
+                        "hosts[0].memory_budget: 100.0TiB is more than the device has"),
+        "remote.toml": ('[[hosts]]\nname = "gpu"\nruntime = "ollama"\nurl = "http://10.9.9.9:11434"\n',
+                        "hosts[0].memory_budget: 'gpu' is remote"),
+    }
+    for name, (content, expected) in cases.items():
+        path = tmp_path / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        elif content is not None:
+            path.write_text(content)
+        result = check(path)
+        assert result.returncode == 1, (name, result.stderr)
+        assert expected in result.stderr, (name, result.stderr)
+        assert result.stderr.count("\n") == 1, (name, result.stderr)
+    folder = check(tmp_path)
+    assert folder.returncode == 1 and "is a folder, not a TOML file" in folder.stderr
+
+
+def test_check_unreadable_file(tmp_path):
+    path = tmp_path / "secret.toml"
+    path.write_text('state_dir = "/x"\n')
+    path.chmod(0o000)
+    tmp_path.chmod(0o755)
+    # root reads anything, so check as an unprivileged user when we are root.
+    result = check(path, user=65534 if os.geteuid() == 0 else None)
+    assert result.returncode == 1
+    assert "secret.toml: cannot be read (permission denied)" in result.stderr
+
+
+def test_check_good_file_and_show(tmp_path):
+    path = tmp_path / "ok.toml"
+    path.write_text('[server]\ntoken = "abc"\n[[hosts]]\nname = "local"\nreserve = "2GiB"\n')
+    result = check(path)
+    assert result.returncode == 0 and "ok (1 host(s), 2 model(s))" in result.stdout
+    shown = run_tierd("--config", str(path), "config", "show")
+    assert shown.returncode == 0
+    assert 'token = "********"' in shown.stdout and "abc" not in shown.stdout
+    assert 'reserve = "2.0GiB"' in shown.stdout
