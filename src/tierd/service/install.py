@@ -138,10 +138,12 @@ def plan_service(scope: Scope = "user", config_path: str | os.PathLike | None = 
 
 def install_service(scope: Scope = "user", config_path: str | os.PathLike | None = None,
                     dry_run: bool = False, manager: Manager | None = None) -> InstallResult:
+    manager = manager or detect_manager()
+    if not dry_run:
+        _require_root_for(scope, service_file(manager, scope))
     plan = plan_service(scope, config_path, manager)
     if dry_run:
         return InstallResult(plan=plan, written=False)
-    _require_root_for(scope, plan.path)
     plan.path.parent.mkdir(parents=True, exist_ok=True)
     # Write beside the target and rename, so a service manager never reads half a file.
     partial = plan.path.with_name(f".{plan.path.name}.partial")
@@ -312,7 +314,10 @@ def _startup_problems(manager: Manager, scope: Scope, paths: ServicePaths) -> li
         # The unit runs as a fresh system user: all it gets is what "others" may do.
         for path, need, what in ((paths.python, stat.S_IXOTH, "run"),
                                  (paths.config, stat.S_IROTH, "read")):
-            if path is not None and (blocked := _blocked_for_others(path, need)) is not None:
+            # A missing file is reported by the import check below.
+            if path is None or not path.exists():
+                continue
+            if (blocked := _blocked_for_others(path, need)) is not None:
                 mode = stat.S_IMODE(blocked.stat().st_mode)
                 problems.append(
                     f"the {SYSTEM_USER} user cannot {what} {path} ({blocked} is mode "
@@ -320,8 +325,13 @@ def _startup_problems(manager: Manager, scope: Scope, paths: ServicePaths) -> li
                     "and /etc/tierd")
     # The service gets none of this shell's PYTHONPATH: tierd must be installed in that Python.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    probe = subprocess.run([str(paths.python), "-c", "import tierd.cli"], env=env,
-                           capture_output=True, text=True, timeout=60)
+    try:
+        probe = subprocess.run([str(paths.python), "-c", "import tierd.cli"], env=env,
+                               capture_output=True, text=True, timeout=60)
+    except OSError as err:
+        problems.append(f"{paths.python} cannot be run ({err.strerror}), so the service would "
+                        "fail to start")
+        return problems
     if probe.returncode != 0:
         problems.append(f"{paths.python} cannot import tierd without PYTHONPATH, so the service "
                         f"would fail to start: pip install tierd into that environment "

@@ -49,7 +49,8 @@ def daemon_command(paths: ServicePaths) -> list[str]:
 def render_systemd_unit(paths: ServicePaths, scope: Scope) -> str:
     template = "tierd.service" if scope == "system" else "tierd-user.service"
     text = _template(template).decode("utf-8")
-    command = " ".join(systemd_quote(arg) for arg in daemon_command(paths))
+    program, *args = daemon_command(paths)
+    command = " ".join([systemd_quote(program, program=True), *map(systemd_quote, args)])
     return text.replace("@DAEMON_COMMAND@", command)
 
 
@@ -67,15 +68,19 @@ def render_launchd_plist(paths: ServicePaths, scope: Scope) -> bytes:
     return plistlib.dumps(plist)
 
 
-def systemd_quote(arg: str) -> str:
+def systemd_quote(arg: str, program: bool = False) -> str:
     """One argument of an ExecStart= line, as systemd will split and expand it back.
 
-    systemd expands %-specifiers and $VARIABLES inside quotes too, so those are doubled
-    whatever happens; quotes are added only where whitespace, a quote or a backslash needs them.
+    systemd expands %-specifiers everywhere, even inside quotes, so `%` is always doubled; it
+    expands $VARIABLES in the arguments but not in the program path (checked against
+    systemd-analyze verify), so `$` is doubled in the arguments only. Quotes are added only where
+    whitespace, a quote or a backslash needs them.
     """
     if "\n" in arg or "\r" in arg or "\0" in arg:
         raise ServiceError(f"{arg!r} cannot go into a systemd unit (it holds a line break)")
-    escaped = arg.replace("%", "%%").replace("$", "$$")
+    escaped = arg.replace("%", "%%")
+    if not program:
+        escaped = escaped.replace("$", "$$")
     if arg and not any(c.isspace() or c in "\"'\\" for c in arg):
         return escaped
     return '"' + escaped.replace("\\", "\\\\").replace('"', '\\"') + '"'
