@@ -19,8 +19,10 @@ from . import __version__
 from .errors import ConfigError, TierdError
 
 COMMAND_MODULES = (
-    "tierd.config_commands",
+    "tierd.api.commands",
+    "tierd.model_commands",
     "tierd.hosts.commands",
+    "tierd.config_commands",
 )
 
 

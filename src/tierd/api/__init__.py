@@ -1,1 +1,1 @@
-"""tierd.api."""
+"""The HTTP API: OpenAI- and Ollama-compatible endpoints and admin routes, thin over tierd."""

@@ -1,0 +1,80 @@
+"""Every error leaves as a 4xx/503 JSON body in the shape of the API it was asked through.
+
+OpenAI clients expect `{"error": {"message", "type", "param", "code"}}`, Ollama clients
+`{"error": "message"}`; admin routes use the OpenAI shape. A bug still answers JSON (500) and is
+logged, but never shows a traceback to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ..errors import QueueFull, TierdError, UnknownModel
+
+log = logging.getLogger("tierd.api")
+
+_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
+                 404: "not_found_error", 409: "conflict_error", 413: "request_too_large",
+                 429: "rate_limit_error", 503: "service_unavailable"}
+
+
+def error_response(request: Request, status: int, message: str,
+                   code: str | None = None, headers: dict[str, str] | None = None,
+                   extra: dict | None = None) -> JSONResponse:
+    if request.url.path.startswith("/api/"):
+        body: dict = {"error": message}
+    else:
+        body = {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "api_error"),
+                          "param": None, "code": code, **(extra or {})}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def tierd_error_response(request: Request, err: TierdError) -> JSONResponse:
+    headers = None
+    if isinstance(err, QueueFull):
+        headers = {"Retry-After": str(max(1, round(err.retry_after)))}
+    extra = {"known_models": err.known} if isinstance(err, UnknownModel) else None
+    code = type(err).__name__
+    return error_response(request, err.http_status, str(err), code, headers, extra)
+
+
+def _describe_validation(err: RequestValidationError) -> str:
+    parts = []
+    for problem in err.errors()[:5]:
+        where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body")
+        kind = problem.get("type", "")
+        if kind == "json_invalid":
+            return "the request body is not valid JSON"
+        if kind == "missing":
+            parts.append(f"{where}: required field is missing")
+        else:
+            parts.append(f"{where or 'body'}: {problem.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(TierdError)
+    async def _tierd(request: Request, err: TierdError) -> JSONResponse:
+        return tierd_error_response(request, err)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, err: RequestValidationError) -> JSONResponse:
+        return error_response(request, 400, _describe_validation(err), "invalid_request")
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, err: HTTPException) -> JSONResponse:
+        message = err.detail if isinstance(err.detail, str) else str(err.detail)
+        if err.status_code == 400 and "parsing the body" in message:
+            message = "the request body is not valid UTF-8 JSON"
+        return error_response(request, err.status_code, message, headers=err.headers)
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, err: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(request, 500, f"internal error ({type(err).__name__}); see the "
+                                            "daemon's log", "internal_error")

@@ -1,0 +1,128 @@
+"""OpenAI-compatible endpoints: /v1/chat/completions, /v1/embeddings, /v1/models."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+
+from .. import inference
+from ..errors import TierdError
+from ..runtimes.base import Chunk, GenerateOptions
+from .schemas import ChatCompletionRequest, EmbeddingRequest, as_list
+from .streaming import collect, open_stream
+from .vectors import normalised
+
+router = APIRouter(tags=["openai"])
+
+
+def _options(body: ChatCompletionRequest) -> GenerateOptions:
+    stop = body.stop if isinstance(body.stop, list) else ([body.stop] if body.stop else [])
+    return GenerateOptions(
+        max_tokens=body.max_completion_tokens or body.max_tokens,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        seed=body.seed,
+        stop=tuple(stop),
+    )
+
+
+def _finish_reason(chunk: Chunk) -> str:
+    return "length" if chunk.finish_reason == "length" else "stop"
+
+
+def _usage(chunk: Chunk) -> dict:
+    timings = chunk.timings
+    prompt = timings.prompt_eval_count if timings else 0
+    completion = timings.eval_count if timings else 0
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(body: ChatCompletionRequest, request: Request):
+    app = request.app.state.tierd
+    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
+                for m in body.messages]
+    options = _options(body)
+    completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+
+    def factory(cancel):
+        return inference.stream_chat(app, body.model, messages, options, cancel)
+
+    if not body.stream:
+        chunks = await collect(factory)
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": body.model,
+            "choices": [{
+                "index": 0,
+                "message": {"role": "assistant", "content": "".join(c.text for c in chunks)},
+                "finish_reason": _finish_reason(chunks[-1]),
+                "logprobs": None,
+            }],
+            "usage": _usage(chunks[-1]),
+        }
+
+    stream = await open_stream(factory)
+    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+
+    def event(delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
+        payload = {
+            "id": completion_id, "object": "chat.completion.chunk", "created": created,
+            "model": body.model,
+            "choices": [] if usage is not None else
+            [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+        }
+        if usage is not None:
+            payload["usage"] = usage
+        return f"data: {json.dumps(payload)}\n\n"
+
+    async def sse():
+        yield event({"role": "assistant", "content": ""})
+        try:
+            async for chunk in stream:
+                if chunk.text:
+                    yield event({"content": chunk.text})
+                if chunk.done:
+                    yield event({}, _finish_reason(chunk))
+                    if include_usage:
+                        yield event({}, usage=_usage(chunk))
+        except TierdError as err:  # after the stream started: report in-band, as OpenAI does
+            yield f"data: {json.dumps({'error': {'message': str(err), 'type': 'api_error'}})}\n\n"
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(sse(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/v1/embeddings")
+async def embeddings(body: EmbeddingRequest, request: Request):
+    app = request.app.state.tierd
+    texts = as_list(body.input)
+    if any(not t for t in texts):
+        raise TierdError("input: empty strings cannot be embedded")
+    result = await run_in_threadpool(inference.embed, app, body.model, texts)
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i, "embedding": normalised(v)}
+                 for i, v in enumerate(result.vectors)],
+        "model": body.model,
+        "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
+    }
+
+
+@router.get("/v1/models")
+async def models(request: Request):
+    app = request.app.state.tierd
+    found = await run_in_threadpool(inference.available_models, app)
+    return {"object": "list",
+            "data": [{"id": info.name, "object": "model", "created": 0, "owned_by": host}
+                     for host, info in found]}
