@@ -177,6 +177,7 @@ def _add_vocab(
     writer.add_mask_token_id(token_id("mask"))
     writer.add_add_bos_token(True)
     writer.add_add_eos_token(True)
+    writer.add_add_sep_token(False)  # a second [SEP] only separates sentence pairs
     writer.add_bool(_LOWERCASE_KEY, bool(tokenizer_config.get("do_lower_case", True)))
 
 
