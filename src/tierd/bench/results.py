@@ -94,3 +94,9 @@ def run_status(requests_sent: int, requests_failed: int) -> str:
     if requests_failed == 0:
         return "ok"
     return "failed" if requests_failed >= requests_sent else "errors"
+
+
+def error_row(concurrency: int, batch_size: int, sent: int, failed: int) -> MetricRow:
+    """Errors as a count: every statistic is the count, n is the requests sent."""
+    return MetricRow(concurrency, batch_size, "errors",
+                     Summary(failed, failed, failed, failed, sent))

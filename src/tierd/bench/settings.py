@@ -39,7 +39,7 @@ class GenerationSettings:
             _at_least("--concurrency", level, 1)
 
     def as_dict(self) -> dict:
-        return {"kind": "generation", **asdict(self)}
+        return {"kind": "generation", **_json_ready(asdict(self))}
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,12 @@ class EmbeddingSettings:
             _at_least("--batch-sizes", size, 1)
 
     def as_dict(self) -> dict:
-        return {"kind": "embedding", **asdict(self)}
+        return {"kind": "embedding", **_json_ready(asdict(self))}
+
+
+def _json_ready(settings: dict) -> dict:
+    """Tuples as lists, so a run compares equal to itself after a trip through the database."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}
 
 
 def _at_least(flag: str, value: int, least: int) -> None:
