@@ -323,6 +323,7 @@ def test_install_status_enable_uninstall(home, run_cli):
     assert code == 0, err
     assert out.startswith(f"wrote {unit}\n")
     assert "  systemctl --user daemon-reload && systemctl --user enable --now tierd" in out
+    assert "  loginctl enable-linger" in out
     assert unit.read_bytes() == plan_service("user", manager="systemd").content
 
     code, out, _ = run_cli("service", "status")

@@ -52,6 +52,11 @@ def _install(args: argparse.Namespace) -> int:
         print(f"tierd: warning: {warning}", file=sys.stderr)
     print("turn it on with:" if result.written else "# then turn it on with:")
     print(f"  {plan.enable_command}")
+    if plan.manager == "systemd" and plan.scope == "user":
+        # Without lingering, a user's services stop at logout: wrong for a headless box.
+        print("to keep it running while you are logged out:" if result.written
+              else "# to keep it running while you are logged out:")
+        print("  loginctl enable-linger")
     return 0
 
 

@@ -108,7 +108,15 @@ def plan_service(scope: Scope = "user", config_path: str | os.PathLike | None = 
                  manager: Manager | None = None, python: Path | None = None) -> ServicePlan:
     """Render the service file for this install: its Python, its config, its state folder."""
     manager = manager or detect_manager()
-    python = Path(python or sys.executable).absolute()
+    paths, content = _render(scope, config_path, manager, Path(python or sys.executable))
+    path = service_file(manager, scope)
+    return ServicePlan(manager=manager, scope=scope, path=path, content=content, paths=paths,
+                       enable_command=_enable_command(manager, scope, path),
+                       warnings=tuple(_startup_problems(manager, scope, paths)))
+
+
+def _render(scope: Scope, config_path: str | os.PathLike | None, manager: Manager,
+            python: Path) -> tuple[ServicePaths, bytes]:
     config = load_config(config_path)
     config_file = None if config.source == Config().source else Path(config.source).absolute()
     if scope == "system" and config_file is None:
@@ -122,18 +130,14 @@ def plan_service(scope: Scope = "user", config_path: str | os.PathLike | None = 
                 f"the system service keeps its state in {SYSTEM_STATE_DIR} (systemd's "
                 f"StateDirectory=), but {config.source} has state_dir = {config.state_dir!r}: "
                 f'set state_dir = "{SYSTEM_STATE_DIR}" there')
-        paths = ServicePaths(python=python, config=config_file, state_dir=config.state_path)
-        content = render_systemd_unit(paths, scope).encode("utf-8")
-    else:
-        run_as, home = _launchd_account(scope)
-        paths = ServicePaths(python=python, config=config_file,
-                             state_dir=_expand_home(config.state_dir, home),
-                             log_dir=home / "Library/Logs/tierd", run_as=run_as)
-        content = render_launchd_plist(paths, scope)
-    path = service_file(manager, scope)
-    return ServicePlan(manager=manager, scope=scope, path=path, content=content, paths=paths,
-                       enable_command=_enable_command(manager, scope, path),
-                       warnings=tuple(_startup_problems(manager, scope, paths)))
+        paths = ServicePaths(python=python.absolute(), config=config_file,
+                             state_dir=config.state_path)
+        return paths, render_systemd_unit(paths, scope).encode("utf-8")
+    run_as, home = _launchd_account(scope)
+    paths = ServicePaths(python=python.absolute(), config=config_file,
+                         state_dir=_expand_home(config.state_dir, home),
+                         log_dir=home / "Library/Logs/tierd", run_as=run_as)
+    return paths, render_launchd_plist(paths, scope)
 
 
 def install_service(scope: Scope = "user", config_path: str | os.PathLike | None = None,
@@ -185,7 +189,8 @@ def service_status(scope: Scope = "user", config_path: str | os.PathLike | None 
     current = enabled = running = None
     if installed:
         try:
-            current = path.read_bytes() == plan_service(scope, config_path, manager).content
+            _, content = _render(scope, config_path, manager, Path(sys.executable))
+            current = path.read_bytes() == content
         except TierdError as err:
             notes.append(f"cannot tell whether the file is current: {err}")
     if manager == "systemd":
@@ -323,10 +328,11 @@ def _startup_problems(manager: Manager, scope: Scope, paths: ServicePaths) -> li
                     f"the {SYSTEM_USER} user cannot {what} {path} ({blocked} is mode "
                     f"{mode:04o}); put tierd's venv and config where it can, e.g. /opt/tierd "
                     "and /etc/tierd")
-    # The service gets none of this shell's PYTHONPATH: tierd must be installed in that Python.
+    # The service gets none of this shell's PYTHONPATH, nor its working folder (which
+    # `python -c` would search): tierd must be installed in that Python.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     try:
-        probe = subprocess.run([str(paths.python), "-c", "import tierd.cli"], env=env,
+        probe = subprocess.run([str(paths.python), "-c", "import tierd.cli"], env=env, cwd="/",
                                capture_output=True, text=True, timeout=60)
     except OSError as err:
         problems.append(f"{paths.python} cannot be run ({err.strerror}), so the service would "
