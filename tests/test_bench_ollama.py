@@ -177,6 +177,7 @@ def test_the_cli_runs_stores_lists_and_compares(server, tmp_path, run_tierd):
     ([CHAT, "--runs", "0"], "--runs: 0 is not allowed"),
     ([CHAT, "--gen-tokens", "-5"], "--gen-tokens: -5 is not allowed"),
     ([CHAT, "--concurrency", "1,x"], "--concurrency: 'x' in '1,x' is not a whole number"),
+    ([CHAT, "--prompt-tokens", "3000"], "3128 tokens do not fit tinyllama:latest's context"),
 ])
 def test_bad_input_fails_clearly_and_stores_nothing(server, tmp_path, run_tierd, args,
                                                    message):

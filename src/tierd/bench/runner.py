@@ -116,6 +116,12 @@ def run_generation(target: Target, model: str, settings: GenerationSettings,
             sent = failed = 1
         else:
             context_length = loaded_context(target.runtime, info)
+            needed = settings.prompt_tokens + settings.gen_tokens
+            if context_length and needed > context_length:
+                raise BenchError(
+                    f"--prompt-tokens {settings.prompt_tokens} + --gen-tokens "
+                    f"{settings.gen_tokens} = {needed} tokens do not fit {model}'s context of "
+                    f"{context_length}; ask for fewer")
             rows.append(MetricRow(MODEL_LEVEL, 0, "cold_load_s", summarize([load_seconds])))
             if bound is not None:
                 rows.append(MetricRow(MODEL_LEVEL, 0, "decode_bound_tps",
