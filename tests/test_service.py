@@ -57,12 +57,8 @@ def home(tmp_path, monkeypatch) -> Path:
 
 
 @pytest.fixture
-def run_cli(capsys, monkeypatch):
+def run_cli(capsys):
     """Run the real `tierd` command line in-process; returns (exit code, stdout, stderr)."""
-    if "tierd.service.commands" not in cli.COMMAND_MODULES:  # until cli.py registers it
-        monkeypatch.setattr(cli, "COMMAND_MODULES",
-                            cli.COMMAND_MODULES + ("tierd.service.commands",))
-
     def run(*argv: str) -> tuple[int, str, str]:
         code = cli.main(list(argv))
         out, err = capsys.readouterr()
