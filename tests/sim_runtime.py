@@ -29,8 +29,9 @@ class SimModel:
 def sim_model(name: str, file_bytes: int, actual_bytes: int | None = None,
               capability: str = "generate", context_length: int = 4096,
               metadata: dict | None = None) -> SimModel:
-    info = ModelInfo(name=name, capability=capability, file_bytes=file_bytes,  # type: ignore[arg-type]
-                     context_length=context_length, metadata=metadata or {})
+    info = ModelInfo(name=name, capability=capability,  # type: ignore[arg-type]
+                     file_bytes=file_bytes, context_length=context_length,
+                     metadata=metadata or {})
     return SimModel(info, actual_bytes)
 
 

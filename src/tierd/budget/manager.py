@@ -259,12 +259,13 @@ class BudgetManager:
                     if name in state.resident:
                         continue
                 try:
-                    if not self._take_turn(state, name, time.monotonic(), lease_if_resident=False):
-                        try:
-                            self._load_with_turn(state, name, time.monotonic(), evict=evict,
-                                                 take_lease=False)
-                        finally:
-                            self._end_turn(state)
+                    # No waiting: a host busy with another decision raises QueueFull at once.
+                    self._take_turn(state, name, time.monotonic(), lease_if_resident=False)
+                    try:
+                        self._load_with_turn(state, name, time.monotonic(), evict=evict,
+                                             take_lease=False)
+                    finally:
+                        self._end_turn(state)
                     outcome[name] = "loaded"
                 except TierdError as err:
                     outcome[name] = str(err)
