@@ -32,3 +32,82 @@ def run_tierd(*args: str, env: dict[str, str] | None = None,
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def packaged_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Both packaged models made once per test session (MiniLM conversion, gemma assembly)."""
+    from tierd.runtimes.packaged import ensure_packaged, packaged_names
+
+    models = tmp_path_factory.mktemp("packaged-models")
+    for name in packaged_names():
+        ensure_packaged(name, models)
+    return models
+
+
+def make_state_dir(root: Path, models: Path) -> Path:
+    """A fresh state folder whose models/ is the session's already-made packaged models."""
+    state = root / "state"
+    state.mkdir(parents=True, exist_ok=True)
+    link = state / "models"
+    if not link.exists():
+        link.symlink_to(models, target_is_directory=True)
+    return state
+
+
+class Daemon:
+    """A real `tierd serve` child process on a loopback port."""
+
+    def __init__(self, config_path: Path, port: int, log_path: Path):
+        self.url = f"http://127.0.0.1:{port}"
+        self.config_path = config_path
+        self.log_path = log_path
+        env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+        self.log = open(log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tierd.cli", "--config", str(config_path), "serve",
+             "--listen", f"127.0.0.1:{port}"],
+            stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        import time
+
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"tierd serve exited: {self.log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"tierd serve did not start: {self.log_path.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+def start_daemon(root: Path, models: Path, extra_config: str = "") -> Daemon:
+    state = make_state_dir(root, models)
+    port = free_port()
+    config = root / "config.toml"
+    config.write_text(f'state_dir = "{state}"\n{extra_config}')
+    return Daemon(config, port, root / "daemon.log")
