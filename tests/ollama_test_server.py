@@ -15,7 +15,7 @@ tierd against a tierd). It follows Ollama's wire format and the behaviour tierd 
   then an `{"error": ...}` line, as Ollama does.
 
 Switches for tests: `queue_full` (503 on generate/chat/embed, like Ollama's full queue),
-`fail_status` (any other status there),
+`fail_status` (any other status there), `cpu_only` (size_vram 0),
 `load_external(model, num_ctx)` (another client loaded a model), `token_delay` (slow streams,
 for cancelling), `tierd_status` (a body for `GET /status`, as a tierd on that host answers).
 """
@@ -133,6 +133,8 @@ class ServerState:
     fail_status: int | None = None
     """Answer generate/chat/embed with this HTTP status (e.g. 500, a crashed runner)."""
     token_delay: float = 0.0
+    cpu_only: bool = False
+    """Report size_vram 0, as Ollama does for a model running on the CPU."""
     unload_delay: float = 0.05
     tierd_status: dict | None = None
 
@@ -360,7 +362,8 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
                 {"name": r.model.name, "model": r.model.name, "size": r.model.vram_bytes(r.num_ctx),
                  "digest": r.model.digest, "details": r.model.details(),
                  "expires_at": _timestamp(r.expires_at),
-                 "size_vram": r.model.vram_bytes(r.num_ctx), "context_length": r.num_ctx}
+                 "size_vram": 0 if state.cpu_only else r.model.vram_bytes(r.num_ctx),
+                 "context_length": r.num_ctx}
                 for r in runners
             ]})
 

@@ -108,6 +108,11 @@ def test_load_keeps_alive_forever_and_reports_measured_footprint(runtime, server
     assert runtime.loaded() == [loaded]
 
 
+def test_a_model_on_the_cpu_counts_its_size_in_ram(runtime, server):
+    server.state.cpu_only = True
+    assert runtime.load(CHAT, 1024).bytes == CHAT_MODEL.vram_bytes(1024)
+
+
 def test_an_embedding_model_loads_with_an_empty_embed(runtime, server):
     runtime.load("nomic-embed-text", 512)
 

@@ -88,7 +88,13 @@ def canonical_name(name: str) -> str:
 
 class OllamaRuntime:
     """One Ollama server. Thread-safe: the budget manager serialises loads and unloads per host,
-    and generation runs in worker threads over the shared httpx connection pool."""
+    and generation runs in worker threads over the shared httpx connection pool.
+
+    `context_lengths` maps model names to the num_ctx configured for them (used until tierd
+    loads the model itself). `timeout` bounds every wait for a byte from Ollama, so it must
+    cover the slowest model load and the slowest prompt evaluation; connecting gets
+    CONNECT_TIMEOUT_S at most, so a host that is down is reported quickly.
+    """
 
     def __init__(
         self,
