@@ -56,6 +56,10 @@ class ServerConfig:
     """Seconds a request waits for its model before it gets 503."""
     cors_origins: tuple[str, ...] = ()
     """Origins allowed by CORS; empty turns CORS off."""
+    shutdown_grace: float = 30.0
+    """Seconds in-flight requests get to finish after SIGTERM before they are cancelled."""
+    log_json: bool = False
+    """Log one JSON object per line (as `tierd serve --log-json`) instead of plain text."""
 
 
 @dataclass(frozen=True)
@@ -203,6 +207,8 @@ def _check_references(config: Config) -> list[str]:
             problems.append(f"server.{name}: must be at least 1")
     if config.server.queue_timeout <= 0:
         problems.append("server.queue_timeout: must be more than 0 seconds")
+    if config.server.shutdown_grace < 0:
+        problems.append("server.shutdown_grace: must be 0 seconds or more")
     return problems
 
 
