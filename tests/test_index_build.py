@@ -1,0 +1,304 @@
+"""The incremental index build: what it re-embeds, what it skips, and how it survives faults.
+
+These use a deterministic hashing embedder (tierd.index.embedder.hashing_embedder): they test
+the bookkeeping, which does not depend on what the vectors mean.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tierd.db import connect
+from tierd.index.build import build_index
+from tierd.index.chunking import chunk_file, max_chunk_chars
+from tierd.index.embedder import hashing_embedder
+from tierd.index.search import SearchError, active_model, search
+from tierd.index.sources import SourceSpec
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def function(name: str, topic: str) -> str:
+    """A top-level function long enough to be its own chunk."""
+    body = "\n".join(f"    step_{i} = '{topic} detail number {i}'" for i in range(12))
+    return f"def {name}():\n    \"\"\"All about {topic}.\"\"\"\n{body}\n    return None\n"
+
+
+def write_tree(root: Path) -> None:
+    (root / "pkg").mkdir(parents=True, exist_ok=True)
+    (root / "pkg" / "tools.py").write_text(
+        function("water_plants", "watering tomatoes") + "\n\n"
+        + function("sharpen_knife", "whetstone sharpening") + "\n\n"
+        + function("tune_guitar", "guitar tuning pegs"))
+    (root / "notes.md").write_text("# Trips\n\n## Alps\nHiking near glaciers.\n\n"
+                                   "## Coast\nSailing past lighthouses.\n")
+    (root / "readme.txt").write_text("plain text about compost heaps\n" * 3)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    root = tmp_path / "src"
+    write_tree(root)
+    return root
+
+
+@pytest.fixture
+def conn(tmp_path):
+    return connect(tmp_path / "index.db", vec=True)
+
+
+def build(conn, root, embedder=None, **kw):
+    spec = SourceSpec("src", str(root), **kw.pop("spec", {}))
+    return build_index(conn, [spec], embedder or hashing_embedder(), **kw)
+
+
+def age(root: Path) -> None:
+    """Move every mtime a minute back, out of the racy-mtime window."""
+    past = time.time() - 60
+    for path in root.rglob("*"):
+        os.utime(path, (past, past), follow_symlinks=False)
+
+
+def test_unchanged_tree_costs_no_reads_and_no_embeddings(conn, tree):
+    first = build(conn, tree)
+    assert (first.files_indexed, first.errors) == (3, [])
+    age(tree)
+    build(conn, tree)  # re-hashes the files that were racy, records them as checked
+    again = build(conn, tree)
+    assert (again.files_unchanged, again.files_indexed, again.embed_calls) == (3, 0, 0)
+
+
+def test_an_edited_function_is_the_only_chunk_embedded(conn, tree):
+    build(conn, tree)
+    tools = tree / "pkg" / "tools.py"
+    tools.write_text(tools.read_text().replace("sharpening", "honing"))
+    stats = build(conn, tree)
+    assert (stats.files_indexed, stats.chunks_embedded) == (1, 1)
+    assert stats.chunks_reused == 2
+    hit = search(conn, "whetstone honing", hashing_embedder(), k=1)[0]
+    assert (hit.path, hit.start_line, hit.end_line) == ("pkg/tools.py", 18, 32)
+
+
+def test_a_rename_reuses_every_embedding(conn, tree):
+    build(conn, tree)
+    (tree / "notes.md").rename(tree / "trips.md")
+    stats = build(conn, tree)
+    assert (stats.files_deleted, stats.files_indexed, stats.chunks_embedded) == (1, 1, 0)
+    assert search(conn, "lighthouses", hashing_embedder(), k=1)[0].path == "trips.md"
+
+
+def test_a_deleted_file_leaves_the_index_with_its_vectors(conn, tree):
+    build(conn, tree)
+    (tree / "readme.txt").unlink()
+    stats = build(conn, tree)
+    assert (stats.files_deleted, stats.vectors_dropped) == (1, 1)
+    assert "readme.txt" not in {h.path for h in search(conn, "compost", hashing_embedder())}
+
+
+def test_summaries_are_made_once_per_content_and_searchable(conn, tree):
+    calls = []
+    summaries = {"notes.md": "Travel notes from mountains and the sea.",
+                 "pkg/tools.py": "Helpers for the garden and the workshop.",
+                 "readme.txt": "How to keep a compost heap."}
+
+    def summarize(path, text):
+        calls.append(path)
+        return summaries[path]
+
+    build(conn, tree, summarize=summarize)
+    (tree / "notes.md").rename(tree / "journeys.md")
+    build(conn, tree, summarize=summarize)
+    assert sorted(calls) == ["notes.md", "pkg/tools.py", "readme.txt"]
+    hits = search(conn, "workshop helpers", hashing_embedder(), k=3, kind="summary")
+    assert hits[0].path == "pkg/tools.py" and all(h.kind == "summary" for h in hits)
+
+
+def test_a_new_model_serves_only_once_complete(conn, tree):
+    old, new = hashing_embedder(64, "test:old"), hashing_embedder(96, "test:new")
+    build(conn, tree, old)
+    failing = new.__class__(new.model_id, new.dims, new.max_tokens,
+                            embed=lambda texts: (_ for _ in ()).throw(OSError("GPU box down")))
+    stats = build(conn, tree, failing)
+    assert stats.errors and "GPU box down" in stats.errors[0]
+    assert active_model(conn) == "test:old"
+    assert search(conn, "glaciers", old, k=1)[0].path == "notes.md"
+    stats = build(conn, tree, new)
+    assert stats.active_model == "test:new" and stats.errors == []
+    assert search(conn, "glaciers", new, k=1)[0].path == "notes.md"
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert not any(t.endswith(("vkeys_", "vfloat_")) for t in tables)
+    assert conn.execute("SELECT model_id FROM models").fetchall()[0][0] == "test:new"
+
+
+def test_gitignore_include_and_exclude(conn, tree):
+    (tree / ".gitignore").write_text("*.txt\nbuild/\n!keep.txt\n")
+    (tree / "keep.txt").write_text("kept despite the txt rule\n")
+    (tree / "build").mkdir()
+    (tree / "build" / "out.md").write_text("# generated\n")
+    (tree / "vendor").mkdir()
+    (tree / "vendor" / "lib.py").write_text("x = 1\n")
+    build(conn, tree, spec={"exclude": ("vendor",), "include": ("*.md", "*.py", "*.txt")})
+    paths = sorted(r[0] for r in conn.execute("SELECT path FROM files"))
+    assert paths == ["keep.txt", "notes.md", "pkg/tools.py"]
+
+
+def test_bad_files_are_skipped_and_counted(conn, tree):
+    (tree / "huge.txt").write_text("x" * 50_000)
+    (tree / "photo.bin").write_bytes(b"\x89PNG\0\0binary")
+    (tree / "latin1.txt").write_bytes("café crème".encode("latin-1"))
+    (tree / "loop_a").symlink_to(tree / "loop_b")
+    (tree / "loop_b").symlink_to(tree / "loop_a")
+    (tree / "dangling").symlink_to(tree / "nowhere")
+    (tree / "pkg_link").symlink_to(tree / "pkg", target_is_directory=True)
+    os.mkfifo(tree / "pipe")
+    stats = build(conn, tree, spec={"max_file_bytes": 10_000})
+    assert dict(stats.skips.counts) == {
+        "larger than max_file_bytes": 1, "binary": 1, "symlink loop": 2, "broken symlink": 1,
+        "symlink to a folder (not followed)": 1, "not a regular file": 1}
+    assert stats.decoded_with_replacement == 1
+    assert search(conn, "caf", hashing_embedder(), k=1)[0].path == "latin1.txt"
+
+
+def test_a_file_that_vanishes_mid_scan_is_skipped(conn, tree):
+    def summarize(path, text):
+        if path == "notes.md":
+            (tree / "readme.txt").unlink()
+        return "summary"
+
+    stats = build(conn, tree, summarize=summarize)
+    assert stats.skips.counts["vanished during the scan"] == 1
+    assert sorted(r[0] for r in conn.execute("SELECT path FROM files")) == [
+        "notes.md", "pkg/tools.py"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_an_unreadable_file_keeps_its_old_entry(conn, tree):
+    build(conn, tree)
+    (tree / "notes.md").write_text("# changed\n")
+    (tree / "notes.md").chmod(0)
+    stats = build(conn, tree)
+    assert stats.skips.counts["unreadable (Permission denied)"] == 1
+    assert "notes.md" in [r[0] for r in conn.execute("SELECT path FROM files")]
+
+
+def test_a_missing_source_is_reported_and_its_files_kept(conn, tree, tmp_path):
+    build(conn, tree)
+    moved = tmp_path / "elsewhere"
+    tree.rename(moved)
+    stats = build(conn, tree)
+    assert stats.errors == [f"source 'src': {tree} does not exist; its files stay indexed "
+                            "as they were"]
+    assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == 3
+
+
+@pytest.mark.parametrize("query, problem", [
+    ("", "the search query is empty"),
+    ("   \n", "the search query is empty"),
+    ("x" * 100_000, "the search query is 100000 characters long; the limit is 4000"),
+])
+def test_bad_queries_are_clear_errors(conn, tree, query, problem):
+    build(conn, tree)
+    with pytest.raises(SearchError) as err:
+        search(conn, query, hashing_embedder())
+    assert str(err.value) == problem
+
+
+def test_filters_narrow_both_kinds_of_match(conn, tree):
+    build(conn, tree)
+    assert search(conn, "tomatoes glaciers compost", hashing_embedder(), k=10,
+                  path_glob="**/*.py")[0].path == "pkg/tools.py"
+    assert {h.path for h in search(conn, "glaciers", hashing_embedder(), k=10,
+                                   path_glob="*.md")} == {"notes.md"}
+    assert search(conn, "glaciers", hashing_embedder(), k=5, source="other") == []
+
+
+def test_chunks_follow_structure_and_fit_the_model():
+    python = function("alpha", "one") + "\n\n@decorated\n" + function("beta", "two")
+    chunks = chunk_file("m.py", python, max_chunk_chars(512))
+    assert [(c.start_line, c.end_line, c.text.splitlines()[0]) for c in chunks] == [
+        (1, 15, "def alpha():"), (18, 33, "@decorated")]
+    markdown = ("# A\n```\n# not a heading\n```\n" + "alpha words. " * 30
+                + "\n## B\n" + "beta words. " * 30 + "\n")
+    chunks = chunk_file("n.md", markdown, max_chunk_chars(512))
+    assert [(c.start_line, c.end_line) for c in chunks] == [(1, 5), (6, 7)]
+    minified = "var a=1;" * 1000
+    chunks = chunk_file("x.js.map", minified, 500)
+    assert len(chunks) == 16 and all(len(c.text) <= 500 for c in chunks)
+    assert all((c.start_line, c.end_line) == (1, 1) for c in chunks)
+
+
+# ----------------------------------------------------------------------------------------------
+# Killed mid-run: the next run must finish into exactly what a clean build makes.
+
+WORKER = """
+import sys, time
+from tierd.db import connect
+from tierd.index.build import build_index
+from tierd.index.embedder import hashing_embedder
+from tierd.index.sources import SourceSpec
+inner = hashing_embedder()
+def slow(texts):
+    time.sleep(float(sys.argv[3]))
+    return inner.embed(texts)
+embedder = inner.__class__(inner.model_id, inner.dims, inner.max_tokens, slow)
+build_index(connect(sys.argv[1], vec=True), [SourceSpec("src", sys.argv[2])], embedder,
+            summarize=lambda path, text: "summary of " + path.split("/")[-1], batch_size=8)
+"""
+
+
+def run_worker(db: Path, root: Path, delay: float) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(db), str(root), str(delay)],
+                            env=env)
+
+
+def snapshot(db: Path) -> dict:
+    conn = connect(db, vec=True)
+    files = conn.execute("SELECT source, path, size, content_hash, model_id FROM files "
+                         "ORDER BY source, path").fetchall()
+    chunks = conn.execute("SELECT f.path, c.kind, c.start_line, c.end_line, c.content_hash, "
+                          "c.text FROM chunks c JOIN files f ON f.id = c.file_id "
+                          "ORDER BY f.path, c.kind, c.start_line").fetchall()
+    (key,) = conn.execute("SELECT table_key FROM models").fetchone()
+    vectors = conn.execute(f"SELECT k.id, k.content_hash, k.bits, v.embedding FROM vkeys_{key} k "
+                           f"JOIN vfloat_{key} v ON v.id = k.id ORDER BY k.id").fetchall()
+    fts = conn.execute("SELECT rowid, path, text FROM chunks_fts ORDER BY path, text").fetchall()
+    return {"files": [tuple(r) for r in files], "chunks": [tuple(r) for r in chunks],
+            "vectors": [tuple(r) for r in vectors], "fts": [tuple(r)[1:] for r in fts],
+            "orphan_fts": conn.execute("SELECT count(*) FROM chunks_fts WHERE rowid NOT IN "
+                                       "(SELECT id FROM chunks)").fetchone()[0],
+            "active": active_model(conn)}
+
+
+def test_a_rebuild_killed_with_sigkill_resumes_into_a_clean_build(tmp_path):
+    root = tmp_path / "tree"
+    for n in range(60):
+        (root / f"d{n % 4}").mkdir(parents=True, exist_ok=True)
+        (root / f"d{n % 4}" / f"f{n:02}.md").write_text(
+            f"# Note {n}\n\nTopic {n} words {n * 7} {n * 13}\n\n## Part\nshared text\n")
+    killed, clean = tmp_path / "killed.db", tmp_path / "clean.db"
+    worker = run_worker(killed, root, 0.05)
+    deadline = time.monotonic() + 60
+    indexed = 0
+    while indexed < 15 and time.monotonic() < deadline and worker.poll() is None:
+        time.sleep(0.02)
+        try:
+            indexed = connect(killed).execute("SELECT count(*) FROM files").fetchone()[0]
+        except Exception:
+            indexed = 0  # the schema is not there yet
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    assert worker.returncode == -signal.SIGKILL, "the build finished before it could be killed"
+    partial = snapshot(killed)
+    assert 15 <= len(partial["files"]) < 60
+    assert run_worker(killed, root, 0).wait() == 0
+    assert run_worker(clean, root, 0).wait() == 0
+    assert snapshot(killed) == snapshot(clean)
+    assert len(snapshot(clean)["files"]) == 60
