@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
-import logging
-import sys
 import threading
 
 from ..app import open_tierd
@@ -17,6 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the daemon: OpenAI- and Ollama-compatible API")
     serve.add_argument("--listen", metavar="HOST:PORT",
                        help="address to listen on (default: server.listen, 127.0.0.1:11500)")
+    serve.add_argument("--log-json", action="store_true",
+                       help="log one JSON object per line (default: server.log_json)")
     serve.set_defaults(handler=_serve)
 
 
@@ -30,6 +30,8 @@ def is_loopback(host: str) -> bool:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .request_log import configure_logging
+    from .security import redactor_for
     from .server import serve, split_listen
 
     config = load_config(args.config)
@@ -41,8 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
     if not is_loopback(host) and not config.server.token:
         raise TierdError(f"refusing to listen on {host}, which is not loopback, without "
                          "server.token set: anyone who can reach it could use your models")
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(args.log_json or config.server.log_json, redactor_for(config))
     tierd = open_tierd(config)
     # Pinned and keep-warm models load in the background so the port opens at once.
     threading.Thread(target=tierd.manager.warm_up, name="tierd-warm-up", daemon=True).start()

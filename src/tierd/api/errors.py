@@ -26,6 +26,10 @@ _OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
 def error_response(request: Request, status: int, message: str,
                    code: str | None = None, headers: dict[str, str] | None = None,
                    extra: dict | None = None) -> JSONResponse:
+    # An upstream error (a provider's, a runtime's) may quote a key back; never pass it on.
+    redact = getattr(getattr(request.scope.get("app"), "state", None), "redact", None)
+    if redact is not None:
+        message = redact(message)
     if request.url.path.startswith("/api/"):
         body: dict = {"error": message}
     else:

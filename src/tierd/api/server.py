@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
+from typing import Iterator
 
 import uvicorn
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
 from ..app import Tierd
+from ..errors import TierdError
+from ..shutdown import close_tierd
 from ..sizes import format_size
 from . import admin_routes, ollama_routes, openai_routes
 from .errors import error_response, install_error_handlers
+from .metrics import build_registry
+from .request_log import RequestLog
+from .security import BearerAuth, redactor_for
 
 log = logging.getLogger("tierd.api")
 
@@ -40,7 +50,8 @@ class RequestGuard:
             return
         headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
         if scope["method"] == "POST":
-            scope = dict(scope, headers=headers + [(b"content-type", b"application/json")])
+            # In place: the request log outside reads the matched route back from this scope.
+            scope["headers"] = headers + [(b"content-type", b"application/json")]
         declared = dict(headers).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             response = error_response(Request(scope, receive), 413, self._message(),
@@ -64,14 +75,25 @@ class RequestGuard:
 
 
 def create_app(tierd: Tierd) -> FastAPI:
+    server = tierd.config.server
     api = FastAPI(title="tierd", version=__version__,
                   description="OpenAI- and Ollama-compatible API over tierd's managed models.")
     api.state.tierd = tierd
+    api.state.redact = redactor_for(tierd.config)
+    api.state.metrics_registry, http_metrics = build_registry(tierd)
     install_error_handlers(api)
     api.include_router(openai_routes.router)
     api.include_router(ollama_routes.router)
     api.include_router(admin_routes.router)
-    api.add_middleware(RequestGuard, limit=tierd.config.server.max_body)
+    # Each add_middleware wraps the ones before it: the request log sees every answer, CORS
+    # answers preflights (which carry no token) before auth, auth runs before any body is read.
+    api.add_middleware(RequestGuard, limit=server.max_body)
+    api.add_middleware(BearerAuth, token=str(server.token))
+    if server.cors_origins:
+        api.add_middleware(CORSMiddleware, allow_origins=list(server.cors_origins),
+                           allow_methods=["*"], allow_headers=["*"],
+                           expose_headers=["X-Request-Id"])
+    api.add_middleware(RequestLog, observe=http_metrics.observe)
     return api
 
 
@@ -80,8 +102,37 @@ def split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, except that after a graceful stop on SIGTERM/SIGINT it does not
+    re-raise the signal (which would kill the process before tierd has stopped its scheduler
+    and checkpointed its databases, and make systemd see a death instead of exit 0)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        originals = {sig: signal.signal(sig, self.handle_exit)
+                     for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
+
+
 def serve(tierd: Tierd, listen: str) -> None:
+    """Serve until SIGTERM/SIGINT; in-flight requests get server.shutdown_grace seconds, then
+    are cancelled; a second SIGINT stops at once."""
     host, port = split_listen(listen)
+    config = uvicorn.Config(create_app(tierd), host=host, port=port, log_level="warning",
+                            log_config=None, access_log=False,
+                            timeout_graceful_shutdown=tierd.config.server.shutdown_grace)
+    server = _Server(config)
     log.info("tierd %s listening on http://%s:%d", __version__, host, port)
-    uvicorn.run(create_app(tierd), host=host, port=port, log_level="warning",
-                timeout_graceful_shutdown=30)
+    try:
+        server.run()
+    finally:
+        close_tierd(tierd)
+    if not server.started:
+        raise TierdError(f"could not listen on {listen} (see the error above)")

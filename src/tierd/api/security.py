@@ -1,0 +1,112 @@
+"""Bearer-token auth, and keeping secrets out of everything tierd writes.
+
+The token check is a pure ASGI middleware rather than Starlette's BaseHTTPMiddleware, which
+wraps the response in a task of its own and so hides a client's disconnect from a streaming
+generation (the generation would run on, holding its model).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from ..config import Config, Secret
+from .errors import error_response
+
+OPEN_PATHS = frozenset({"/healthz"})
+"""Answered without a token: a liveness probe must work before anyone has the token."""
+
+_SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
+_SHORTEST_SECRET = 6
+"""Shorter values are not masked: masking "abc" everywhere would garble logs, not protect."""
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The token of `Authorization: Bearer <token>` (the header OpenAI and Ollama clients send)."""
+    for name, value in scope.get("headers") or []:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+    return None
+
+
+def token_matches(supplied: str, expected: str) -> bool:
+    """Constant-time compare; hashing first hides the expected token's length too."""
+    return hmac.compare_digest(hashlib.sha256(supplied.encode()).digest(),
+                               hashlib.sha256(expected.encode()).digest())
+
+
+class BearerAuth:
+    """Every request but OPEN_PATHS must carry the configured token; no token configured means
+    no auth (tierd then refuses to listen beyond loopback, see `tierd serve`)."""
+
+    def __init__(self, app: ASGIApp, token: str):
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not self.token or scope["path"] in OPEN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        supplied = bearer_token(scope)
+        if supplied is not None and token_matches(supplied, self.token):
+            await self.app(scope, receive, send)
+            return
+        message = ("this tierd needs a bearer token: send `Authorization: Bearer <server.token>`"
+                   if supplied is None else "the bearer token is not the one tierd expects")
+        response = error_response(Request(scope, receive), 401, message, "unauthorized",
+                                  headers={"WWW-Authenticate": 'Bearer realm="tierd"'})
+        await response(scope, receive, send)
+
+
+@dataclass(frozen=True)
+class Redactor:
+    """Replaces every known secret in a text with ********."""
+
+    secrets: frozenset[str] = frozenset()
+
+    def __call__(self, text: str) -> str:
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "********")
+        return text
+
+
+def known_secrets(config: Config, environ: dict[str, str] | None = None) -> frozenset[str]:
+    """Every secret tierd could come across: Secret values in the config, the values of the
+    environment variables the config names in `*_env` keys, and any environment variable
+    whose name says it is a key, token or password (provider SDKs read those on their own)."""
+    environ = dict(os.environ if environ is None else environ)
+    found: set[str] = set()
+
+    def walk(value: Any, name: str = "") -> None:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name), f.name)
+        elif isinstance(value, (tuple, list)):
+            for item in value:
+                walk(item, name)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, str(key))
+        elif isinstance(value, Secret):
+            found.add(str(value))
+        elif isinstance(value, str) and name.endswith("_env") and value in environ:
+            found.add(environ[value])
+
+    walk(config)
+    found.update(v for k, v in environ.items() if _SECRET_ENV.search(k))
+    return frozenset(s for s in found if len(s) >= _SHORTEST_SECRET)
+
+
+def redactor_for(config: Config) -> Redactor:
+    return Redactor(known_secrets(config))
