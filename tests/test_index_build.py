@@ -284,7 +284,7 @@ def test_a_rebuild_killed_with_sigkill_resumes_into_a_clean_build(tmp_path):
         (root / f"d{n % 4}" / f"f{n:02}.md").write_text(
             f"# Note {n}\n\nTopic {n} words {n * 7} {n * 13}\n\n## Part\nshared text\n")
     killed, clean = tmp_path / "killed.db", tmp_path / "clean.db"
-    worker = run_worker(killed, root, 0.05)
+    worker = run_worker(killed, root, 0.2)
     deadline = time.monotonic() + 60
     indexed = 0
     while indexed < 15 and time.monotonic() < deadline and worker.poll() is None:

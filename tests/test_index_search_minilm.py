@@ -9,24 +9,21 @@ import pytest
 
 from tierd.db import connect
 from tierd.index.build import build_index
-from tierd.index.embedder import Embedder
+from tierd.index.embedder import Embedder, runtime_embedder
 from tierd.index.search import search
 from tierd.index.sources import SourceSpec
+from tierd.runtimes.embedded import EmbeddedRuntime
 
 CORPUS = Path(__file__).parent / "index_corpus"
-MINILM = Path(__file__).resolve().parent.parent.parent / "shared/models/all-minilm-l6-v2-f16.gguf"
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def minilm() -> Embedder:
-    # Test data only: the product converts its own packaged model (tierd.runtimes.packaged).
-    llama_cpp = pytest.importorskip("llama_cpp")
-    model = llama_cpp.Llama(model_path=str(MINILM), embedding=True, n_ctx=512, n_batch=512,
-                            n_ubatch=512, verbose=False)
-    return Embedder(model_id="embedded:packaged:all-minilm", dims=model.n_embd(),
-                    max_tokens=512, embed=lambda texts: model.embed(texts))
+def minilm(packaged_models_dir) -> Embedder:
+    runtime = EmbeddedRuntime("local", packaged_models_dir)
+    runtime.load("packaged:all-minilm", 512)
+    return runtime_embedder(runtime, "packaged:all-minilm", "embedded:packaged:all-minilm", 512)
 
 
 @pytest.fixture(scope="module")

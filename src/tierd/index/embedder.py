@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..runtimes.base import Runtime
+
 Summarize = Callable[[str, str], str]
 """summarize(path, text) -> a 1-3 sentence summary of the file (the `summarize` task)."""
 
@@ -29,6 +31,13 @@ class Embedder:
     """The model's context; every chunk the index embeds is cut to fit it."""
     embed: Callable[[list[str]], list[list[float]]]
     """One call per batch: runtimes are far faster with a list than with single texts."""
+
+
+def runtime_embedder(runtime: Runtime, model: str, model_id: str, max_tokens: int) -> Embedder:
+    """An Embedder over a loaded model of any tierd runtime; one probe call learns the dims."""
+    dims = len(runtime.embed(model, ["dimension probe"]).vectors[0])
+    return Embedder(model_id=model_id, dims=dims, max_tokens=max_tokens,
+                    embed=lambda texts: runtime.embed(model, texts).vectors)
 
 
 def normalise(vectors: list[list[float]] | np.ndarray, dims: int) -> np.ndarray:
