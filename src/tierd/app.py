@@ -12,6 +12,7 @@ from pathlib import Path
 from .budget.footprints import FootprintStore
 from .budget.manager import BudgetManager, HostSlot, ModelSettings
 from .config import Config, HostConfig
+from .costs import Costs, open_costs
 from .db import connect
 from .hosts.probe import HostMemory, is_local, probe_host
 from .runtimes.base import Runtime
@@ -24,6 +25,9 @@ class Tierd:
     runtimes: dict[str, Runtime]
     manager: BudgetManager
     state_db: Path
+    providers: dict[str, Runtime]
+    """Cloud providers by their configured name; the budget manager never sees them."""
+    costs: Costs
     extras: dict = field(default_factory=dict)
     """Parts started later hang here (the scheduler, the ledger) so shutdown can find them."""
 
@@ -88,6 +92,12 @@ def model_settings(config: Config, host: str) -> dict[str, ModelSettings]:
 
 
 def open_tierd(config: Config) -> Tierd:
+    from .runtimes.cloud import build_providers
+
+    # Keys and prices first: a configured provider without either stops the start, naming the
+    # variable or the model, before any host is probed.
+    providers = build_providers(config)
+    costs = open_costs(config, state_db_path(config))
     hosts = {h.name: host_budget(h, i) for i, h in enumerate(config.hosts)}
     runtimes = {h.name: build_runtime(h, config) for h in config.hosts}
     slots = {
@@ -101,4 +111,4 @@ def open_tierd(config: Config) -> Tierd:
         queue_limit=config.server.queue_limit,
         queue_timeout=config.server.queue_timeout,
     )
-    return Tierd(config, hosts, runtimes, manager, db_path)
+    return Tierd(config, hosts, runtimes, manager, db_path, providers, costs)

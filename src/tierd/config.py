@@ -99,12 +99,126 @@ DEFAULT_MODELS = (
 
 
 @dataclass(frozen=True)
+class ProviderConfig:
+    """A cloud provider: an OpenAI-compatible base URL or Anthropic's Messages API."""
+
+    name: str
+    base_url: str
+    """OpenAI-compatible: the URL before /chat/completions (e.g. "https://api.openai.com/v1");
+    Anthropic: the URL before /v1/messages (e.g. "https://api.anthropic.com")."""
+    api_key_env: str
+    """Name of the environment variable (or env_file entry) that holds the key, never the key."""
+    kind: Literal["openai", "anthropic"] = "openai"
+    models: tuple[str, ...] = ()
+    """Model ids this provider serves, as the provider spells them."""
+    timeout: float = 60.0
+    """Seconds to wait for the provider to connect, or for the next piece of a reply."""
+    env_file: str = ""
+    """A dotenv-style file of keys for this provider; overrides the top-level env_file."""
+
+
+@dataclass(frozen=True)
+class PriceConfig:
+    """A price overriding the built-in table (tierd.costs.prices), USD per million tokens."""
+
+    model: str
+    input: float
+    output: float
+    provider: str = ""
+    """Only for this provider; empty means any provider serving `model`."""
+
+
+@dataclass(frozen=True)
+class ScopedCap:
+    """Caps for one tier or one provider, in USD; a cap left out does not apply."""
+
+    name: str
+    daily: float | None = None
+    weekly: float | None = None
+    monthly: float | None = None
+
+
+@dataclass(frozen=True)
+class BudgetsConfig:
+    """USD caps on cloud spend per UTC day, week (from Monday) and month; unset means no cap."""
+
+    daily: float | None = None
+    weekly: float | None = None
+    monthly: float | None = None
+    alert_at: float = 0.8
+    """Log a warning once per period when spend reaches this fraction of a cap."""
+    tiers: tuple[ScopedCap, ...] = ()
+    providers: tuple[ScopedCap, ...] = ()
+
+
+def _check_cloud(config: Config) -> list[str]:
+    """Providers, prices and budgets: names that must match, numbers that must be sane."""
+    problems = []
+    taken = [h.name for h in config.hosts]
+    provider_names = [p.name for p in config.providers]
+    for i, provider in enumerate(config.providers):
+        where = f"providers[{i}]"
+        if provider_names.count(provider.name) > 1:
+            problems.append(f"{where}.name: {provider.name!r} is used by more than one provider")
+        if provider.name in taken:
+            problems.append(f"{where}.name: {provider.name!r} is already the name of a host")
+        if not provider.base_url.startswith(("http://", "https://")):
+            problems.append(f"{where}.base_url: {provider.base_url!r} is not an http:// or "
+                            "https:// URL")
+        if not provider.api_key_env:
+            problems.append(f"{where}.api_key_env: name the environment variable that holds "
+                            "the key (e.g. \"OPENAI_API_KEY\")")
+        if not provider.models:
+            problems.append(f"{where}.models: list the model ids this provider serves")
+        if not provider.timeout > 0:
+            problems.append(f"{where}.timeout: must be more than 0 seconds")
+    for i, price in enumerate(config.prices):
+        for side in ("input", "output"):
+            problems.extend(_check_usd(getattr(price, side), f"prices[{i}].{side}"))
+        if price.provider and price.provider not in provider_names:
+            hint = _did_you_mean(price.provider, provider_names)
+            problems.append(f"prices[{i}].provider: no provider is named {price.provider!r}{hint}")
+    budgets = config.budgets
+    scoped = [("budgets", budgets)]
+    scoped += [(f"budgets.tiers[{i}]", c) for i, c in enumerate(budgets.tiers)]
+    scoped += [(f"budgets.providers[{i}]", c) for i, c in enumerate(budgets.providers)]
+    for where, caps in scoped:
+        for period in ("daily", "weekly", "monthly"):
+            cap = getattr(caps, period)
+            if cap is not None:
+                problems.extend(_check_usd(cap, f"{where}.{period}"))
+    for i, caps in enumerate(budgets.providers):
+        if caps.name not in provider_names:
+            hint = _did_you_mean(caps.name, provider_names)
+            problems.append(f"budgets.providers[{i}].name: no provider is named "
+                            f"{caps.name!r}{hint}")
+    if not 0 < budgets.alert_at <= 1:
+        problems.append(f"budgets.alert_at: {budgets.alert_at} is not a fraction between 0 and 1 "
+                        "(e.g. 0.8 warns at 80 % of a cap)")
+    return problems
+
+
+def _check_usd(value: float, where: str) -> list[str]:
+    if value != value or value in (float("inf"), float("-inf")):
+        return [f"{where}: {value} is not a number of US dollars"]
+    if value < 0:
+        return [f"{where}: {value} is negative (US dollars must be 0 or more)"]
+    return []
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = "~/.local/share/tierd"
     """Folder for the state, ledger and index databases and converted models."""
     server: ServerConfig = field(default_factory=ServerConfig)
     hosts: tuple[HostConfig, ...] = (HostConfig(),)
     models: tuple[ModelConfig, ...] = DEFAULT_MODELS
+    providers: tuple[ProviderConfig, ...] = ()
+    """Cloud providers; none by default (a fresh machine has no keys)."""
+    env_file: str = ""
+    """A dotenv-style file of API keys (NAME=value lines); the environment wins over it."""
+    prices: tuple[PriceConfig, ...] = ()
+    budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
     source: str = field(default="built-in defaults", metadata={"internal": True})
     """Where this config came from (not a key of the file)."""
 
@@ -209,6 +323,7 @@ def _check_references(config: Config) -> list[str]:
         problems.append("server.queue_timeout: must be more than 0 seconds")
     if config.server.shutdown_grace < 0:
         problems.append("server.shutdown_grace: must be 0 seconds or more")
+    problems.extend(_check_cloud(config))
     return problems
 
 
