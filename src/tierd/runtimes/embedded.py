@@ -1,0 +1,543 @@
+"""The embedded runtime: GGUF models run in-process by llama.cpp (llama-cpp-python).
+
+It serves the packaged models (`packaged:gemma3-270m`, `packaged:all-minilm`) and GGUF files
+named in the configuration, so a box without Ollama still chats and embeds. It never decides
+to load on its own: the budget manager calls `load`/`unload`, and `chat`/`embed` on a model
+that is not resident is an error.
+
+Footprint: `load` reports the bytes llama.cpp allocated for the model, read from the
+allocation lines llama.cpp logs while it loads ("model buffer", "KV buffer", "compute
+buffer", "output buffer", summed over devices). That is the weights (memory-mapped file plus
+any repacked copies), the KV cache at the requested context and the scratch buffers reserved
+for one batch; llama.cpp has no public call returning the KV and compute sizes, and these
+lines are exactly what it allocated. Should a future llama.cpp stop logging them, we fall
+back to `llama_model_size` + `llama_state_get_size` and say so in the log.
+
+Timings follow Ollama: `prompt_eval_duration` runs from the start of the prompt's decode to
+the first sampled token, `eval_duration` from there to the last token; `load_duration` is the
+time `load` took, reported once, on the first request served after that load. Every request
+evaluates its whole prompt (no prefix reuse between requests), so the prompt figures are what
+they say.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import logging
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import llama_cpp
+from llama_cpp import Llama
+
+from tierd.errors import ContextOverflow, ModelFileError, TierdError, UnknownModel
+from tierd.runtimes.base import (
+    Capability,
+    Chunk,
+    Embeddings,
+    GenerateOptions,
+    LoadedModel,
+    ModelInfo,
+    Timings,
+)
+from tierd.runtimes.chat_template import render_chat
+from tierd.runtimes.gguf_meta import GGUFMetadata, read_gguf_metadata
+from tierd.runtimes.packaged import PREFIX as PACKAGED_PREFIX
+from tierd.runtimes.packaged import ensure_packaged, packaged_names
+
+log = logging.getLogger(__name__)
+
+# llama.cpp's defaults for sampling, used when a request leaves them out.
+_DEFAULT_TEMPERATURE = 0.8
+_DEFAULT_TOP_P = 0.95
+# Decoding batch for generative models. llama.cpp reserves logits for every slot of a batch,
+# so scratch memory grows with it: Gemma 3's 262k-token vocabulary takes 1 MiB per slot
+# (514 MiB at llama.cpp's default of 512). On CPU, prompt speed measured the same from 64 to
+# 512 slots (~300 tokens/s for gemma3-270m here).
+_GENERATE_BATCH = 128
+
+
+class ModelNotLoaded(TierdError):
+    """A request reached a model the budget manager has not loaded."""
+
+    http_status = 409
+
+
+class WrongCapability(TierdError):
+    """A chat request for an embedding model, or an embedding request for a chat model."""
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """Bytes llama.cpp allocated for one loaded model, by purpose."""
+
+    weights: int
+    kv_cache: int
+    compute: int
+    output: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.compute + self.output
+
+
+@dataclass
+class _Resident:
+    """A loaded model. `lock` keeps two threads out of one llama context."""
+
+    name: str
+    llm: Llama
+    meta: GGUFMetadata
+    context_length: int
+    footprint: Footprint
+    load_ns: int
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    unreported_load_ns: int = 0
+
+    def take_load_ns(self) -> int:
+        """The load time, the first time it is asked for after the load; 0 afterwards."""
+        reported, self.unreported_load_ns = self.unreported_load_ns, 0
+        return reported
+
+    @property
+    def capability(self) -> Capability:
+        return _capability(self.meta)
+
+
+class EmbeddedRuntime:
+    """In-process llama.cpp: packaged models plus configured GGUF files (name -> path)."""
+
+    def __init__(
+        self,
+        host: str,
+        models_dir: Path,
+        model_paths: dict[str, str] | None = None,
+        n_threads: int | None = None,
+    ):
+        self.host = host
+        self.models_dir = Path(models_dir).expanduser()
+        self.model_paths = dict(model_paths or {})
+        self.n_threads = n_threads
+        self._residents: dict[str, _Resident] = {}
+        self._residents_lock = threading.Lock()
+        self._metadata: dict[Path, tuple[tuple[int, int], GGUFMetadata]] = {}
+        self._vocab_only: dict[Path, Llama] = {}
+
+    # -- what exists ---------------------------------------------------------------------
+
+    def known_names(self) -> list[str]:
+        return sorted(set(self.model_paths) | set(packaged_names()))
+
+    def model_path(self, model: str) -> Path:
+        """The GGUF file for `model`; packaged models are made in models_dir on first ask."""
+        if model in self.model_paths:
+            return Path(self.model_paths[model]).expanduser()
+        if model.startswith(PACKAGED_PREFIX) and model in packaged_names():
+            return ensure_packaged(model, self.models_dir)
+        raise UnknownModel(model, self.known_names())
+
+    def metadata(self, model: str) -> GGUFMetadata:
+        path = self.model_path(model)
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            raise ModelFileError(f"model file {path} for {model} does not exist") from None
+        key = (stat.st_size, stat.st_mtime_ns)
+        cached = self._metadata.get(path)
+        if cached is None or cached[0] != key:
+            cached = (key, read_gguf_metadata(path))
+            self._metadata[path] = cached
+        return cached[1]
+
+    def available(self) -> list[ModelInfo]:
+        """Every model whose GGUF reads; packaged ones are materialised on the first call
+        (about a second each, once per models folder), so their metadata is the real file's.
+        A broken file is left out and logged; `load` names its problem."""
+        infos = []
+        for name in self.known_names():
+            try:
+                meta = self.metadata(name)
+            except TierdError as err:
+                log.warning("embedded model %s is unavailable: %s", name, err)
+                continue
+            infos.append(
+                ModelInfo(
+                    name=name,
+                    capability=_capability(meta),
+                    file_bytes=meta.file_bytes,
+                    context_length=meta.context_length,
+                    metadata={**meta.as_model_metadata(), "path": str(meta.path)},
+                )
+            )
+        return infos
+
+    def loaded(self) -> list[LoadedModel]:
+        with self._residents_lock:
+            return [_loaded_model(r) for r in self._residents.values()]
+
+    def footprint(self, model: str) -> Footprint:
+        """The breakdown behind `LoadedModel.bytes`, for benchmarks and `tierd status`."""
+        return self._resident(model).footprint
+
+    # -- loading -------------------------------------------------------------------------
+
+    def load(self, model: str, context_length: int) -> LoadedModel:
+        meta = self.metadata(model)
+        if context_length <= 0:
+            raise TierdError(f"context length must be positive, not {context_length}")
+        if meta.context_length and context_length > meta.context_length:
+            raise TierdError(
+                f"{model} was trained for a context of {meta.context_length} tokens; "
+                f"{context_length} is more than it can use"
+            )
+        with self._residents_lock:
+            current = self._residents.get(model)
+            if current is not None and current.context_length == context_length:
+                return _loaded_model(current)
+        if current is not None:
+            self.unload(model)
+        resident = self._create(model, meta, context_length)
+        with self._residents_lock:
+            self._residents[model] = resident
+        return _loaded_model(resident)
+
+    def _create(self, model: str, meta: GGUFMetadata, context_length: int) -> _Resident:
+        embedding = meta.is_embedding_model
+        # An encoder sees each text whole in one batch; a decoder streams the prompt through.
+        batch = context_length if embedding else min(_GENERATE_BATCH, context_length)
+        started = time.perf_counter_ns()
+        with _capture_load_log() as lines:
+            try:
+                llm = Llama(
+                    model_path=str(meta.path),
+                    n_ctx=context_length,
+                    n_batch=batch,
+                    n_ubatch=batch,
+                    n_threads=self.n_threads,
+                    n_threads_batch=self.n_threads,
+                    embedding=embedding,
+                    verbose=False,
+                )
+            except ValueError as err:
+                raise ModelFileError(f"llama.cpp could not load {meta.path}: {err}") from None
+        load_ns = time.perf_counter_ns() - started
+        return _Resident(
+            name=model,
+            llm=llm,
+            meta=meta,
+            context_length=context_length,
+            footprint=_footprint(llm, lines),
+            load_ns=load_ns,
+            unreported_load_ns=load_ns,
+        )
+
+    def unload(self, model: str) -> None:
+        """Free `model`; waits for a request in flight on it to finish. No-op if not loaded."""
+        with self._residents_lock:
+            resident = self._residents.pop(model, None)
+        if resident is None:
+            if model not in self.known_names():
+                raise UnknownModel(model, self.known_names())
+            return
+        with resident.lock:
+            resident.llm.close()
+
+    def _resident(self, model: str, capability: Capability | None = None) -> _Resident:
+        with self._residents_lock:
+            resident = self._residents.get(model)
+        if resident is not None:
+            if capability is not None and resident.capability != capability:
+                raise WrongCapability(_capability_message(model, resident.capability))
+            return resident
+        if model not in self.known_names():
+            raise UnknownModel(model, self.known_names())
+        # Say the more useful thing first: loading would not help a wrong-kind request.
+        if capability is not None and _capability(self.metadata(model)) != capability:
+            raise WrongCapability(_capability_message(model, _capability(self.metadata(model))))
+        raise ModelNotLoaded(f"{model} is not loaded on {self.host}; ask the budget manager")
+
+    # -- generation ----------------------------------------------------------------------
+
+    def chat(
+        self,
+        model: str,
+        messages: list[dict],
+        options: GenerateOptions,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Chunk]:
+        started = time.perf_counter_ns()
+        resident = self._resident(model, "generate")
+        prompt = self._chat_prompt(resident.llm, resident.meta, messages)
+        tokens = _tokenize(resident.llm, prompt.text)
+        self._check_fits(resident, tokens)
+        return self._stream(resident, tokens, options, prompt.stop, cancel, started)
+
+    def generate(
+        self,
+        model: str,
+        prompt: str,
+        options: GenerateOptions,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Chunk]:
+        started = time.perf_counter_ns()
+        resident = self._resident(model, "generate")
+        tokens = _tokenize(resident.llm, prompt)
+        self._check_fits(resident, tokens)
+        return self._stream(resident, tokens, options, (), cancel, started)
+
+    def count_tokens(self, model: str, messages: list[dict]) -> int:
+        """Tokens of the templated chat prompt. Works before a load: an unloaded model's
+        vocabulary is read on its own (a few MB, kept for the next count)."""
+        meta = self.metadata(model)
+        if meta.is_embedding_model:
+            raise WrongCapability(_capability_message(model, "embed"))
+        with self._residents_lock:
+            resident = self._residents.get(model)
+        llm = resident.llm if resident is not None else self._vocabulary(meta.path)
+        return len(_tokenize(llm, self._chat_prompt(llm, meta, messages).text))
+
+    def _vocabulary(self, path: Path) -> Llama:
+        llm = self._vocab_only.get(path)
+        if llm is None:
+            try:
+                llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
+            except ValueError as err:
+                raise ModelFileError(f"llama.cpp could not read the vocabulary of {path}: {err}") from None
+            self._vocab_only[path] = llm
+        return llm
+
+    @staticmethod
+    def _chat_prompt(llm: Llama, meta: GGUFMetadata, messages: list[dict]):
+        return render_chat(
+            messages,
+            architecture=meta.architecture,
+            gguf_template=meta.chat_template,
+            bos_token=_token_text(llm, llm.token_bos()),
+            eos_token=_token_text(llm, llm.token_eos()),
+        )
+
+    @staticmethod
+    def _check_fits(resident: _Resident, tokens: list[int]) -> None:
+        if len(tokens) > resident.context_length:
+            raise ContextOverflow(resident.name, len(tokens), resident.context_length)
+
+    def _stream(
+        self,
+        resident: _Resident,
+        tokens: list[int],
+        options: GenerateOptions,
+        template_stops: tuple[str, ...],
+        cancel: threading.Event | None,
+        started: int,
+    ) -> Iterator[Chunk]:
+        llm = resident.llm
+        room = resident.context_length - len(tokens)
+        max_new = room if options.max_tokens is None else max(0, min(options.max_tokens, room))
+        stops = _StopScanner(template_stops + tuple(options.stop))
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        vocab = llm._model.vocab  # llama-cpp-python keeps the vocab handle here (0.3.x)
+
+        with resident.lock:
+            load_ns = resident.take_load_ns()
+            llm.reset()
+            llm.set_seed(llama_cpp.LLAMA_DEFAULT_SEED if options.seed is None else options.seed)
+            prompt_started = time.perf_counter_ns()
+            first_token_at: int | None = None
+            generated: list[int] = []
+            history = list(tokens)  # lets the detokenizer drop SentencePiece's leading space
+            finish = "length"
+            tokens_out = llm.generate(
+                tokens,
+                temp=_DEFAULT_TEMPERATURE if options.temperature is None else options.temperature,
+                top_p=_DEFAULT_TOP_P if options.top_p is None else options.top_p,
+            )
+            try:
+                while len(generated) < max_new:
+                    if cancel is not None and cancel.is_set():
+                        finish = "cancelled"
+                        break
+                    token = next(tokens_out)
+                    if first_token_at is None:
+                        first_token_at = time.perf_counter_ns()
+                    if llama_cpp.llama_vocab_is_eog(vocab, token):
+                        finish = "stop"
+                        break
+                    piece = llm.detokenize([token], prev_tokens=history)
+                    generated.append(token)
+                    history.append(token)
+                    text, stopped = stops.feed(decoder.decode(piece))
+                    if text:
+                        yield Chunk(text=text)
+                    if stopped:
+                        finish = "stop"
+                        break
+            finally:
+                tokens_out.close()
+            finished = time.perf_counter_ns()
+
+        # Text held back because it might have begun a stop string, which it did not.
+        tail = "" if finish == "stop" else stops.flush() + decoder.decode(b"", final=True)
+        eval_started = first_token_at or finished
+        yield Chunk(
+            text=tail,
+            done=True,
+            finish_reason=finish,
+            timings=Timings(
+                total_duration=finished - started + load_ns,
+                load_duration=load_ns,
+                prompt_eval_count=len(tokens),
+                prompt_eval_duration=eval_started - prompt_started,
+                eval_count=len(generated),
+                eval_duration=finished - eval_started,
+            ),
+        )
+
+    # -- embeddings ----------------------------------------------------------------------
+
+    def embed(self, model: str, texts: list[str]) -> Embeddings:
+        """Raw (unnormalised) pooled vectors, one per text, computed in as few batches as
+        fit the context. A text longer than the context is truncated, as Ollama does."""
+        started = time.perf_counter_ns()
+        resident = self._resident(model, "embed")
+        if not texts:
+            return Embeddings(vectors=[], prompt_tokens=0)
+        with resident.lock:
+            load_ns = resident.take_load_ns()
+            vectors, prompt_tokens = resident.llm.embed(
+                list(texts), normalize=False, truncate=True, return_count=True
+            )
+        return Embeddings(
+            vectors=vectors,
+            prompt_tokens=prompt_tokens,
+            total_duration=time.perf_counter_ns() - started + load_ns,
+            load_duration=load_ns,
+        )
+
+
+class _StopScanner:
+    """Finds stop strings in streamed text, holding back any tail that might begin one."""
+
+    def __init__(self, stops: tuple[str, ...]):
+        self.stops = tuple(s for s in stops if s)
+        self.pending = ""
+
+    def feed(self, text: str) -> tuple[str, bool]:
+        """Return (text safe to emit, whether a stop string was reached)."""
+        self.pending += text
+        hits = [i for i in (self.pending.find(s) for s in self.stops) if i >= 0]
+        if hits:
+            emit, self.pending = self.pending[: min(hits)], ""
+            return emit, True
+        keep = max((_overlap(self.pending, s) for s in self.stops), default=0)
+        emit = self.pending[: len(self.pending) - keep]
+        self.pending = self.pending[len(emit):]
+        return emit, False
+
+    def flush(self) -> str:
+        rest, self.pending = self.pending, ""
+        return rest
+
+
+def _overlap(text: str, stop: str) -> int:
+    """Length of the longest end of `text` that is a beginning of `stop`."""
+    for length in range(min(len(text), len(stop) - 1), 0, -1):
+        if stop.startswith(text[-length:]):
+            return length
+    return 0
+
+
+def _tokenize(llm: Llama, text: str) -> list[int]:
+    """Tokens of `text`, parsing special-token text (templates write <start_of_turn> etc.).
+    BOS is added unless the text already starts with it, as rendered templates often do."""
+    tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+    bos = llm.token_bos()
+    if len(tokens) > 1 and tokens[0] == bos and tokens[1] == bos:
+        tokens = tokens[1:]
+    return tokens
+
+
+def _token_text(llm: Llama, token: int) -> str:
+    if token < 0:
+        return ""
+    return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def _capability(meta: GGUFMetadata) -> Capability:
+    return "embed" if meta.is_embedding_model else "generate"
+
+
+def _capability_message(model: str, capability: Capability) -> str:
+    if capability == "embed":
+        return f"{model} is an embedding model: it cannot chat or generate text"
+    return f"{model} generates text: it has no embeddings (use an embedding model)"
+
+
+def _loaded_model(resident: _Resident) -> LoadedModel:
+    return LoadedModel(
+        name=resident.name,
+        context_length=resident.context_length,
+        bytes=resident.footprint.total,
+    )
+
+
+# -- reading llama.cpp's allocations from its log ----------------------------------------
+
+_BUFFER_LINE = re.compile(r"(\S+)\s+(model|KV|RS|compute|output) buffer size =\s*([\d.]+) MiB")
+_PURPOSE = {"model": "weights", "KV": "kv_cache", "RS": "kv_cache", "compute": "compute",
+            "output": "output"}
+_capture_lock = threading.Lock()  # the log callback is process-wide: one capture at a time
+_captured: list[str] | None = None
+
+
+# llama.cpp's chatter goes to Python logging, not stderr: it is loud at load time (and
+# llama-cpp-python's own callback misreads its levels, printing warnings as errors). Its
+# warnings are routine ("using full-size SWA cache"), hence one level down.
+_llama_cpp_log = logging.getLogger("tierd.llama_cpp")
+_LOG_LEVELS = {3: logging.INFO, 4: logging.WARNING}  # GGML_LOG_LEVEL_WARN, _ERROR
+
+
+@llama_cpp.llama_log_callback
+def _log_callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+    line = text.decode("utf-8", errors="replace")
+    if _captured is not None:
+        _captured.append(line)
+    if line.strip():
+        _llama_cpp_log.log(_LOG_LEVELS.get(level, logging.DEBUG), "%s", line.rstrip())
+
+
+llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
+@contextmanager
+def _capture_load_log() -> Iterator[list[str]]:
+    """Collect llama.cpp's log lines for the duration of one load."""
+    global _captured
+    with _capture_lock:
+        _captured = lines = []
+        try:
+            yield lines
+        finally:
+            _captured = None
+
+
+def _footprint(llm: Llama, lines: list[str]) -> Footprint:
+    sizes = {"weights": 0, "kv_cache": 0, "compute": 0, "output": 0}
+    for line in lines:
+        match = _BUFFER_LINE.search(line)
+        if match:
+            sizes[_PURPOSE[match.group(2)]] += round(float(match.group(3)) * 2**20)
+    if sizes["weights"] == 0 or sizes["compute"] == 0:
+        log.warning("llama.cpp logged no buffer sizes; footprint is weights + state size only")
+        return Footprint(
+            weights=llama_cpp.llama_model_size(llm._model.model),
+            kv_cache=llama_cpp.llama_state_get_size(llm._ctx.ctx),
+            compute=0,
+            output=0,
+        )
+    return Footprint(**sizes)
