@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "tierd.hosts.commands",
     "tierd.config_commands",
     "tierd.service.commands",
+    "tierd.export_commands",
 )
 
 

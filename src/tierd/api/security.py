@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..config import Config, Secret
+from ..errors import TierdError
 from .errors import error_response
 
 OPEN_PATHS = frozenset({"/healthz"})
@@ -83,8 +84,9 @@ class Redactor:
 
 def known_secrets(config: Config, environ: dict[str, str] | None = None) -> frozenset[str]:
     """Every secret tierd could come across: Secret values in the config, the values of the
-    environment variables the config names in `*_env` keys, and any environment variable
-    whose name says it is a key, token or password (provider SDKs read those on their own)."""
+    environment variables the config names in `*_env` keys, the providers' keys from their
+    env files, and any environment variable whose name says it is a key, token or password
+    (provider SDKs read those on their own)."""
     environ = dict(os.environ if environ is None else environ)
     found: set[str] = set()
 
@@ -105,7 +107,23 @@ def known_secrets(config: Config, environ: dict[str, str] | None = None) -> froz
 
     walk(config)
     found.update(v for k, v in environ.items() if _SECRET_ENV.search(k))
+    found.update(_provider_keys(config))
     return frozenset(s for s in found if len(s) >= _SHORTEST_SECRET)
+
+
+def _provider_keys(config: Config) -> set[str]:
+    """Keys the providers read from their env_file rather than the environment."""
+    try:
+        from ..runtimes.keys import provider_key
+    except ImportError:  # a tierd without cloud providers
+        return set()
+    keys = set()
+    for provider in getattr(config, "providers", ()):
+        try:
+            keys.add(str(provider_key(provider, config)))
+        except TierdError:  # no key configured: nothing to hide
+            pass
+    return keys
 
 
 def redactor_for(config: Config) -> Redactor:
