@@ -112,6 +112,8 @@ def _materialise(models_dir: str) -> str:
 
 
 def test_two_processes_racing_get_one_whole_file(tmp_path: Path):
+    # What a process killed mid-conversion leaves behind is swept up too.
+    (tmp_path / ".all-minilm-l6-v2-f16.gguf.dead1234.tmp").write_bytes(b"half a model")
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         paths = pool.map(_materialise, [str(tmp_path)] * 2)
     assert paths[0] == paths[1]

@@ -17,7 +17,8 @@ Timings follow Ollama: `prompt_eval_duration` runs from the start of the prompt'
 the first sampled token, `eval_duration` from there to the last token; `load_duration` is the
 time `load` took, reported once, on the first request served after that load. Every request
 evaluates its whole prompt (no prefix reuse between requests), so the prompt figures are what
-they say.
+they say. A caller that stops reading a stream early should set its `cancel` event or close
+the iterator: the model stays locked to that stream until then.
 """
 
 from __future__ import annotations
@@ -96,9 +97,8 @@ class _Resident:
     meta: GGUFMetadata
     context_length: int
     footprint: Footprint
-    load_ns: int
+    unreported_load_ns: int
     lock: threading.Lock = field(default_factory=threading.Lock)
-    unreported_load_ns: int = 0
 
     def take_load_ns(self) -> int:
         """The load time, the first time it is asked for after the load; 0 afterwards."""
@@ -233,7 +233,6 @@ class EmbeddedRuntime:
             meta=meta,
             context_length=context_length,
             footprint=_footprint(llm, lines),
-            load_ns=load_ns,
             unreported_load_ns=load_ns,
         )
 

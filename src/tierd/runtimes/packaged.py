@@ -23,7 +23,6 @@ from pathlib import Path
 
 from tierd.errors import ModelFileError, UnknownModel
 from tierd.runtimes import minilm_gguf
-from tierd.runtimes.base import Capability
 
 PREFIX = "packaged:"
 
@@ -32,7 +31,6 @@ PREFIX = "packaged:"
 class PackagedModel:
     name: str
     filename: str
-    capability: Capability
     materialise: Callable[[Path], None]
     """Write the complete GGUF to the given (temporary) path."""
 
@@ -59,13 +57,11 @@ _PACKAGED = {
         PackagedModel(
             name="packaged:gemma3-270m",
             filename="gemma-3-270m-q4_k_m.gguf",
-            capability="generate",
             materialise=_assemble_gemma,
         ),
         PackagedModel(
             name="packaged:all-minilm",
             filename="all-minilm-l6-v2-f16.gguf",
-            capability="embed",
             materialise=lambda dest: minilm_gguf.convert_minilm(dest),
         ),
     )
@@ -98,6 +94,9 @@ def ensure_packaged(name: str, models_dir: Path) -> Path:
     with _exclusive(target.parent / f".{model.filename}.lock"):
         if target.is_file():  # another process made it while we waited for the lock
             return target
+        # Holding the lock, any temporary file left here is from a process that died.
+        for stale in target.parent.glob(f"*{model.filename}.*.tmp"):
+            stale.unlink(missing_ok=True)
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{model.filename}.", suffix=".tmp", dir=target.parent
         )
