@@ -226,19 +226,22 @@ class CloudRuntime:
 
     def _timings(self, state: StreamState, messages: list[dict], started: int,
                  first_token: int | None) -> Timings:
-        """The provider's token counts; estimates only when it reported none (a cancelled
-        stream, a server without usage reporting), on the high side so the ledger does not
-        under-count spend."""
+        """The provider's token counts. A stream cut short (cancelled) or a server without
+        usage reporting leaves them missing or partial (Anthropic's message_start counts one
+        output token), so then the count is the larger of it and an estimate on the high side:
+        the ledger must not under-count spend."""
         now = time.monotonic_ns()
         first = first_token or now
         prompt = state.prompt_tokens
         completion = state.completion_tokens
+        if completion is None or not state.complete:
+            seen = max(state.text_pieces, estimate_text_tokens("".join(state.text)))
+            completion = max(completion or 0, seen)
         return Timings(
             total_duration=now - started,
             prompt_eval_count=estimate_chat_tokens(messages) if prompt is None else prompt,
             prompt_eval_duration=first - started,
-            eval_count=(max(state.text_pieces, estimate_text_tokens("".join(state.text)))
-                        if completion is None else completion),
+            eval_count=completion,
             eval_duration=now - first,
         )
 

@@ -1,0 +1,104 @@
+"""A small Anthropic Messages API server on 127.0.0.1, standing in for Anthropic in tests.
+
+POST /v1/messages, streamed as Anthropic streams: message_start (with input-token usage),
+content_block_start, ping, content_block_delta per word, content_block_stop, message_delta
+(stop_reason, output-token usage), message_stop. It checks `x-api-key` and `anthropic-version`
+and refuses what Anthropic refuses: a missing max_tokens, a "system" role inside messages.
+Token counts and switches are those of openai_test_server, plus `overloaded_mid_stream` (an
+`error` event of type overloaded_error after the first word).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from .openai_test_server import StandIn, StandInHandler, prompt_tokens_of, reply_words
+
+
+@dataclass
+class AnthropicStandIn(StandIn):
+    overloaded_mid_stream: bool = False
+
+    def reset(self) -> None:
+        super().reset()
+        self.overloaded_mid_stream = False
+
+
+class AnthropicHandler(StandInHandler):
+    server_state: AnthropicStandIn
+
+    def do_POST(self) -> None:
+        state = self.server_state
+        body = self.read_json()
+        authorised = (self.headers.get("x-api-key") == state.api_key
+                      and bool(self.headers.get("anthropic-version")))
+        if self.refuse_common(authorised):
+            return
+        if self.path != "/v1/messages":
+            self.send_json(404, {"type": "error", "error": {"type": "not_found_error",
+                                                            "message": f"no route {self.path}"}})
+            return
+        problem = self.invalid(body)
+        if problem:
+            self.send_json(400, {"type": "error", "error": {"type": "invalid_request_error",
+                                                            "message": problem}})
+            return
+        self.stream(body)
+
+    @staticmethod
+    def invalid(body: Any) -> str | None:
+        if not isinstance(body, dict):
+            return "body is not JSON"
+        if "max_tokens" not in body:
+            return "max_tokens: Field required"
+        if any(m.get("role") not in ("user", "assistant") for m in body.get("messages", [])):
+            return "messages: roles must be user or assistant (system goes in `system`)"
+        return None
+
+    def stream(self, body: dict) -> None:
+        state = self.server_state
+        messages = list(body["messages"])
+        if body.get("system"):
+            messages.append({"content": body["system"]})
+        prompt = prompt_tokens_of(messages)
+        words = reply_words(min(state.reply_tokens, body["max_tokens"]))
+        stop = "max_tokens" if body["max_tokens"] < state.reply_tokens else "end_turn"
+        self.start_stream()
+
+        def event(kind: str, payload: dict) -> None:
+            self.send_event(f"event: {kind}\ndata: {json.dumps({'type': kind, **payload})}\n\n")
+
+        if state.garbage:
+            self.send_event("event: message_start\ndata: <html>bad gateway</html>\n\n")
+            self.end_stream()
+            return
+        event("message_start", {"message": {
+            "id": "msg_standin", "type": "message", "role": "assistant", "model": body["model"],
+            "content": [], "stop_reason": None,
+            "usage": {"input_tokens": prompt, "output_tokens": 1}}})
+        event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+        event("ping", {})
+        for n, word in enumerate(words):
+            if state.close_after is not None and n == state.close_after:
+                self.drop_connection()
+                return
+            event("content_block_delta", {"index": 0,
+                                          "delta": {"type": "text_delta", "text": word}})
+            if n == 0 and state.hang_mid_stream:
+                time.sleep(state.hang_mid_stream)
+            if n == 0 and state.overloaded_mid_stream:
+                event("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})
+                self.end_stream()
+                return
+        event("content_block_stop", {"index": 0})
+        event("message_delta", {"delta": {"stop_reason": stop, "stop_sequence": None},
+                                "usage": {"output_tokens": len(words)}})
+        event("message_stop", {})
+        self.end_stream()
+
+
+def start_anthropic_server(**switches: Any) -> AnthropicStandIn:
+    return AnthropicStandIn(**switches).start(AnthropicHandler)  # type: ignore[return-value]

@@ -1,0 +1,228 @@
+"""A small OpenAI-compatible chat-completions server on 127.0.0.1, standing in for a paid cloud.
+
+It answers POST /v1/chat/completions (streaming server-sent events or one JSON body) and
+POST /v1/embeddings the way OpenAI does, with usage counts that behave like a real tokenizer's:
+prompt tokens grow with the input (one per 4 characters plus 4 per message) and the reply is
+`reply_tokens` words cut at `max_tokens` (finish_reason "length" when cut).
+
+Switches for tests, set on the server object between requests:
+`fail_status` (answer every call with this status and an OpenAI error body), `retry_after`
+(sent with it), `hang` (seconds to sleep before answering), `hang_mid_stream` (seconds to
+sleep after the first token), `garbage` (a stream whose events are not JSON),
+`close_after` (drop the connection after that many tokens), `omit_usage` (no usage chunk).
+Every request is kept in `requests` (path, headers, body) so tests can check what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def prompt_tokens_of(messages: list[dict]) -> int:
+    chars = sum(len(str(m.get("content") or "")) for m in messages)
+    return math.ceil(chars / 4) + 4 * len(messages)
+
+
+def reply_words(count: int) -> list[str]:
+    return [f"w{i} " for i in range(count)]
+
+
+@dataclass
+class Recorded:
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class StandIn:
+    """What every stand-in shares: switches, the request log, the thread and the port."""
+
+    api_key: str = "sk-test-key"
+    reply_tokens: int = 12
+    fail_status: int | None = None
+    retry_after: str | None = None
+    hang: float = 0.0
+    hang_mid_stream: float = 0.0
+    garbage: bool = False
+    close_after: int | None = None
+    omit_usage: bool = False
+    requests: list[Recorded] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        return self._server.server_address[1]
+
+    def start(self, handler: type[BaseHTTPRequestHandler]) -> "StandIn":
+        stand_in = self
+
+        class Bound(handler):  # type: ignore[valid-type, misc]
+            server_state = stand_in
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Bound)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="stand-in", daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def reset(self) -> None:
+        self.fail_status = None
+        self.retry_after = None
+        self.hang = self.hang_mid_stream = 0.0
+        self.garbage = self.omit_usage = False
+        self.close_after = None
+        self.requests.clear()
+
+
+class StandInHandler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with chunked streams, so a dropped connection is a real truncated reply."""
+
+    protocol_version = "HTTP/1.1"
+    server_state: StandIn
+
+    def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+        return None
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout under test): nothing left to answer
+
+    def read_json(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        self.server_state.requests.append(Recorded(self.path, dict(self.headers), body))
+        return body
+
+    def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def start_stream(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+
+    def send_event(self, text: str) -> None:
+        data = text.encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def end_stream(self) -> None:
+        self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def drop_connection(self) -> None:
+        """Close mid-reply, as a provider's load balancer does when a backend dies."""
+        self.wfile.flush()
+        self.connection.shutdown(socket.SHUT_RDWR)
+        self.close_connection = True
+
+    def refuse_common(self, authorised: bool) -> bool:
+        """Apply the switches that act before any reply; True when the request was answered."""
+        state = self.server_state
+        if state.hang:
+            time.sleep(state.hang)
+        if not authorised:
+            self.send_json(401, {"error": {"message": "Incorrect API key provided",
+                                           "type": "invalid_request_error"}})
+            return True
+        if state.fail_status is not None:
+            headers = {"Retry-After": state.retry_after} if state.retry_after else None
+            self.send_json(state.fail_status, {"error": {
+                "message": f"stand-in failure {state.fail_status}", "type": "server_error"}},
+                headers)
+            return True
+        return False
+
+
+class OpenAIHandler(StandInHandler):
+    def do_POST(self) -> None:
+        state = self.server_state
+        body = self.read_json()
+        authorised = self.headers.get("Authorization") == f"Bearer {state.api_key}"
+        if self.refuse_common(authorised):
+            return
+        if body is None:
+            self.send_json(400, {"error": {"message": "body is not JSON"}})
+        elif self.path == "/v1/chat/completions":
+            self.chat(body)
+        elif self.path == "/v1/embeddings":
+            inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            self.send_json(200, {"object": "list", "model": body["model"],
+                                 "data": [{"object": "embedding", "index": i,
+                                           "embedding": [float(len(t)), 1.0, 0.5]}
+                                          for i, t in enumerate(inputs)],
+                                 "usage": {"prompt_tokens": sum(len(t) // 4 + 1 for t in inputs),
+                                           "total_tokens": 0}})
+        else:
+            self.send_json(404, {"error": {"message": f"no route {self.path}"}})
+
+    def chat(self, body: dict) -> None:
+        state = self.server_state
+        prompt = prompt_tokens_of(body["messages"])
+        limit = body.get("max_tokens") or body.get("max_completion_tokens") or 1_000_000
+        words = reply_words(min(state.reply_tokens, limit))
+        finish = "length" if limit < state.reply_tokens else "stop"
+        usage = {"prompt_tokens": prompt, "completion_tokens": len(words),
+                 "total_tokens": prompt + len(words)}
+        base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 0,
+                "model": body["model"]}
+        if not body.get("stream"):
+            self.send_json(200, {**base, "object": "chat.completion", "choices": [{
+                "index": 0, "message": {"role": "assistant", "content": "".join(words)},
+                "finish_reason": finish}], "usage": usage})
+            return
+        self.start_stream()
+        if state.garbage:
+            self.send_event("data: {this is not json\n\n")
+            self.end_stream()
+            return
+
+        def event(payload: dict) -> None:
+            self.send_event(f"data: {json.dumps({**base, **payload})}\n\n")
+
+        event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                            "finish_reason": None}]})
+        for n, word in enumerate(words):
+            if state.close_after is not None and n == state.close_after:
+                self.drop_connection()
+                return
+            event({"choices": [{"index": 0, "delta": {"content": word}, "finish_reason": None}]})
+            if n == 0 and state.hang_mid_stream:
+                time.sleep(state.hang_mid_stream)
+        event({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
+        include_usage = (body.get("stream_options") or {}).get("include_usage")
+        if include_usage and not state.omit_usage:
+            event({"choices": [], "usage": usage})
+        self.send_event("data: [DONE]\n\n")
+        self.end_stream()
+
+
+def start_openai_server(**switches: Any) -> StandIn:
+    return StandIn(**switches).start(OpenAIHandler)

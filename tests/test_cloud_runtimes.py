@@ -1,0 +1,293 @@
+"""Cloud runtimes over real HTTP on loopback, against OpenAI- and Anthropic-shaped stand-ins."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from tierd.config import Secret, parse_text
+from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, UnknownModel
+from tierd.runtimes.anthropic import AnthropicRuntime
+from tierd.runtimes.base import GenerateOptions, Runtime
+from tierd.runtimes.cloud import OpenAIRuntime, ProviderRejected, build_providers
+
+from .conftest import free_port
+from .anthropic_test_server import start_anthropic_server
+from .openai_test_server import prompt_tokens_of, start_openai_server
+
+PLANTED_KEY = "sk-planted-4f1c9e7a2b"
+MESSAGES = [{"role": "system", "content": "You answer briefly."},
+            {"role": "user", "content": "Name three rivers in France, please."}]
+
+
+@pytest.fixture(scope="module")
+def openai_server():
+    server = start_openai_server(api_key=PLANTED_KEY)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def anthropic_server():
+    server = start_anthropic_server(api_key=PLANTED_KEY)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["openai", "anthropic"])
+def cloud(request, openai_server, anthropic_server):
+    """(runtime, stand-in) for each provider kind, the stand-in's switches reset."""
+    if request.param == "openai":
+        server, runtime = openai_server, OpenAIRuntime(
+            "oai", f"http://127.0.0.1:{openai_server.port}/v1", Secret(PLANTED_KEY),
+            ["gpt-4o-mini"], timeout=1.0)
+    else:
+        server, runtime = anthropic_server, AnthropicRuntime(
+            "claude", f"http://127.0.0.1:{anthropic_server.port}", Secret(PLANTED_KEY),
+            ["gpt-4o-mini"], timeout=1.0)
+    server.reset()
+    yield runtime, server
+    server.reset()
+    runtime.close()
+
+
+def test_stream_carries_text_and_the_providers_usage(cloud):
+    runtime, server = cloud
+    assert isinstance(runtime, Runtime)
+    chunks = list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions(max_tokens=50)))
+    assert "".join(c.text for c in chunks) == "".join(f"w{i} " for i in range(12))
+    final = chunks[-1]
+    assert final.done and final.finish_reason == "stop"
+    assert final.timings.eval_count == 12
+    assert final.timings.prompt_eval_count == prompt_tokens_of(MESSAGES)
+    assert final.timings.total_duration >= final.timings.prompt_eval_duration > 0
+    assert all(not c.done for c in chunks[:-1])
+
+
+def test_max_tokens_cuts_the_reply_and_says_length(cloud):
+    runtime, _ = cloud
+    chunks = list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions(max_tokens=5)))
+    assert chunks[-1].finish_reason == "length"
+    assert chunks[-1].timings.eval_count == 5
+
+
+def test_openai_request_asks_for_usage_and_sends_the_key_only_in_a_header(openai_server):
+    openai_server.reset()
+    runtime = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                            Secret(PLANTED_KEY), ["gpt-4o-mini"])
+    list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions(temperature=0.2, stop=("x",))))
+    sent = openai_server.requests[-1]
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["Authorization"] == f"Bearer {PLANTED_KEY}"
+    assert PLANTED_KEY not in str(sent.body)
+    assert sent.body["stream"] is True and sent.body["stream_options"] == {"include_usage": True}
+    assert sent.body["messages"] == MESSAGES
+    assert sent.body["temperature"] == 0.2 and sent.body["stop"] == ["x"]
+    assert sent.body["max_tokens"] > 0
+
+
+def test_anthropic_request_moves_system_to_the_top_level(anthropic_server):
+    anthropic_server.reset()
+    runtime = AnthropicRuntime("claude", f"http://127.0.0.1:{anthropic_server.port}",
+                               Secret(PLANTED_KEY), ["claude-haiku-4.5"])
+    chunks = list(runtime.chat("claude-haiku-4.5", MESSAGES, GenerateOptions()))
+    sent = anthropic_server.requests[-1]
+    assert sent.path == "/v1/messages"
+    assert sent.headers["x-api-key"] == PLANTED_KEY and sent.headers["anthropic-version"]
+    assert sent.body["system"] == "You answer briefly."
+    assert sent.body["messages"] == [MESSAGES[1]]
+    assert sent.body["max_tokens"] > 0  # required by the Messages API
+    assert chunks[-1].timings.prompt_eval_count == prompt_tokens_of(
+        [MESSAGES[1], {"content": MESSAGES[0]["content"]}])
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 529])
+def test_server_errors_are_runtime_unavailable(cloud, status):
+    runtime, server = cloud
+    server.fail_status = status
+    with pytest.raises(RuntimeUnavailable, match=rf"provider '{runtime.host}'.*HTTP {status}"):
+        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+
+
+def test_rate_limit_is_queue_full_with_the_providers_retry_after(cloud):
+    runtime, server = cloud
+    server.fail_status, server.retry_after = 429, "7"
+    with pytest.raises(QueueFull, match="rate limiting") as caught:
+        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+    assert caught.value.retry_after == 7.0
+
+
+def test_a_rejected_key_names_the_provider_not_the_key(cloud):
+    runtime, server = cloud
+    server.api_key = "sk-the-right-one"
+    try:
+        with pytest.raises(ProviderRejected, match=rf"'{runtime.host}'.*rejected the API key") \
+                as caught:
+            list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+    finally:
+        server.api_key = PLANTED_KEY
+    assert PLANTED_KEY not in str(caught.value)
+
+
+def test_a_hanging_provider_times_out(cloud):
+    runtime, server = cloud
+    server.hang = 3.0  # the runtime waits 1 s
+    with pytest.raises(RuntimeUnavailable, match="did not answer in time"):
+        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+
+
+def test_a_provider_that_stalls_mid_stream_times_out(cloud):
+    runtime, server = cloud
+    server.hang_mid_stream = 3.0
+    with pytest.raises(RuntimeUnavailable, match="did not answer in time.*after 1 tokens"):
+        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+
+
+def test_garbage_names_the_provider(cloud):
+    runtime, server = cloud
+    server.garbage = True
+    with pytest.raises(RuntimeUnavailable, match=rf"provider '{runtime.host}' sent a stream "
+                                                 "event that is not the JSON expected"):
+        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+
+
+def test_a_stream_that_closes_early_says_how_far_it_got(cloud):
+    runtime, server = cloud
+    server.close_after = 3
+    received = []
+    with pytest.raises(RuntimeUnavailable, match="closed mid-stream after 3 tokens"):
+        for chunk in runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()):
+            received.append(chunk.text)
+    assert received == ["w0 ", "w1 ", "w2 "]
+
+
+def test_anthropic_overload_mid_stream_is_runtime_unavailable(anthropic_server):
+    anthropic_server.reset()
+    anthropic_server.overloaded_mid_stream = True
+    runtime = AnthropicRuntime("claude", f"http://127.0.0.1:{anthropic_server.port}",
+                               Secret(PLANTED_KEY), ["claude-haiku-4.5"])
+    with pytest.raises(RuntimeUnavailable, match="overloaded_error"):
+        list(runtime.chat("claude-haiku-4.5", MESSAGES, GenerateOptions()))
+    anthropic_server.reset()
+
+
+def test_connection_refused_is_runtime_unavailable():
+    runtime = OpenAIRuntime("gone", f"http://127.0.0.1:{free_port()}/v1", Secret(PLANTED_KEY),
+                            ["gpt-4o-mini"], timeout=1.0)
+    with pytest.raises(RuntimeUnavailable, match="provider 'gone'.*cannot be reached"):
+        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+
+
+def test_cancel_stops_the_stream_and_still_reports_usage(cloud):
+    runtime, _ = cloud
+    cancel = threading.Event()
+    chunks = []
+    for chunk in runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions(), cancel):
+        chunks.append(chunk)
+        if len(chunks) == 2:
+            cancel.set()
+    assert chunks[-1].done and chunks[-1].finish_reason == "cancelled"
+    assert len(chunks) == 3
+    # No usage arrived before the cancel: the counts are estimates, never below what was seen.
+    assert chunks[-1].timings.eval_count >= 2
+    assert chunks[-1].timings.prompt_eval_count > 0
+
+
+def test_missing_usage_falls_back_to_estimates_on_the_high_side(openai_server):
+    openai_server.reset()
+    openai_server.omit_usage = True
+    runtime = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                            Secret(PLANTED_KEY), ["gpt-4o-mini"])
+    final = list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))[-1]
+    openai_server.reset()
+    assert final.timings.eval_count >= 12
+    assert final.timings.prompt_eval_count >= prompt_tokens_of(MESSAGES) // 2
+
+
+def test_an_unconfigured_model_is_unknown(cloud):
+    runtime, _ = cloud
+    with pytest.raises(UnknownModel, match="gpt-4o-mini"):
+        list(runtime.chat("gpt-5-codex", MESSAGES, GenerateOptions()))
+
+
+def test_openai_embeddings(openai_server):
+    openai_server.reset()
+    runtime = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                            Secret(PLANTED_KEY), ["text-embedding-3-small"])
+    result = runtime.embed("text-embedding-3-small", ["abc", "abcdefgh"])
+    assert [v[0] for v in result.vectors] == [3.0, 8.0] and result.prompt_tokens == 4
+
+
+def test_the_key_never_reaches_errors_or_logs(cloud, caplog):
+    runtime, server = cloud
+    caplog.set_level(logging.DEBUG)
+    messages = []
+    for switch, value in [("fail_status", 500), ("fail_status", 400), ("garbage", True),
+                          ("close_after", 1), ("hang", 3.0)]:
+        server.reset()
+        setattr(server, switch, value)
+        with pytest.raises(Exception) as caught:
+            list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+        messages.append(f"{caught.value!r} {caught.value}")
+    assert len(messages) == 5
+    assert PLANTED_KEY not in "\n".join(messages)
+    assert PLANTED_KEY not in caplog.text
+    assert PLANTED_KEY not in repr(runtime.__dict__.get("_key"))
+
+
+# -- building providers from the config ---------------------------------------------------------
+
+def _config(tmp_path, extra: str = ""):
+    return parse_text(f"""
+state_dir = "{tmp_path}"
+{extra}
+[[providers]]
+name = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "TIERD_TEST_OPENAI_KEY"
+models = ["gpt-4o-mini"]
+
+[[providers]]
+name = "anthropic"
+kind = "anthropic"
+base_url = "http://127.0.0.1:9"
+api_key_env = "TIERD_TEST_ANTHROPIC_KEY"
+models = ["claude-haiku-4.5"]
+""")
+
+
+def test_missing_keys_are_named_for_every_provider(tmp_path, monkeypatch):
+    monkeypatch.delenv("TIERD_TEST_OPENAI_KEY", raising=False)
+    monkeypatch.delenv("TIERD_TEST_ANTHROPIC_KEY", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        build_providers(_config(tmp_path))
+    assert len(caught.value.problems) == 2
+    assert "TIERD_TEST_OPENAI_KEY is not set" in caught.value.problems[0]
+    assert "TIERD_TEST_ANTHROPIC_KEY is not set" in caught.value.problems[1]
+
+
+def test_keys_come_from_the_environment_before_the_env_file(tmp_path, monkeypatch):
+    env_file = tmp_path / "keys.env"
+    env_file.write_text("# keys\nexport TIERD_TEST_OPENAI_KEY='from-file'\n"
+                        "TIERD_TEST_ANTHROPIC_KEY=anthropic-from-file\n")
+    monkeypatch.setenv("TIERD_TEST_OPENAI_KEY", "from-env")
+    monkeypatch.delenv("TIERD_TEST_ANTHROPIC_KEY", raising=False)
+    providers = build_providers(_config(tmp_path, f'env_file = "{env_file}"'))
+    assert isinstance(providers["openai"], OpenAIRuntime)
+    assert isinstance(providers["anthropic"], AnthropicRuntime)
+    assert providers["openai"]._key == "from-env"
+    assert providers["anthropic"]._key == "anthropic-from-file"
+    assert "anthropic-from-file" not in repr(providers["anthropic"]._key)
+    assert [m.name for m in providers["anthropic"].available()] == ["claude-haiku-4.5"]
+
+
+def test_a_malformed_env_file_line_is_reported_without_its_content(tmp_path, monkeypatch):
+    env_file = tmp_path / "keys.env"
+    env_file.write_text("sk-pasted-without-a-name\n")
+    monkeypatch.delenv("TIERD_TEST_OPENAI_KEY", raising=False)
+    with pytest.raises(ConfigError) as caught:
+        build_providers(_config(tmp_path, f'env_file = "{env_file}"'))
+    assert "line 1: expected NAME=value" in str(caught.value)
+    assert "sk-pasted" not in str(caught.value)
