@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "tierd.model_commands",
     "tierd.hosts.commands",
     "tierd.config_commands",
+    "tierd.costs.commands",
     "tierd.service.commands",
     "tierd.export_commands",
 )

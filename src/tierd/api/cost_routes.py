@@ -1,0 +1,15 @@
+"""GET /costs: the same report as `tierd cost summary` (and `breakdown` with ?by=)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+
+from ..costs import cost_report
+
+router = APIRouter(tags=["costs"])
+
+
+@router.get("/costs")
+async def costs(request: Request, period: str = "day", by: str | None = None):
+    return await run_in_threadpool(cost_report, request.app.state.tierd.costs, period, by)

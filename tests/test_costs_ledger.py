@@ -1,0 +1,97 @@
+"""The ledger: one row per attempt, never two, and reports over UTC periods."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from tierd.costs.ledger import CallRecord, Ledger
+from tierd.db import connect
+from tierd.errors import TierdError
+
+NOW = datetime(2025, 6, 18, 12, 0, tzinfo=timezone.utc).timestamp()  # a Wednesday
+TUESDAY = datetime(2025, 6, 17, 9, 0, tzinfo=timezone.utc).timestamp()
+EARLIER_THIS_MONTH = datetime(2025, 6, 2, 9, 0, tzinfo=timezone.utc).timestamp()
+LAST_MONTH = datetime(2025, 5, 31, 23, 59, tzinfo=timezone.utc).timestamp()
+
+
+def call(request_id: str, attempt: int = 0, **fields) -> CallRecord:
+    values = dict(request_id=request_id, task="chat", tier="mid", provider="anthropic",
+                  model="claude-sonnet-4.5", host="anthropic", prompt_tokens=100,
+                  completion_tokens=50, cost_usd=0.01, latency_ms=800.0, ttft_ms=200.0,
+                  fallback_reason=None, cache_hit=False, status="ok", attempt=attempt)
+    values.update(fields)
+    return CallRecord(**values)
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    return Ledger(connect(tmp_path / "state.db"))
+
+
+def test_recording_the_same_attempt_twice_keeps_one_row(ledger):
+    ledger.record(call("r1"), at=NOW)
+    ledger.record(call("r1", cost_usd=99.0), at=NOW)
+    ledger.record(call("r1", attempt=1, provider="openai", fallback_reason="timeout"), at=NOW)
+    rows = ledger.rows("r1")
+    assert [(r["attempt"], r["provider"], r["cost_usd"]) for r in rows] == [
+        (0, "anthropic", 0.01), (1, "openai", 0.01)]
+    assert ledger.summary("day", now=NOW)["calls"] == 2
+
+
+def test_a_row_keeps_every_field(ledger):
+    ledger.record(call("r2", status="error", error="provider 'x' failed (HTTP 500)",
+                       cache_hit=True, ttft_ms=None, fallback_reason="RuntimeUnavailable"),
+                  at=NOW)
+    row = ledger.rows("r2")[0]
+    assert row["ts"] == NOW and row["status"] == "error" and row["cache_hit"] == 1
+    assert row["ttft_ms"] is None and row["error"].startswith("provider 'x'")
+    assert row["fallback_reason"] == "RuntimeUnavailable"
+
+
+def test_periods_are_utc_day_week_from_monday_and_month(ledger):
+    for n, at in enumerate([NOW, TUESDAY, EARLIER_THIS_MONTH, LAST_MONTH]):
+        ledger.record(call(f"p{n}", cost_usd=1.0 + n), at=at)
+    day, week, month = (ledger.summary(p, now=NOW) for p in ("day", "week", "month"))
+    assert (day["calls"], day["cost_usd"]) == (1, 1.0)
+    assert (week["calls"], week["cost_usd"]) == (2, 3.0)
+    assert (month["calls"], month["cost_usd"]) == (3, 6.0)
+    assert week["since"] == "2025-06-16T00:00:00Z" and week["until"] == "2025-06-23T00:00:00Z"
+    assert month["since"] == "2025-06-01T00:00:00Z" and month["until"] == "2025-07-01T00:00:00Z"
+
+
+def test_summary_counts_statuses_fallbacks_cache_hits_and_tokens(ledger):
+    ledger.record(call("a"), at=NOW)
+    ledger.record(call("b", status="error", cost_usd=0.0), at=NOW)
+    ledger.record(call("b", attempt=1, fallback_reason="RuntimeUnavailable"), at=NOW)
+    ledger.record(call("c", cache_hit=True, cost_usd=0.0, status="cancelled"), at=NOW)
+    summary = ledger.summary("day", now=NOW)
+    assert {k: summary[k] for k in ("calls", "ok", "errors", "cancelled", "fallbacks",
+                                    "cache_hits", "prompt_tokens", "completion_tokens")} == {
+        "calls": 4, "ok": 2, "errors": 1, "cancelled": 1, "fallbacks": 1, "cache_hits": 1,
+        "prompt_tokens": 400, "completion_tokens": 200}
+    assert summary["cost_usd"] == pytest.approx(0.02)
+    assert summary["avg_latency_ms"] == 800.0
+
+
+@pytest.mark.parametrize("by", ["provider", "model", "task", "tier"])
+def test_breakdown_by_each_key_most_expensive_first(ledger, by):
+    ledger.record(call("x1", provider="openai", model="gpt-4o-mini", task="extract",
+                       tier="cheap", host="openai", cost_usd=0.001), at=NOW)
+    ledger.record(call("x2", cost_usd=0.02), at=NOW)
+    ledger.record(call("x3", cost_usd=0.03), at=NOW)
+    ledger.record(call("x4", provider="mac", model="qwen2.5:14b", task="extract", tier="local",
+                       host="mac", cost_usd=0.0), at=LAST_MONTH)
+    rows = ledger.breakdown(by, "day", now=NOW)
+    expensive = {"provider": "anthropic", "model": "claude-sonnet-4.5", "task": "chat",
+                 "tier": "mid"}[by]
+    assert [(r[by], r["calls"]) for r in rows][0] == (expensive, 2)
+    assert rows[0]["cost_usd"] == pytest.approx(0.05) and len(rows) == 2
+
+
+def test_bad_period_or_key_lists_the_allowed_values(ledger):
+    with pytest.raises(TierdError, match="'year' is not one of day, week, month"):
+        ledger.summary("year")
+    with pytest.raises(TierdError, match="'host' is not one of provider, model, task, tier"):
+        ledger.breakdown("host", "day")

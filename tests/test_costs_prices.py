@@ -1,0 +1,103 @@
+"""The price table: defaults, spellings, config overrides, and validation of bad prices."""
+
+from __future__ import annotations
+
+import pytest
+
+from tierd.config import parse_text
+from tierd.costs import cost_usd, open_costs, price_for
+from tierd.costs.prices import FREE, Price, UnknownPrice
+from tierd.errors import ConfigError
+
+from .conftest import run_tierd
+
+
+def test_defaults_cover_the_named_models_in_every_common_spelling():
+    config = parse_text("")
+    assert price_for(config, "anthropic", "claude-sonnet-4.5") == Price(3.0, 15.0)
+    assert price_for(config, "anthropic", "claude-sonnet-4-5-20250929") == Price(3.0, 15.0)
+    assert price_for(config, "openrouter", "anthropic/claude-haiku-4.5") == Price(1.0, 5.0)
+    assert price_for(config, "anthropic", "claude-opus-4-1") == Price(15.0, 75.0)
+    assert price_for(config, "openai", "gpt-4o-mini-2024-07-18") == Price(0.15, 0.6)
+    assert price_for(config, "openai", "gpt-5-codex") == Price(1.25, 10.0)
+    assert price_for(config, "gemini", "gemini-2.5-flash") == Price(0.3, 2.5)
+
+
+def test_a_variant_is_not_priced_as_its_sibling():
+    # flash-lite is cheaper than flash; guessing would misstate every report.
+    with pytest.raises(UnknownPrice, match="'gemini-2.5-flash-lite' on provider 'gemini'"):
+        price_for(parse_text(""), "gemini", "gemini-2.5-flash-lite")
+
+
+def test_local_hosts_are_free_and_the_config_overrides_the_defaults():
+    config = parse_text("""
+[[hosts]]
+name = "mac"
+[[prices]]
+model = "claude-sonnet-4.5"
+input = 2.5
+output = 12
+[[prices]]
+model = "claude-sonnet-4.5"
+provider = "bedrock"
+input = 3.3
+output = 16.5
+[[providers]]
+name = "bedrock"
+base_url = "http://127.0.0.1:9"
+api_key_env = "X"
+models = ["claude-sonnet-4.5"]
+""")
+    assert price_for(config, "mac", "qwen2.5:14b") == FREE
+    assert price_for(config, "anthropic", "claude-sonnet-4.5") == Price(2.5, 12.0)
+    assert price_for(config, "bedrock", "claude-sonnet-4.5") == Price(3.3, 16.5)
+
+
+def test_cost_is_per_million_tokens():
+    assert cost_usd(Price(3.0, 15.0), 1_000_000, 0) == 3.0
+    assert cost_usd(Price(3.0, 15.0), 2000, 1000) == pytest.approx(0.006 + 0.015)
+
+
+@pytest.mark.parametrize("value, problem", [
+    ("-1.5", "prices[0].input: -1.5 is negative"),
+    ('"cheap"', "prices[0].input: expected a number, got a string ('cheap')"),
+    ("nan", "prices[0].input: nan is not a number of US dollars"),
+    ("inf", "prices[0].input: inf is not a number of US dollars"),
+])
+def test_a_bad_price_is_one_line_naming_the_key(value, problem):
+    with pytest.raises(ConfigError) as caught:
+        parse_text(f'[[prices]]\nmodel = "m"\ninput = {value}\noutput = 1\n')
+    assert caught.value.problems == [problem] or caught.value.problems[0].startswith(problem)
+    assert len(caught.value.problems) == 1
+
+
+def test_bad_budgets_are_reported_too():
+    with pytest.raises(ConfigError) as caught:
+        parse_text("[budgets]\ndaily = -1\nalert_at = 1.5\n"
+                   '[[budgets.providers]]\nname = "nobody"\nmonthly = 5\n')
+    problems = "\n".join(caught.value.problems)
+    assert "budgets.daily: -1.0 is negative" in problems
+    assert "budgets.alert_at: 1.5 is not a fraction" in problems
+    assert "budgets.providers[0].name: no provider is named 'nobody'" in problems
+
+
+def test_a_configured_model_without_a_price_stops_the_start(tmp_path):
+    config = parse_text(f"""
+state_dir = "{tmp_path}"
+[[providers]]
+name = "openrouter"
+base_url = "http://127.0.0.1:9/api/v1"
+api_key_env = "OPENROUTER_API_KEY"
+models = ["mistralai/mixtral-8x7b"]
+""")
+    with pytest.raises(ConfigError, match=r"providers\[0\].models: no price for "
+                                          "'mistralai/mixtral-8x7b'"):
+        open_costs(config, tmp_path / "state.db")
+
+
+def test_config_check_exits_1_on_a_negative_price(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[[prices]]\nmodel = "m"\ninput = 1\noutput = -2\n')
+    result = run_tierd("config", "check", str(path))
+    assert result.returncode == 1
+    assert "prices[0].output: -2.0 is negative" in result.stderr
