@@ -207,6 +207,160 @@ def _check_usd(value: float, where: str) -> list[str]:
 
 
 @dataclass(frozen=True)
+class TierConfig:
+    """One tier: an ordered chain of candidates, tried first to last."""
+
+    candidates: tuple[str, ...] = ()
+    """"HOST/MODEL" (a tierd host), "PROVIDER/MODEL" (a [[providers]] entry) or a bare "MODEL"
+    (the first host, else the first provider, that serves it). Candidates whose provider is
+    not configured are skipped."""
+    max_wait: float = 10.0
+    """Seconds a request waits for a busy local candidate before trying the next one."""
+
+
+TierName = Literal["local", "cheap", "mid", "code", "frontier"]
+
+_CHEAP_CLOUD = ("claude-haiku-4.5", "gpt-4o-mini", "gemini-2.5-flash")
+
+
+@dataclass(frozen=True)
+class RoutingTiers:
+    local: TierConfig = field(default_factory=lambda: TierConfig(
+        ("packaged:gemma3-270m", "packaged:all-minilm", *_CHEAP_CLOUD), max_wait=30.0))
+    cheap: TierConfig = field(default_factory=lambda: TierConfig(_CHEAP_CLOUD))
+    mid: TierConfig = field(default_factory=lambda: TierConfig(("claude-sonnet-4.5",)))
+    code: TierConfig = field(default_factory=lambda: TierConfig(
+        ("gpt-5-codex", "claude-sonnet-4.5")))
+    frontier: TierConfig = field(default_factory=lambda: TierConfig(("claude-opus-4.1",)))
+
+
+@dataclass(frozen=True)
+class RoutingTasks:
+    """Which tier serves each task (see tierd.routing.tasks for what the tasks mean)."""
+
+    classify: TierName = "local"
+    extract: TierName = "local"
+    format: TierName = "local"
+    summarize: TierName = "local"
+    scan: TierName = "local"
+    embed: TierName = "local"
+    chat: TierName = "mid"
+    orchestrate: TierName = "mid"
+    code: TierName = "code"
+    code_review: TierName = "code"
+    writing: TierName = "frontier"
+    architecture: TierName = "frontier"
+    final_review: TierName = "frontier"
+
+
+TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed", "chat",
+                   "orchestrate", "code", "code_review", "writing", "architecture",
+                   "final_review"]
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    enforce: Literal["allow", "warn", "enforce"] = "warn"
+    """A mechanical task sent to a strong tier (mid, code, frontier): allow it, allow it and
+    warn, or send it to its own tier."""
+    default_task: TaskName = "chat"
+    """The task of a prompt no classifier rule recognises."""
+    cooldown: float = 30.0
+    """Seconds a candidate that failed (refused, timed out, 5xx) is skipped."""
+    cache_ttl: float = 3600.0
+    """Seconds an identical request is answered from the response cache; 0 turns it off."""
+    tiers: RoutingTiers = field(default_factory=RoutingTiers)
+    tasks: RoutingTasks = field(default_factory=RoutingTasks)
+
+
+@dataclass(frozen=True)
+class IndexSourceConfig:
+    """A folder (or repo) the semantic index covers; fields as tierd.index.sources.SourceSpec."""
+
+    name: str
+    path: str
+    include: tuple[str, ...] = ("**",)
+    """Globs of files to index, relative to `path` (.gitignore rules apply as well)."""
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: Size = Size(1024 * 1024)
+    """Bigger files are skipped (and counted in the run's skips)."""
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    embedding_model: str = "packaged:all-minilm"
+    """The model every chunk is embedded with (e.g. "nomic-embed-text" on an Ollama host)."""
+    summarize: bool = True
+    """Give each new or changed file a 1-3 sentence summary, searchable as kind=summary."""
+    summary_model: str = ""
+    """Model writing the summaries; empty means the first local generation model."""
+    batch_size: int = 64
+    """Texts per embedding call: runtimes are many times faster with a batch."""
+    sources: tuple[IndexSourceConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    name: str
+    cron: str
+    """Five fields, local time: minute hour day-of-month month day-of-week ("0 4 * * *")."""
+    kind: Literal["index-rebuild"] = "index-rebuild"
+    enabled: bool = True
+    misfire_grace: float = 3600.0
+    """Seconds after its time a missed run still runs (say, the box was asleep at 04:00)."""
+    warmup: float = 300.0
+    """Seconds before the start its models are reserved and loaded, so the run finds them warm."""
+
+
+DEFAULT_JOBS = (JobConfig(name="index-rebuild", cron="0 4 * * *"),)
+
+
+def _check_jobs_and_index(config: Config) -> list[str]:
+    problems = []
+    names = [j.name for j in config.jobs]
+    for i, job in enumerate(config.jobs):
+        if not job.name:
+            problems.append(f"jobs[{i}].name: must not be empty")
+        elif names.count(job.name) > 1:
+            problems.append(f"jobs[{i}].name: {job.name!r} is used by more than one job")
+        if problem := _cron_problem(job.cron):
+            problems.append(f"jobs[{i}].cron: {job.cron!r} {problem}")
+        if job.misfire_grace < 0:
+            problems.append(f"jobs[{i}].misfire_grace: must be 0 seconds or more")
+        if job.warmup < 0:
+            problems.append(f"jobs[{i}].warmup: must be 0 seconds or more")
+    index = config.index
+    if not index.embedding_model:
+        problems.append('index.embedding_model: must name a model (e.g. "packaged:all-minilm")')
+    if index.batch_size < 1:
+        problems.append("index.batch_size: must be at least 1")
+    source_names = [s.name for s in index.sources]
+    for i, source in enumerate(index.sources):
+        if not source.name:
+            problems.append(f"index.sources[{i}].name: must not be empty")
+        elif source_names.count(source.name) > 1:
+            problems.append(f"index.sources[{i}].name: {source.name!r} is used by more than "
+                            "one source")
+        if not source.path:
+            problems.append(f"index.sources[{i}].path: must name a folder")
+    return problems
+
+
+def _cron_problem(cron: str) -> str | None:
+    """Why `cron` is not a usable five-field expression, or None."""
+    from apscheduler.triggers.cron import CronTrigger  # only when jobs are configured
+
+    if len(cron.split()) != 5:
+        return ("is not five fields (minute hour day-of-month month day-of-week, "
+                'e.g. "0 4 * * *")')
+    try:
+        CronTrigger.from_crontab(cron)
+    except ValueError as err:
+        return f"is not a valid cron expression ({err})"
+    return None
+
+
+@dataclass(frozen=True)
 class Config:
     state_dir: str = "~/.local/share/tierd"
     """Folder for the state, ledger and index databases and converted models."""
@@ -219,6 +373,9 @@ class Config:
     """A dotenv-style file of API keys (NAME=value lines); the environment wins over it."""
     prices: tuple[PriceConfig, ...] = ()
     budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
+    jobs: tuple[JobConfig, ...] = DEFAULT_JOBS
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
     source: str = field(default="built-in defaults", metadata={"internal": True})
     """Where this config came from (not a key of the file)."""
 
@@ -324,6 +481,7 @@ def _check_references(config: Config) -> list[str]:
     if config.server.shutdown_grace < 0:
         problems.append("server.shutdown_grace: must be 0 seconds or more")
     problems.extend(_check_cloud(config))
+    problems.extend(_check_jobs_and_index(config))
     return problems
 
 

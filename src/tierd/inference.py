@@ -54,7 +54,8 @@ class Gates:
                     while gate.running >= self.parallel:
                         left = deadline - time.monotonic()
                         if left <= 0:
-                            raise QueueFull(f"waited {self.queue_timeout:.0f}s for {model} "
+                            waited = self.queue_timeout if timeout is None else timeout
+                            raise QueueFull(f"waited {waited:g}s for {model} "
                                             "without getting a turn; retry later",
                                             retry_after=5.0)
                         self._cond.wait(left)
@@ -89,9 +90,14 @@ def _loaded_context(app: Tierd, host: str, model: str) -> int:
 
 
 def stream_chat(app: Tierd, model: str, messages: list[dict], options: GenerateOptions,
-                cancel: threading.Event | None = None) -> Iterator[Chunk]:
-    """Stream a chat reply from `model`; raises before the first chunk on any refusal."""
-    with gates(app).slot(model), app.manager.lease(model) as lease:
+                cancel: threading.Event | None = None, timeout: float | None = None,
+                host: str | None = None) -> Iterator[Chunk]:
+    """Stream a chat reply from `model`; raises before the first chunk on any refusal.
+
+    `timeout` bounds the wait for the model's queue and for its lease (default:
+    server.queue_timeout), so the router can move on to its next candidate; `host` picks one
+    host when several offer the model."""
+    with gates(app).slot(model, timeout), app.manager.lease(model, host, timeout) as lease:
         runtime = app.runtime_for(lease.host)
         context = _loaded_context(app, lease.host, model)
         prompt_tokens = runtime.count_tokens(model, messages)
@@ -101,9 +107,10 @@ def stream_chat(app: Tierd, model: str, messages: list[dict], options: GenerateO
 
 
 def stream_generate(app: Tierd, model: str, prompt: str, options: GenerateOptions,
-                    cancel: threading.Event | None = None) -> Iterator[Chunk]:
+                    cancel: threading.Event | None = None, timeout: float | None = None,
+                    host: str | None = None) -> Iterator[Chunk]:
     """Stream a raw completion (no chat template) of `prompt`."""
-    with gates(app).slot(model), app.manager.lease(model) as lease:
+    with gates(app).slot(model, timeout), app.manager.lease(model, host, timeout) as lease:
         runtime = app.runtime_for(lease.host)
         context = _loaded_context(app, lease.host, model)
         prompt_tokens = runtime.count_tokens(model, [{"role": "user", "content": prompt}])
@@ -112,8 +119,9 @@ def stream_generate(app: Tierd, model: str, prompt: str, options: GenerateOption
         yield from runtime.generate(model, prompt, options, cancel)
 
 
-def embed(app: Tierd, model: str, texts: list[str]) -> Embeddings:
-    with gates(app).slot(model), app.manager.lease(model) as lease:
+def embed(app: Tierd, model: str, texts: list[str], timeout: float | None = None,
+          host: str | None = None) -> Embeddings:
+    with gates(app).slot(model, timeout), app.manager.lease(model, host, timeout) as lease:
         return app.runtime_for(lease.host).embed(model, texts)
 
 

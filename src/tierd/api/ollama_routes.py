@@ -14,11 +14,12 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
-from .. import __version__, inference
+from .. import __version__, inference, routing
 from ..errors import TierdError, UnknownModel
 from ..runtimes.base import Chunk, GenerateOptions, ModelInfo
+from .openai_routes import request_id, task_header
 from .schemas import (OllamaChatRequest, OllamaEmbeddingsRequest, OllamaEmbedRequest,
                       OllamaGenerateRequest, OllamaOptions, OllamaShowRequest, as_list)
 from .streaming import collect, open_stream
@@ -76,7 +77,7 @@ async def _load_or_unload(request: Request, model: str, keep_alive: object, shap
     return {"model": model, "created_at": _now(), **shape, "done": True, "done_reason": reason}
 
 
-def _ndjson(stream, model: str, body_of) -> StreamingResponse:
+def _ndjson(stream, model: str, body_of, headers: dict[str, str]) -> StreamingResponse:
     async def lines():
         try:
             async for chunk in stream:
@@ -89,7 +90,7 @@ def _ndjson(stream, model: str, body_of) -> StreamingResponse:
         except TierdError as err:  # mid-stream: Ollama reports errors as a line of their own
             yield json.dumps({"error": str(err)}) + "\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson")
+    return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)
 
 
 @router.post("/api/generate")
@@ -98,19 +99,19 @@ async def generate(body: OllamaGenerateRequest, request: Request):
     if not body.prompt and not body.system:
         return await _load_or_unload(request, body.model, body.keep_alive, {"response": ""})
     options = _options(body.options)
-
-    def factory(cancel):
-        if body.raw:
-            return inference.stream_generate(app, body.model, body.prompt, options, cancel)
-        messages = ([{"role": "system", "content": body.system}] if body.system else [])
-        messages.append({"role": "user", "content": body.prompt})
-        return inference.stream_chat(app, body.model, messages, options, cancel)
-
+    messages = ([{"role": "system", "content": body.system}] if body.system else [])
+    messages.append({"role": "user", "content": body.prompt})
+    reply = await run_in_threadpool(routing.open_chat, app, body.model, task_header(request),
+                                    messages, options, body.stream, request_id(request),
+                                    body.prompt if body.raw else None)
     if body.stream:
-        return _ndjson(await open_stream(factory), body.model, lambda text: {"response": text})
-    chunks = await collect(factory)
-    return {"model": body.model, "created_at": _now(),
-            "response": "".join(c.text for c in chunks), **_final_fields(chunks[-1])}
+        stream = await open_stream(reply.chunks)
+        return _ndjson(stream, reply.answer.model, lambda text: {"response": text},
+                       reply.headers())
+    chunks = await collect(reply.chunks)
+    return JSONResponse({"model": reply.answer.model, "created_at": _now(),
+                         "response": "".join(c.text for c in chunks),
+                         **_final_fields(chunks[-1])}, headers=reply.headers())
 
 
 @router.post("/api/chat")
@@ -121,16 +122,16 @@ async def chat(body: OllamaChatRequest, request: Request):
         return await _load_or_unload(request, body.model, body.keep_alive, empty)
     messages = [{"role": m.role, "content": m.content} for m in body.messages]
     options = _options(body.options)
-
-    def factory(cancel):
-        return inference.stream_chat(app, body.model, messages, options, cancel)
-
+    reply = await run_in_threadpool(routing.open_chat, app, body.model, task_header(request),
+                                    messages, options, body.stream, request_id(request))
     message = lambda text: {"message": {"role": "assistant", "content": text}}  # noqa: E731
     if body.stream:
-        return _ndjson(await open_stream(factory), body.model, message)
-    chunks = await collect(factory)
-    return {"model": body.model, "created_at": _now(),
-            **message("".join(c.text for c in chunks)), **_final_fields(chunks[-1])}
+        stream = await open_stream(reply.chunks)
+        return _ndjson(stream, reply.answer.model, message, reply.headers())
+    chunks = await collect(reply.chunks)
+    return JSONResponse({"model": reply.answer.model, "created_at": _now(),
+                         **message("".join(c.text for c in chunks)), **_final_fields(chunks[-1])},
+                        headers=reply.headers())
 
 
 @router.post("/api/embed")
@@ -139,10 +140,14 @@ async def embed(body: OllamaEmbedRequest, request: Request):
     texts = as_list(body.input)
     if any(not t for t in texts):
         raise TierdError("input: empty strings cannot be embedded")
-    result = await run_in_threadpool(inference.embed, app, body.model, texts)
-    return {"model": body.model, "embeddings": [normalised(v) for v in result.vectors],
-            "total_duration": result.total_duration, "load_duration": result.load_duration,
-            "prompt_eval_count": result.prompt_tokens}
+    routed = await run_in_threadpool(routing.route_embed, app, body.model, task_header(request),
+                                     texts, request_id(request))
+    result = routed.embeddings
+    return JSONResponse({"model": routed.answer.model,
+                         "embeddings": [normalised(v) for v in result.vectors],
+                         "total_duration": result.total_duration,
+                         "load_duration": result.load_duration,
+                         "prompt_eval_count": result.prompt_tokens}, headers=routed.headers())
 
 
 @router.post("/api/embeddings")
@@ -151,8 +156,9 @@ async def embeddings(body: OllamaEmbeddingsRequest, request: Request):
     app = request.app.state.tierd
     if not body.prompt:
         return {"embedding": []}
-    result = await run_in_threadpool(inference.embed, app, body.model, [body.prompt])
-    return {"embedding": result.vectors[0]}
+    routed = await run_in_threadpool(routing.route_embed, app, body.model, task_header(request),
+                                     [body.prompt], request_id(request))
+    return JSONResponse({"embedding": routed.embeddings.vectors[0]}, headers=routed.headers())
 
 
 def _details(info: ModelInfo) -> dict:

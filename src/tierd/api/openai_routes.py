@@ -1,4 +1,9 @@
-"""OpenAI-compatible endpoints: /v1/chat/completions, /v1/embeddings, /v1/models."""
+"""OpenAI-compatible endpoints: /v1/chat/completions, /v1/embeddings, /v1/models.
+
+`model` is an exact model, `tier:NAME`, `task:NAME` or `auto`; an `X-Tierd-Task` header names
+the task. Requests go through tierd.routing, and the reply's `model` field and X-Tierd-*
+headers say which tier and model answered.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,9 @@ import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
-from .. import inference
+from .. import inference, routing
 from ..errors import TierdError
 from ..runtimes.base import Chunk, GenerateOptions
 from .schemas import ChatCompletionRequest, EmbeddingRequest, as_list
@@ -35,6 +40,15 @@ def _finish_reason(chunk: Chunk) -> str:
     return "length" if chunk.finish_reason == "length" else "stop"
 
 
+def task_header(request: Request) -> str | None:
+    return request.headers.get("x-tierd-task") or None
+
+
+def request_id(request: Request) -> str | None:
+    """The id the request log gave this request, so its ledger rows carry the same one."""
+    return getattr(request.state, "request_id", None)
+
+
 def _usage(chunk: Chunk) -> dict:
     timings = chunk.timings
     prompt = timings.prompt_eval_count if timings else 0
@@ -52,16 +66,16 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
-    def factory(cancel):
-        return inference.stream_chat(app, body.model, messages, options, cancel)
+    reply = await run_in_threadpool(routing.open_chat, app, body.model, task_header(request),
+                                    messages, options, body.stream, request_id(request))
 
     if not body.stream:
-        chunks = await collect(factory)
-        return {
+        chunks = await collect(reply.chunks)
+        return JSONResponse({
             "id": completion_id,
             "object": "chat.completion",
             "created": created,
-            "model": body.model,
+            "model": reply.answer.model,
             "choices": [{
                 "index": 0,
                 "message": {"role": "assistant", "content": "".join(c.text for c in chunks)},
@@ -69,15 +83,16 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
                 "logprobs": None,
             }],
             "usage": _usage(chunks[-1]),
-        }
+        }, headers=reply.headers())
 
-    stream = await open_stream(factory)
+    stream = await open_stream(reply.chunks)
+    answered_by = reply.answer.model
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
 
     def event(delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
         payload = {
             "id": completion_id, "object": "chat.completion.chunk", "created": created,
-            "model": body.model,
+            "model": answered_by,
             "choices": [] if usage is not None else
             [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
         }
@@ -100,7 +115,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(sse(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache"})
+                             headers={"Cache-Control": "no-cache", **reply.headers()})
 
 
 @router.post("/v1/embeddings")
@@ -109,20 +124,26 @@ async def embeddings(body: EmbeddingRequest, request: Request):
     texts = as_list(body.input)
     if any(not t for t in texts):
         raise TierdError("input: empty strings cannot be embedded")
-    result = await run_in_threadpool(inference.embed, app, body.model, texts)
-    return {
+    routed = await run_in_threadpool(routing.route_embed, app, body.model, task_header(request),
+                                     texts, request_id(request))
+    result = routed.embeddings
+    return JSONResponse({
         "object": "list",
         "data": [{"object": "embedding", "index": i, "embedding": normalised(v)}
                  for i, v in enumerate(result.vectors)],
-        "model": body.model,
+        "model": routed.answer.model,
         "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
-    }
+    }, headers=routed.headers())
 
 
 @router.get("/v1/models")
 async def models(request: Request):
     app = request.app.state.tierd
     found = await run_in_threadpool(inference.available_models, app)
+    models = [(info.name, host) for host, info in found]
+    models += [(m, name) for name, runtime in app.providers.items()
+               for m in getattr(runtime, "models", ())]
+    models += [(route, "tierd") for route in routing.route_names()]
     return {"object": "list",
-            "data": [{"id": info.name, "object": "model", "created": 0, "owned_by": host}
-                     for host, info in found]}
+            "data": [{"id": name, "object": "model", "created": 0, "owned_by": owner}
+                     for name, owner in models]}

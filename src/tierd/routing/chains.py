@@ -1,0 +1,93 @@
+"""Candidates: what a tier's chain entries and exact model names point at.
+
+A chain entry is written `HOST/MODEL` (one of tierd's hosts), `PROVIDER/MODEL` (a configured
+cloud provider) or a bare `MODEL`, which means the first host that offers it, else the first
+provider that lists it. Only a known host or provider name before the first "/" counts as a
+prefix, so OpenRouter-style ids ("anthropic/claude-sonnet-4.5") stay whole model names.
+
+An entry nothing serves is *skipped* with the reason and what to configure — the default
+chains name cloud models a fresh machine has no keys for, and that is not an error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from ..app import Tierd
+from ..runtimes.base import Capability, ModelInfo
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: Literal["local", "cloud"]
+    target: str
+    """The host (local) or provider (cloud) that serves the model."""
+    model: str
+    """The model as that host or provider spells it."""
+
+    @property
+    def label(self) -> str:
+        return f"{self.target}/{self.model}"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    entry: str
+    reason: str
+
+
+def _offers(infos: list[ModelInfo], model: str, capability: Capability) -> ModelInfo | None:
+    for info in infos:
+        if info.name == model and info.capability == capability:
+            return info
+    return None
+
+
+def _same_cloud_model(listed: str, wanted: str) -> bool:
+    """Providers spell versions differently (claude-haiku-4-5 vs claude-haiku-4.5)."""
+    def plain(name: str) -> str:
+        return name.lower().replace(".", "-")
+
+    return plain(listed) == plain(wanted)
+
+
+def _provider_model(app: Tierd, provider: str, model: str) -> str | None:
+    for listed in getattr(app.providers[provider], "models", ()):
+        if _same_cloud_model(listed, model):
+            return listed
+    return None
+
+
+def resolve_entry(app: Tierd, entry: str, capability: Capability,
+                  offered: dict[str, list[ModelInfo]]) -> Candidate | Skipped:
+    """The candidate `entry` names, or why it is skipped. `offered` maps each host to its
+    available models (listed once per request: an Ollama host answers over HTTP)."""
+    prefix, slash, rest = entry.partition("/")
+    if slash and prefix in app.runtimes:
+        if _offers(offered[prefix], rest, capability):
+            return Candidate("local", prefix, rest)
+        return Skipped(entry, f"host {prefix!r} offers no {capability} model {rest!r}")
+    if slash and prefix in app.providers:
+        if capability == "embed":
+            return Skipped(entry, "cloud candidates serve chat only")
+        listed = _provider_model(app, prefix, rest)
+        if listed is not None:
+            return Candidate("cloud", prefix, listed)
+        return Skipped(entry, f"provider {prefix!r} does not list {rest!r} in its models")
+    for host, infos in offered.items():
+        if _offers(infos, entry, capability):
+            return Candidate("local", host, entry)
+    if capability == "generate":
+        for provider in app.providers:
+            listed = _provider_model(app, provider, entry)
+            if listed is not None:
+                return Candidate("cloud", provider, listed)
+    if any(info.name == entry for infos in offered.values() for info in infos):
+        return Skipped(entry, f"not a {capability} model")
+    return Skipped(entry, f"no host or provider serves it (add a [[providers]] entry whose "
+                          f"models list {entry!r}, with its key)")
+
+
+def offered_models(app: Tierd) -> dict[str, list[ModelInfo]]:
+    return {host: runtime.available() for host, runtime in app.runtimes.items()}
