@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "tierd.config_commands",
     "tierd.costs.commands",
     "tierd.service.commands",
+    "tierd.jobs.commands",
     "tierd.export_commands",
 )
 

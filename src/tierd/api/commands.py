@@ -45,6 +45,10 @@ def _serve(args: argparse.Namespace) -> int:
                          "server.token set: anyone who can reach it could use your models")
     configure_logging(args.log_json or config.server.log_json, redactor_for(config))
     tierd = open_tierd(config)
+    # Scheduled jobs (tierd.jobs): started with the daemon, stopped by its shutdown.
+    from ..jobs.scheduler import start_scheduler
+
+    start_scheduler(tierd)
     # Pinned and keep-warm models load in the background so the port opens at once.
     threading.Thread(target=tierd.manager.warm_up, name="tierd-warm-up", daemon=True).start()
     serve(tierd, listen)

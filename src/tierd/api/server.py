@@ -20,7 +20,7 @@ from ..app import Tierd
 from ..errors import TierdError
 from ..shutdown import close_tierd
 from ..sizes import format_size
-from . import admin_routes, cost_routes, ollama_routes, openai_routes
+from . import admin_routes, cost_routes, jobs_routes, ollama_routes, openai_routes, search_routes
 from .errors import error_response, install_error_handlers
 from .metrics import build_registry
 from .request_log import RequestLog
@@ -85,6 +85,8 @@ def create_app(tierd: Tierd) -> FastAPI:
     api.include_router(openai_routes.router)
     api.include_router(ollama_routes.router)
     api.include_router(admin_routes.router)
+    api.include_router(jobs_routes.router)
+    api.include_router(search_routes.router)
     api.include_router(cost_routes.router)
     # Each add_middleware wraps the ones before it: the request log sees every answer, CORS
     # answers preflights (which carry no token) before auth, auth runs before any body is read.
