@@ -361,93 +361,6 @@ def _cron_problem(cron: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class IndexSourceConfig:
-    """A folder (or repo) the semantic index covers; fields as tierd.index.sources.SourceSpec."""
-
-    name: str
-    path: str
-    include: tuple[str, ...] = ("**",)
-    """Globs of files to index, relative to `path` (.gitignore rules apply as well)."""
-    exclude: tuple[str, ...] = ()
-    max_file_bytes: Size = Size(1024 * 1024)
-    """Bigger files are skipped (and counted in the run's skips)."""
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    embedding_model: str = "packaged:all-minilm"
-    """The model every chunk is embedded with (e.g. "nomic-embed-text" on an Ollama host)."""
-    summarize: bool = True
-    """Give each new or changed file a 1-3 sentence summary, searchable as kind=summary."""
-    summary_model: str = ""
-    """Model writing the summaries; empty means the first local generation model."""
-    batch_size: int = 64
-    """Texts per embedding call: runtimes are many times faster with a batch."""
-    sources: tuple[IndexSourceConfig, ...] = ()
-
-
-@dataclass(frozen=True)
-class JobConfig:
-    name: str
-    cron: str
-    """Five fields, local time: minute hour day-of-month month day-of-week ("0 4 * * *")."""
-    kind: Literal["index-rebuild"] = "index-rebuild"
-    enabled: bool = True
-    misfire_grace: float = 3600.0
-    """Seconds after its time a missed run still runs (say, the box was asleep at 04:00)."""
-    warmup: float = 300.0
-    """Seconds before the start its models are reserved and loaded, so the run finds them warm."""
-
-
-DEFAULT_JOBS = (JobConfig(name="index-rebuild", cron="0 4 * * *"),)
-
-
-def _check_jobs_and_index(config: Config) -> list[str]:
-    problems = []
-    names = [j.name for j in config.jobs]
-    for i, job in enumerate(config.jobs):
-        if not job.name:
-            problems.append(f"jobs[{i}].name: must not be empty")
-        elif names.count(job.name) > 1:
-            problems.append(f"jobs[{i}].name: {job.name!r} is used by more than one job")
-        if problem := _cron_problem(job.cron):
-            problems.append(f"jobs[{i}].cron: {job.cron!r} {problem}")
-        if job.misfire_grace < 0:
-            problems.append(f"jobs[{i}].misfire_grace: must be 0 seconds or more")
-        if job.warmup < 0:
-            problems.append(f"jobs[{i}].warmup: must be 0 seconds or more")
-    index = config.index
-    if not index.embedding_model:
-        problems.append('index.embedding_model: must name a model (e.g. "packaged:all-minilm")')
-    if index.batch_size < 1:
-        problems.append("index.batch_size: must be at least 1")
-    source_names = [s.name for s in index.sources]
-    for i, source in enumerate(index.sources):
-        if not source.name:
-            problems.append(f"index.sources[{i}].name: must not be empty")
-        elif source_names.count(source.name) > 1:
-            problems.append(f"index.sources[{i}].name: {source.name!r} is used by more than "
-                            "one source")
-        if not source.path:
-            problems.append(f"index.sources[{i}].path: must name a folder")
-    return problems
-
-
-def _cron_problem(cron: str) -> str | None:
-    """Why `cron` is not a usable five-field expression, or None."""
-    from apscheduler.triggers.cron import CronTrigger  # only when jobs are configured
-
-    if len(cron.split()) != 5:
-        return ("is not five fields (minute hour day-of-month month day-of-week, "
-                'e.g. "0 4 * * *")')
-    try:
-        CronTrigger.from_crontab(cron)
-    except ValueError as err:
-        return f"is not a valid cron expression ({err})"
-    return None
-
-
-@dataclass(frozen=True)
 class Config:
     state_dir: str = "~/.local/share/tierd"
     """Folder for the state, ledger and index databases and converted models."""
@@ -460,8 +373,6 @@ class Config:
     """A dotenv-style file of API keys (NAME=value lines); the environment wins over it."""
     prices: tuple[PriceConfig, ...] = ()
     budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
-    index: IndexConfig = field(default_factory=IndexConfig)
-    jobs: tuple[JobConfig, ...] = DEFAULT_JOBS
     index: IndexConfig = field(default_factory=IndexConfig)
     jobs: tuple[JobConfig, ...] = DEFAULT_JOBS
     routing: RoutingConfig = field(default_factory=RoutingConfig)
@@ -570,7 +481,6 @@ def _check_references(config: Config) -> list[str]:
     if config.server.shutdown_grace < 0:
         problems.append("server.shutdown_grace: must be 0 seconds or more")
     problems.extend(_check_cloud(config))
-    problems.extend(_check_jobs_and_index(config))
     problems.extend(_check_jobs_and_index(config))
     return problems
 
