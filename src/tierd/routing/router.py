@@ -431,7 +431,34 @@ class RoutedReply:
             if reservation is not None:
                 reservation.cancel()
             raise
-        return stream, first, started, time.monotonic(), reservation
+        first_at = time.monotonic()
+        if not self.stream:
+            stream = self._whole_reply(candidate, stream, first, started, first_at, reservation)
+            first = next(stream)
+        return stream, first, started, first_at, reservation
+
+    def _whole_reply(self, candidate: Candidate, stream: Iterator[Chunk], first: Chunk,
+                     started: float, first_at: float, reservation) -> Iterator[Chunk]:
+        """A non-streaming caller has seen nothing yet, so a reply that breaks off midway may
+        still move to the next candidate: read it whole before committing."""
+        chunks = [first]
+        try:
+            while not chunks[-1].done:
+                chunk = next(stream, None)
+                if chunk is None:
+                    break
+                chunks.append(chunk)
+        except TierdError as err:
+            reason = fallback_reason(err, candidate)
+            self.walk.record(candidate, status="error", started=started,
+                             prompt_tokens=self._estimate_prompt(candidate),
+                             completion_tokens=sum(1 for c in chunks if c.text), ttft=first_at,
+                             error=f"after {len(chunks)} chunks: {err}", reason=reason,
+                             reservation=reservation)
+            raise
+        finally:
+            stream.close()
+        return iter_chunks(chunks)
 
     def _walk(self, cancel: threading.Event | None) -> Iterator[Chunk]:
         for candidate, opened in self.walk.try_each(lambda c: self._start(c, cancel)):
@@ -462,6 +489,8 @@ class RoutedReply:
             status = "ok" if final is not None and final.finish_reason != "cancelled" else status
         except TierdError as err:
             status, error = "error", f"after {len(pieces)} chunks: {err}"
+            if _trips_breaker(fallback_reason(err, candidate), candidate):
+                breaker(self.app).failed(candidate.label)
             raise
         finally:
             stream.close()
@@ -485,6 +514,10 @@ class RoutedReply:
         if candidate.kind == "local":
             return 0
         return self.app.providers[candidate.target].count_tokens(candidate.model, self.messages)
+
+
+def iter_chunks(chunks: list[Chunk]) -> Iterator[Chunk]:
+    yield from chunks
 
 
 def new_request_id() -> str:
