@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "tierd.hosts.commands",
     "tierd.config_commands",
     "tierd.costs.commands",
+    "tierd.routing.commands",
     "tierd.service.commands",
     "tierd.jobs.commands",
     "tierd.export_commands",
