@@ -24,10 +24,11 @@ def number(value: float) -> str:
     return f"{value:.2f}" if magnitude >= 1 else f"{value:.3f}"
 
 
-def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+def _table(headers: list[str], rows: list[list[str]], numbers_from: int = 2) -> list[str]:
+    """Columns from `numbers_from` on hold numbers and line up on the right."""
     cells = [headers] + rows
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    right = [i >= 2 for i in range(len(headers))]  # numbers line up on the right
+    right = [i >= numbers_from for i in range(len(headers))]
     lines = []
     for n, row in enumerate(cells):
         lines.append("  ".join(c.rjust(w) if r else c.ljust(w)
@@ -73,8 +74,8 @@ def format_run(run: BenchRun) -> str:
 def format_history(runs: list[BenchRun]) -> str:
     rows = [[str(r.id), r.started_at, r.host, r.model, r.quantization or "-", r.status,
              _headline(r)] for r in runs]
-    return "\n".join(_table(["ID", "STARTED", "HOST", "MODEL", "QUANT", "STATUS", "HEADLINE"],
-                            rows))
+    headers = ["ID", "STARTED", "HOST", "MODEL", "QUANT", "STATUS", "HEADLINE"]
+    return "\n".join(_table(headers, rows, numbers_from=len(headers)))
 
 
 def _headline(run: BenchRun) -> str:
