@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tierd.errors import ContextOverflow, ModelFileError, UnknownModel
+from tierd.errors import ContextOverflow, ModelFileError, TierdError, UnknownModel
 from tierd.runtimes.base import Chunk, GenerateOptions, Runtime
 from tierd.runtimes.chat_template import render_chat
 from tierd.runtimes.embedded import EmbeddedRuntime, ModelNotLoaded, WrongCapability
@@ -157,6 +157,21 @@ def test_gemma_uses_its_turn_format(runtime: EmbeddedRuntime):
     assert llm_tokens < len(prompt.text) // 3
 
 
+def test_a_template_inside_the_gguf_wins():
+    template = (
+        "{{ bos_token }}{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}[assistant] {% endif %}"
+    )
+    messages = [{"role": "user", "content": [{"type": "text", "text": "hi"},
+                                             {"type": "image_url", "image_url": {"url": "x"}}]}]
+    prompt = render_chat(messages, "gemma3", template, "<s>", "</s>")
+    assert (prompt.text, prompt.template) == ("<s>[user] hi\n[assistant] ", "gguf")
+    with pytest.raises(TierdError, match="unknown chat role 'robot'"):
+        render_chat([{"role": "robot", "content": "x"}], "gemma3", None, "", "")
+    with pytest.raises(TierdError, match="chat template failed"):
+        render_chat(HELLO, "x", "{{ raise_exception('no users here') }}", "", "")
+
+
 def test_minilm_embeddings_match_reference(runtime: EmbeddedRuntime):
     if not REFERENCE.is_file():
         pytest.skip(f"reference data {REFERENCE} is not on this machine")
@@ -183,6 +198,8 @@ def test_batch_embeddings_are_raw_384_dim_and_meaningful(runtime: EmbeddedRuntim
     # The same text anywhere in the batch gets the same vector (up to float rounding).
     assert _cosine(result.vectors[0], result.vectors[3]) > 0.99999
     assert runtime.embed(MINILM, []).vectors == []
+    # Longer than the 512-token context: truncated, as Ollama does, not an error.
+    assert len(runtime.embed(MINILM, ["scheduler " * 2000]).vectors[0]) == 384
 
 
 def test_wrong_kind_of_request(runtime: EmbeddedRuntime):
