@@ -89,7 +89,7 @@ def chat(daemon, model: str, text: str = "Hello there.", task: str | None = None
 def rows(daemon, response: httpx.Response) -> list[dict]:
     ledger = Ledger(connect(daemon.config_path.parent / "state" / "state.db"))
     try:
-        return ledger.rows(response.headers["X-Tierd-Request-Id"])
+        return ledger.rows(response.headers["X-Request-Id"])
     finally:
         ledger.conn.close()
 
@@ -147,7 +147,7 @@ def test_a_stream_that_already_sent_tokens_is_not_switched(daemon, cloud):
             "model": "tier:frontier", "stream": True, "max_tokens": 40,
             "messages": [{"role": "user", "content": "Write a blog post about tiers."}]}) as r:
         assert r.status_code == 200
-        request_id = r.headers["X-Tierd-Request-Id"]
+        request_id = r.headers["X-Request-Id"]
         events = [line for line in r.iter_lines() if line.startswith("data: ")]
     contents = [json.loads(e[6:]) for e in events if e != "data: [DONE]"]
     words = [c["choices"][0]["delta"].get("content") for c in contents if c.get("choices")]

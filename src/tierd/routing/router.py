@@ -358,7 +358,7 @@ class RoutedReply:
         self.cache_key = cache_key(route.key, route.task, messages, options) if cacheable else ""
 
     def headers(self) -> dict[str, str]:
-        headers = {"X-Tierd-Task": self.route.task, "X-Tierd-Request-Id": self.request_id,
+        headers = {"X-Tierd-Task": self.route.task,
                    "X-Tierd-Cache": "hit" if self.cache_hit else "miss"}
         if self.answer is not None:
             headers.update({"X-Tierd-Tier": self.answer.tier, "X-Tierd-Model": self.answer.model,
