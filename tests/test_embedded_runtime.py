@@ -98,7 +98,9 @@ def test_max_tokens_ends_with_length(runtime: EmbeddedRuntime):
 def test_cancel_stops_generation_between_tokens(runtime: EmbeddedRuntime):
     cancel = threading.Event()
     chunks = []
-    for chunk in runtime.generate(GEMMA, "Once upon a time", GenerateOptions(max_tokens=200), cancel):
+    # Greedy, so every token here is plain text: one chunk per token.
+    greedy = GenerateOptions(max_tokens=200, temperature=0)
+    for chunk in runtime.generate(GEMMA, "Once upon a time", greedy, cancel):
         chunks.append(chunk)
         if len(chunks) == 3:
             cancel.set()
