@@ -1,0 +1,115 @@
+"""`tierd search` and `tierd index status|rebuild`.
+
+With a daemon running they ask it (it holds the embedding model warm and owns the index
+writes); without one they run here, on the same functions (tierd.index_service, the
+index-rebuild job).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import urllib.parse
+
+from ..client import call, running_daemon
+from ..config import load_config
+from ..output import print_json, print_table
+from .search import KINDS, MAX_K
+
+REBUILD_JOB = "index-rebuild"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    find = sub.add_parser("search", help="search the semantic index (meaning and keywords)")
+    find.add_argument("query", help="what to look for, in words or identifiers")
+    find.add_argument("-k", type=int, default=10, help=f"how many results (1-{MAX_K}, "
+                                                       "default 10)")
+    find.add_argument("--source", help="only this configured source")
+    find.add_argument("--path", metavar="GLOB", help='only paths matching GLOB ("**/*.py")')
+    find.add_argument("--kind", choices=KINDS, help="only file chunks or only file summaries")
+    find.add_argument("--json", action="store_true", help="print JSON")
+    find.set_defaults(handler=_search)
+
+    index = sub.add_parser("index", help="the semantic index: status, rebuild")
+    verbs = index.add_subparsers(dest="index_command", metavar="VERB", required=True,
+                                 parser_class=type(index))
+    status = verbs.add_parser("status", help="files, chunks, models and the last run")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    status.set_defaults(handler=_status)
+    rebuild = verbs.add_parser("rebuild", help=f"bring the index up to date now (runs the "
+                                               f"{REBUILD_JOB} job)")
+    rebuild.add_argument("--json", action="store_true", help="print the finished run as JSON")
+    rebuild.set_defaults(handler=_rebuild)
+
+
+def _search(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    url = running_daemon(config)
+    if url:
+        fields = {"q": args.query, "k": args.k, "source": args.source, "path": args.path,
+                  "kind": args.kind}
+        query = urllib.parse.urlencode({k: v for k, v in fields.items() if v is not None})
+        result = call(config, url, "GET", f"/search?{query}")
+    else:
+        from ..app import open_tierd
+        from ..index_service import search_index
+
+        result = search_index(open_tierd(config), args.query, args.k, source=args.source,
+                              path=args.path, kind=args.kind)
+    if args.json:
+        print_json(result)
+        return 0
+    if result.get("warning"):
+        print(f"note: {result['warning']}")
+    if not result["hits"]:
+        print("no matches")
+    for n, hit in enumerate(result["hits"], 1):
+        where = f"{hit['source']}:{hit['path']}:{hit['start_line']}-{hit['end_line']}"
+        label = " (summary)" if hit["kind"] == "summary" else ""
+        print(f"{n}. {where}{label}  score {hit['score']:.4f}")
+        for line in hit["snippet"].splitlines():
+            print(f"     {line}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    url = running_daemon(config)
+    if url:
+        status = call(config, url, "GET", "/index/status")
+    else:
+        from ..app import open_tierd
+        from ..index_service import index_status
+
+        status = index_status(open_tierd(config))
+    if args.json:
+        print_json(status)
+        return 0
+    print(f"index: {status['path']}")
+    print(f"files: {status['files']}  chunks: {status['chunks']}  "
+          f"summaries: {status['summaries']}")
+    print(f"searching with: {status['active_model'] or '-'}  "
+          f"(configured: {status['configured_model_id'] or status['configured_model']})")
+    if status["sources"]:
+        print_table(["SOURCE", "FILES"], sorted(status["sources"].items()))
+    run = status["last_run"]
+    if run is None:
+        print("last run: never")
+    else:
+        ended = run["finished_at"]
+        state = "unfinished" if ended is None else \
+            time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ended))
+        print(f"last run: {state} with {run['model_id']}")
+        stats = run["stats"] or {}
+        for reason, count in sorted(stats.get("skips", {}).get("counts", {}).items(),
+                                    key=lambda kv: -kv[1]):
+            print(f"  skipped {count} × {reason}")
+        for error in stats.get("errors", []):
+            print(f"  error: {error}")
+    return 0
+
+
+def _rebuild(args: argparse.Namespace) -> int:
+    from ..jobs.commands import _run
+
+    return _run(argparse.Namespace(config=args.config, name=REBUILD_JOB, json=args.json))
