@@ -293,7 +293,7 @@ class IndexConfig:
     summarize: bool = True
     """Give each new or changed file a 1-3 sentence summary, searchable as kind=summary."""
     summary_model: str = ""
-    """Model writing the summaries; empty means the first local generation model."""
+    """Model writing the summaries; empty routes them as the `summarize` task (local first)."""
     batch_size: int = 64
     """Texts per embedding call: runtimes are many times faster with a batch."""
     sources: tuple[IndexSourceConfig, ...] = ()

@@ -12,13 +12,15 @@ vectors, so the index keeps one vector table per id and records which one it sea
 from __future__ import annotations
 
 import re
+from typing import Callable, Iterator
 
 from .app import Tierd
 from .budget.manager import DEFAULT_CONTEXT_LENGTH
 from .errors import ContextOverflow, TierdError, UnknownModel
 from .index.embedder import Embedder, Summarize
 from .inference import available_models, embed, stream_chat
-from .runtimes.base import GenerateOptions, ModelInfo
+from .routing.router import open_chat, resolve_route
+from .runtimes.base import Chunk, GenerateOptions, ModelInfo
 
 SUMMARY_MAX_TOKENS = 80
 MAX_SUMMARY_SENTENCES = 3
@@ -97,36 +99,48 @@ def embedder_for_id(app: Tierd, model_id: str, dims: int) -> Embedder:
     return _embedder(app, model, model_id, dims, info)
 
 
-def summary_model(app: Tierd) -> str:
-    """index.summary_model, else the first generation model any local runtime offers."""
+SUMMARY_ROUTE = "task:summarize"
+
+
+def summary_model(app: Tierd) -> str | None:
+    """The local model that will write summaries: index.summary_model, else the first local
+    candidate of the `summarize` task's route; None when that route is cloud only."""
     if app.config.index.summary_model:
         return app.config.index.summary_model
-    for _, info in available_models(app):
-        if info.capability == "generate":
-            return info.name
-    raise TierdError("index.summarize is on but no generation model is available to write "
-                     "summaries; set index.summary_model or index.summarize = false")
+    route = resolve_route(app, SUMMARY_ROUTE)
+    return next((c.model for c in route.candidates if c.kind == "local"), None)
 
 
-def summarizer_for(app: Tierd, model: str) -> Summarize:
-    _, info = _offering_host(app, model)
-    room = _context_tokens(app, model, info) - SUMMARY_MAX_TOKENS - 64
-    max_chars = max(400, room * CHARS_PER_TOKEN_FLOOR)
+def summarizer_for(app: Tierd) -> Summarize:
+    """summarize(path, text): on index.summary_model when one is set, else routed as the
+    `summarize` task (local first, a ledger row per call, fallbacks as for any request)."""
+    local = summary_model(app)
+    context = DEFAULT_CONTEXT_LENGTH
+    if local is not None:
+        _, info = _offering_host(app, local)
+        context = _context_tokens(app, local, info)
+    max_chars = max(400, (context - SUMMARY_MAX_TOKENS - 64) * CHARS_PER_TOKEN_FLOOR)
     # A summary is one paragraph: a blank line means the model has moved on to something else.
     options = GenerateOptions(max_tokens=SUMMARY_MAX_TOKENS, temperature=0.0, seed=0,
                               stop=("\n\n",))
+    configured = app.config.index.summary_model
+
+    def reply(messages: list[dict]) -> Iterator[Chunk]:
+        if configured:
+            return stream_chat(app, configured, messages, options)
+        return open_chat(app, SUMMARY_ROUTE, None, messages, options, stream=False).chunks()
 
     def summarize(path: str, text: str) -> str:
         excerpt = text[:max_chars]
         try:
-            return _ask(app, model, path, excerpt, options)
+            return _ask(reply, path, excerpt)
         except ContextOverflow:
-            return _ask(app, model, path, excerpt[:len(excerpt) // 2], options)
+            return _ask(reply, path, excerpt[:len(excerpt) // 2])
 
     return summarize
 
 
-def _ask(app: Tierd, model: str, path: str, text: str, options: GenerateOptions) -> str:
+def _ask(reply: Callable[[list[dict]], Iterator[Chunk]], path: str, text: str) -> str:
     messages = [{"role": "user", "content": SUMMARY_PROMPT.format(path=path, text=text)}]
-    reply = "".join(chunk.text for chunk in stream_chat(app, model, messages, options))
-    return " ".join(_SENTENCE_END.split(reply.strip())[:MAX_SUMMARY_SENTENCES])
+    answer = "".join(chunk.text for chunk in reply(messages)).strip()
+    return " ".join(_SENTENCE_END.split(answer)[:MAX_SUMMARY_SENTENCES])

@@ -24,15 +24,15 @@ def models_needed(app: Tierd) -> list[str]:
     if not app.config.index.sources:
         return []  # nothing to index: no reason to load anything ahead of the run
     models = [app.config.index.embedding_model]
-    if app.config.index.summarize:
-        models.append(summary_model(app))
+    if app.config.index.summarize and (writer := summary_model(app)) is not None:
+        models.append(writer)
     return models
 
 
 def rebuild_index(app: Tierd) -> BuildStats:
     index = app.config.index
     embedder = embedder_for(app, index.embedding_model)
-    summarize = summarizer_for(app, summary_model(app)) if index.summarize else None
+    summarize = summarizer_for(app) if index.summarize else None
     conn = connect(app.index_db, vec=True)
     try:
         return build_index(conn, index_sources(app.config), embedder, summarize,
