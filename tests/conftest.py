@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -106,8 +107,18 @@ class Daemon:
 
 
 def start_daemon(root: Path, models: Path, extra_config: str = "") -> Daemon:
+    """Start `tierd serve` on a free port written into its config as server.listen, so CLI
+    verbs run with the same config find the daemon."""
     state = make_state_dir(root, models)
-    port = free_port()
+    given = re.search(r'^listen = "127\.0\.0\.1:(\d+)"', extra_config, re.M)
+    port = int(given.group(1)) if given else free_port()
+    if not given:
+        listen = f'listen = "127.0.0.1:{port}"\n'
+        if re.search(r"^\[server\]\n", extra_config, re.M):
+            extra_config = re.sub(r"^\[server\]\n", "[server]\n" + listen, extra_config,
+                                  count=1, flags=re.M)
+        else:
+            extra_config = f"{extra_config}\n[server]\n{listen}"
     config = root / "config.toml"
     config.write_text(f'state_dir = "{state}"\n{extra_config}')
     return Daemon(config, port, root / "daemon.log")

@@ -20,7 +20,7 @@ from ..errors import TierdError
 from ..runtimes.base import Chunk, GenerateOptions
 from .schemas import ChatCompletionRequest, EmbeddingRequest, as_list
 from .streaming import collect, open_stream
-from .vectors import normalised
+from .vectors import encoded, normalised
 
 router = APIRouter(tags=["openai"])
 
@@ -129,7 +129,7 @@ async def embeddings(body: EmbeddingRequest, request: Request):
     result = routed.embeddings
     return JSONResponse({
         "object": "list",
-        "data": [{"object": "embedding", "index": i, "embedding": normalised(v)}
+        "data": [{"object": "embedding", "index": i, "embedding": encoded(normalised(v), body.encoding_format)}
                  for i, v in enumerate(result.vectors)],
         "model": routed.answer.model,
         "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},

@@ -52,7 +52,7 @@ class ChatCompletionRequest(_Lenient):
 class EmbeddingRequest(_Lenient):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(min_length=1)
-    encoding_format: Literal["float"] = "float"
+    encoding_format: Literal["float", "base64"] = "float"
 
 
 class OllamaOptions(_Lenient):
