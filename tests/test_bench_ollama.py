@@ -118,9 +118,6 @@ class Result:
 @pytest.fixture
 def run_tierd(monkeypatch, capsys):
     """`tierd ARGS` in this process (the Ollama test server lives here), real exit codes."""
-    if "tierd.bench.commands" not in cli.COMMAND_MODULES:  # until cli.py registers it
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "tierd.bench.commands"))
-
     def run(*args: str, env: dict[str, str]) -> Result:
         for key, value in env.items():
             monkeypatch.setenv(key, value)

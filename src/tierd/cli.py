@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "tierd.service.commands",
     "tierd.jobs.commands",
     "tierd.export_commands",
+    "tierd.index.commands",
+    "tierd.bench.commands",
 )
 
 

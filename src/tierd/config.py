@@ -73,6 +73,9 @@ class HostConfig:
     """Bytes tierd may give to models here; overrides the probe (required for remote hosts)."""
     reserve: Size | None = None
     """Bytes kept back from the probed free memory; default depends on the device kind."""
+    memory_bandwidth: float = 0.0
+    """Memory bandwidth in GB/s for bench's decode bound; 0 = look the device up in tierd's
+    table."""
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,9 @@ import argparse
 import json
 
 from .config import load_config, to_dict, to_toml
+from .costs import check_provider_prices
 from .hosts.probe import probe_hosts
+from .runtimes.cloud import build_providers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,8 +38,10 @@ def _show(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.file or args.config)
-    # The probe catches what only the machine can tell: a reserve or budget larger than the
-    # device, a remote host with no budget.
+    # What only the machine can tell: a reserve or budget larger than the device, a remote
+    # host with no budget, a provider whose key variable is unset, a model with no price.
     probe_hosts(config)
+    build_providers(config)
+    check_provider_prices(config)
     print(f"{config.source}: ok ({len(config.hosts)} host(s), {len(config.models)} model(s))")
     return 0

@@ -19,7 +19,7 @@ from ..errors import QueueFull, TierdError, UnknownModel
 log = logging.getLogger("tierd.api")
 
 _OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
-                 404: "not_found_error", 409: "conflict_error", 413: "request_too_large",
+                 402: "insufficient_quota", 404: "not_found_error", 409: "conflict_error", 413: "request_too_large",
                  429: "rate_limit_error", 503: "service_unavailable"}
 
 

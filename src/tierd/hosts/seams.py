@@ -35,6 +35,15 @@ def _sysctl(name: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else None
 
 
+def _cpu_name() -> str:
+    """"Apple M4 Pro" on a Mac (platform.processor() only says "arm"), else the processor."""
+    if sys.platform == "darwin":
+        brand = _sysctl("machdep.cpu.brand_string")
+        if brand:
+            return brand
+    return platform.processor() or platform.machine()
+
+
 def _is_apple_silicon() -> bool:
     return sys.platform == "darwin" and platform.machine() == "arm64"
 
@@ -46,4 +55,4 @@ class Seams:
     sysctl: Callable[[str], str | None] = _sysctl
     apple_silicon: Callable[[], bool] = _is_apple_silicon
     virtual_memory: Callable[[], Any] = field(default=psutil.virtual_memory)
-    cpu_name: Callable[[], str] = field(default=lambda: platform.processor() or platform.machine())
+    cpu_name: Callable[[], str] = field(default=lambda: _cpu_name())

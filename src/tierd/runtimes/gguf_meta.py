@@ -77,6 +77,7 @@ class GGUFMetadata:
             "quantization": self.quantization,
             "pooling": self.pooling,
             "has_chat_template": self.has_chat_template,
+            "tensor_bytes": self.tensor_data_bytes,
         }
 
 
