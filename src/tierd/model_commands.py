@@ -59,7 +59,9 @@ def _models(args: argparse.Namespace) -> int:
     loaded = {(h["host"], m["name"]): m for h in data["hosts"] for m in h["models"]}
     if url:
         listed = call(config, url, "GET", "/v1/models")["data"]
-        rows = [{"host": m["owned_by"], "name": m["id"]} for m in listed]
+        # /v1/models also offers routes (tier:…, task:…, auto) as model ids; list models only.
+        rows = [{"host": m["owned_by"], "name": m["id"]} for m in listed
+                if m["owned_by"] != "tierd"]
     else:
         rows = [{"host": host, "name": info.name, "capability": info.capability,
                  "file_bytes": info.file_bytes, "context_length": info.context_length}
