@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
@@ -29,7 +29,7 @@ async def history(request: Request, job: str | None = None,
 
 
 @router.get("/jobs/runs/{run_id}")
-async def get_run(run_id: int, request: Request):
+async def get_run(request: Request, run_id: int = Path(ge=1, le=2**63 - 1)):
     run = await run_in_threadpool(service.get_run, request.app.state.tierd, run_id)
     if run is None:
         raise UnknownRun(f"no job run has id {run_id}")
