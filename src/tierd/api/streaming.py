@@ -10,6 +10,7 @@ generation and releases the model's lease and queue slot.
 from __future__ import annotations
 
 import asyncio
+import queue
 import threading
 from typing import AsyncIterator, Callable, Iterator, TypeVar
 
@@ -72,3 +73,27 @@ async def collect(factory: Callable[[threading.Event], Iterator[T]]) -> list[T]:
     async for item in await open_stream(factory):
         items.append(item)
     return items
+
+
+def callback_stream(run: Callable[[Callable[[T], None]], object]) -> Iterator[T]:
+    """Turn `run(emit)`, which reports progress through a callback, into an iterator of what it
+    emits (run in its own thread); an exception from `run` is raised at the end."""
+    items: queue.Queue[tuple[str, object]] = queue.Queue()
+
+    def worker() -> None:
+        try:
+            run(lambda item: items.put((_ITEM, item)))
+        except BaseException as err:  # re-raised in the consuming thread
+            items.put((_ERROR, err))
+        else:
+            items.put((_END, None))
+
+    threading.Thread(target=worker, name="tierd-callback", daemon=True).start()
+    while True:
+        kind, value = items.get()
+        if kind == _ITEM:
+            yield value  # type: ignore[misc]
+        elif kind == _ERROR:
+            raise value  # type: ignore[misc]
+        else:
+            return
