@@ -7,17 +7,16 @@ Every call embeds new texts, in case a layer above the runtime caches by content
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import itertools
 import time
 
 from ..runtimes.base import ModelInfo
 from .prompts import embedding_texts
-from .results import MODEL_LEVEL, BenchRun, MetricRow, error_row, run_status
+from .results import MODEL_LEVEL, BenchRun, MetricRow, error_row
 from .settings import BenchError, EmbeddingSettings
 from .stats import summarize
-from .target import Progress, Target, cold_lease, find_model, loaded_context, now_iso
+from .tally import Tally, counted_cold_lease, finish_run
+from .target import Progress, Target, find_model, loaded_context, now_iso
 
 
 def planned_calls(settings: EmbeddingSettings) -> int:
@@ -33,16 +32,10 @@ def run_embedding(target: Target, model: str, settings: EmbeddingSettings,
     started_at = now_iso()
     seeds = itertools.count()
     rows: list[MetricRow] = []
-    errors: collections.Counter[str] = collections.Counter()
-    sent = failed = 0
+    tally = Tally()
     context_length = info.context_length
-    with contextlib.ExitStack() as held:
-        try:
-            load_seconds = held.enter_context(cold_lease(target, model))
-        except Exception as err:  # the load failed: nothing can be measured; the run says why
-            errors[f"load: {type(err).__name__}: {err}"] += 1
-            sent = failed = 1
-        else:
+    with counted_cold_lease(target, model, tally) as load_seconds:
+        if load_seconds is not None:
             context_length = loaded_context(target.runtime, info)
             rows.append(MetricRow(MODEL_LEVEL, 0, "cold_load_s", summarize([load_seconds])))
             for batch_size in settings.batch_sizes:
@@ -71,16 +64,9 @@ def run_embedding(target: Target, model: str, settings: EmbeddingSettings,
                     tokens.append(result.prompt_tokens)
                 rows.extend(_batch_rows(batch_size, latencies, tokens))
                 rows.append(error_row(1, batch_size, settings.runs, len(batch_errors)))
-                sent += settings.runs
-                failed += len(batch_errors)
-                errors.update(batch_errors)
-    return BenchRun(
-        host=target.host, device=target.device, model=model,
-        quantization=str(info.metadata.get("quantization", "")), context_length=context_length,
-        settings=settings.as_dict(), versions=dict(target.versions),
-        status=run_status(sent, failed), rows=tuple(rows), started_at=started_at,
-        errors=tuple(f"{n}x {message}" for message, n in errors.most_common()),
-    )
+                tally.count(settings.runs, batch_errors)
+    return finish_run(target, model, info, settings, tally, rows, started_at=started_at,
+                      context_length=context_length)
 
 
 def _batch_rows(batch_size: int, latencies: list[float], tokens: list[int]) -> list[MetricRow]:

@@ -9,8 +9,6 @@ figures measured before it died.
 
 from __future__ import annotations
 
-import collections
-import contextlib
 import itertools
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +18,11 @@ from typing import Callable, Iterator
 from ..runtimes.base import GenerateOptions, ModelInfo, Timings
 from .bandwidth import DecodeBound
 from .prompts import fit_prompt
-from .results import MODEL_LEVEL, BenchRun, MetricRow, error_row, run_status
+from .results import MODEL_LEVEL, BenchRun, MetricRow, error_row
 from .settings import BenchError, GenerationSettings
 from .stats import summarize
-from .target import (Progress, Target, cold_lease, find_model, loaded_context, model_bound,
-                     now_iso)
+from .tally import Tally, counted_cold_lease, finish_run
+from .target import Progress, Target, find_model, loaded_context, model_bound, now_iso
 
 
 @dataclass(frozen=True)
@@ -105,16 +103,10 @@ def run_generation(target: Target, model: str, settings: GenerationSettings,
     seeds = itertools.count()
     options = GenerateOptions(max_tokens=settings.gen_tokens, temperature=0.0, seed=0)
     rows: list[MetricRow] = []
-    errors: collections.Counter[str] = collections.Counter()
-    sent = failed = 0
+    tally = Tally()
     context_length = info.context_length
-    with contextlib.ExitStack() as held:
-        try:
-            load_seconds = held.enter_context(cold_lease(target, model))
-        except Exception as err:  # the load failed: nothing can be measured; the run says why
-            errors[f"load: {type(err).__name__}: {err}"] += 1
-            sent = failed = 1
-        else:
+    with counted_cold_lease(target, model, tally) as load_seconds:
+        if load_seconds is not None:
             context_length = loaded_context(target.runtime, info)
             needed = settings.prompt_tokens + settings.gen_tokens
             if context_length and needed > context_length:
@@ -130,18 +122,10 @@ def run_generation(target: Target, model: str, settings: GenerationSettings,
                 rounds = _run_level(target, model, settings, level, counter, seeds, options,
                                     progress)
                 samples = [s for r in rounds for s in r.requests]
-                sent += len(samples)
-                failed += sum(1 for s in samples if s.error)
-                errors.update(s.error for s in samples if s.error)
+                tally.count(len(samples), (s.error for s in samples if s.error))
                 rows.extend(level_rows(level, rounds, bound))
-    return BenchRun(
-        host=target.host, device=target.device, model=model,
-        quantization=str(info.metadata.get("quantization", "")), context_length=context_length,
-        settings=settings.as_dict(), versions=dict(target.versions),
-        status=run_status(sent, failed), rows=tuple(rows), started_at=started_at,
-        errors=tuple(f"{n}x {message}" for message, n in errors.most_common()),
-        notes=(bound_note,),
-    )
+    return finish_run(target, model, info, settings, tally, rows, started_at=started_at,
+                      context_length=context_length, notes=(bound_note,))
 
 
 def _token_counter(target: Target, model: str) -> Callable[[list[dict]], int]:
