@@ -20,8 +20,7 @@ from tierd.db import connect
 
 from .conftest import free_port, start_daemon
 from .openai_test_server import start_openai_server
-
-KEY_VARIABLE = "TIERD_TEST_ROUTING_KEY"
+from .routing_helpers import KEY_VARIABLE, chat, path_of, rows
 
 
 def provider(name: str, port: int, models: list[str], timeout: float = 20.0) -> str:
@@ -76,26 +75,6 @@ def daemon(tmp_path_factory, packaged_models_dir, cloud):
     d = start_daemon(root, packaged_models_dir, config)
     yield d
     d.stop()
-
-
-def chat(daemon, model: str, text: str = "Hello there.", task: str | None = None,
-         **extra) -> httpx.Response:
-    headers = {"X-Tierd-Task": task} if task else {}
-    return httpx.post(f"{daemon.url}/v1/chat/completions", headers=headers, timeout=60,
-                      json={"model": model, "messages": [{"role": "user", "content": text}],
-                            "max_tokens": 5, **extra})
-
-
-def rows(daemon, response: httpx.Response) -> list[dict]:
-    ledger = Ledger(connect(daemon.config_path.parent / "state" / "state.db"))
-    try:
-        return ledger.rows(response.headers["X-Request-Id"])
-    finally:
-        ledger.conn.close()
-
-
-def path_of(found: list[dict]) -> list[tuple]:
-    return [(r["provider"], r["status"], r["fallback_reason"]) for r in found]
 
 
 def test_no_room_for_the_local_model_falls_back_to_cloud(daemon, cloud):

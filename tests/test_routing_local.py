@@ -4,20 +4,19 @@ Ollama's 503 — and the defaults of a machine with no cloud keys."""
 
 from __future__ import annotations
 
+import functools
 import json
 
 import httpx
 import pytest
 
-from tierd.costs.ledger import Ledger
-from tierd.db import connect
-
+from . import routing_helpers
 from .conftest import run_tierd, start_daemon
 from .ollama_test_server import OllamaTestServer
 from .openai_test_server import start_openai_server
+from .routing_helpers import KEY_VARIABLE, path_of, rows
 
 CHAT = "packaged:gemma3-270m"
-KEY_VARIABLE = "TIERD_TEST_ROUTING_KEY"
 
 
 @pytest.fixture(scope="module")
@@ -55,23 +54,8 @@ def daemon(tmp_path_factory, packaged_models_dir, good, ollama):
     d.stop()
 
 
-def chat(daemon, model: str, text: str, task: str | None = None, **extra) -> httpx.Response:
-    headers = {"X-Tierd-Task": task} if task else {}
-    return httpx.post(f"{daemon.url}/v1/chat/completions", headers=headers, timeout=120,
-                      json={"model": model, "messages": [{"role": "user", "content": text}],
-                            "max_tokens": 4, **extra})
-
-
-def rows(daemon, response: httpx.Response) -> list[dict]:
-    ledger = Ledger(connect(daemon.config_path.parent / "state" / "state.db"))
-    try:
-        return ledger.rows(response.headers["X-Request-Id"])
-    finally:
-        ledger.conn.close()
-
-
-def path_of(found: list[dict]) -> list[tuple]:
-    return [(r["provider"], r["status"], r["fallback_reason"]) for r in found]
+# The real model on 2 cores is slower than the cloud stand-ins, and a few tokens prove a route.
+chat = functools.partial(routing_helpers.chat, max_tokens=4, timeout=120)
 
 
 def test_mechanical_work_is_classified_and_served_locally_for_free(daemon):
