@@ -6,10 +6,12 @@ the bookkeeping, which does not depend on what the vectors mean.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -178,14 +180,40 @@ def test_a_file_that_vanishes_mid_scan_is_skipped(conn, tree):
         "notes.md", "pkg/tools.py"]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_file_keeps_its_old_entry(conn, tree):
-    build(conn, tree)
-    (tree / "notes.md").write_text("# changed\n")
-    (tree / "notes.md").chmod(0)
-    stats = build(conn, tree)
-    assert stats.skips.counts["unreadable (Permission denied)"] == 1
-    assert "notes.md" in [r[0] for r in conn.execute("SELECT path FROM files")]
+UNREADABLE_WORKER = """
+import json, sys
+from pathlib import Path
+from tierd.db import connect
+from tests.test_index_build import build, write_tree
+tree = Path(sys.argv[1]) / "src"
+write_tree(tree)
+conn = connect(Path(sys.argv[1]) / "index.db", vec=True)
+build(conn, tree)
+(tree / "notes.md").write_text("# changed\\n")
+(tree / "notes.md").chmod(0)
+stats = build(conn, tree)
+print(json.dumps({"skips": dict(stats.skips.counts),
+                  "paths": [r[0] for r in conn.execute("SELECT path FROM files")]}))
+"""
+
+
+def test_an_unreadable_file_keeps_its_old_entry():
+    # Root reads files whatever their mode, so as root the build runs as nobody, in a folder
+    # of its own (pytest's tmp_path sits in a 0700 folder nobody cannot enter).
+    nobody = 65534
+    as_root = os.geteuid() == 0
+    with tempfile.TemporaryDirectory() as folder:
+        prefix = []
+        if as_root:
+            os.chown(folder, nobody, nobody)
+            prefix = ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups"]
+        done = subprocess.run([*prefix, sys.executable, "-c", UNREADABLE_WORKER, folder],
+                              cwd=folder, capture_output=True, text=True, timeout=120,
+                              env=dict(os.environ, PYTHONPATH=f"{REPO / 'src'}:{REPO}"))
+    assert done.returncode == 0, done.stderr
+    stats = json.loads(done.stdout)
+    assert stats["skips"]["unreadable (Permission denied)"] == 1
+    assert "notes.md" in stats["paths"]
 
 
 def test_a_missing_source_is_reported_and_its_files_kept(conn, tree, tmp_path):
