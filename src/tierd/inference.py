@@ -135,15 +135,3 @@ def available_models(app: Tierd) -> list[tuple[str, ModelInfo]]:
                 seen.add(info.name)
                 found.append((host, info))
     return found
-
-
-def first_chunk_then_rest(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
-    """Pull the first chunk eagerly so refusals (unknown model, queue full, context) surface as
-    errors before a streaming response has started, then hand back the whole stream."""
-    first = next(chunks)
-
-    def rest() -> Iterator[Chunk]:
-        yield first
-        yield from chunks
-
-    return rest()
