@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -145,13 +146,21 @@ def test_check_bad_files(tmp_path):
     assert folder.returncode == 1 and "is a folder, not a TOML file" in folder.stderr
 
 
-def test_check_unreadable_file(tmp_path):
-    path = tmp_path / "secret.toml"
-    path.write_text('state_dir = "/x"\n')
-    path.chmod(0o000)
-    tmp_path.chmod(0o755)
-    # root reads anything, so check as an unprivileged user when we are root.
-    result = check(path, user=65534 if os.geteuid() == 0 else None)
+def test_check_unreadable_file():
+    # root reads anything, so check as an unprivileged user when we are root. pytest's own
+    # temporary folders are private to root; a fresh folder of our own lets that user reach
+    # the files, so only each file's mode decides.
+    user = 65534 if os.geteuid() == 0 else None
+    with tempfile.TemporaryDirectory() as folder:
+        Path(folder).chmod(0o755)
+        readable = Path(folder) / "readable.toml"
+        readable.write_text('state_dir = "/x"\n')
+        readable.chmod(0o644)
+        secret = Path(folder) / "secret.toml"
+        secret.write_text('state_dir = "/x"\n')
+        secret.chmod(0o000)
+        assert check(readable, user=user).returncode == 0
+        result = check(secret, user=user)
     assert result.returncode == 1
     assert "secret.toml: cannot be read (permission denied)" in result.stderr
 
