@@ -29,6 +29,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +63,8 @@ _DEFAULT_TOP_P = 0.95
 # (514 MiB at llama.cpp's default of 512). On CPU, prompt speed measured the same from 64 to
 # 512 slots (~300 tokens/s for gemma3-270m here).
 _GENERATE_BATCH = 128
+TOKEN_MEMO_SIZE = 64
+"""Rendered prompts whose tokens are remembered (see `_prompt_tokens`)."""
 
 
 class ModelNotLoaded(TierdError):
@@ -128,6 +131,8 @@ class EmbeddedRuntime:
         self._residents_lock = threading.Lock()
         self._metadata: dict[Path, tuple[tuple[int, int], GGUFMetadata]] = {}
         self._vocab_only: dict[Path, Llama] = {}
+        self._token_memo: OrderedDict[tuple[Path, str], tuple[int, ...]] = OrderedDict()
+        self._token_memo_lock = threading.Lock()
 
     # -- what exists ---------------------------------------------------------------------
 
@@ -273,7 +278,7 @@ class EmbeddedRuntime:
         started = time.perf_counter_ns()
         resident = self._resident(model, "generate")
         prompt = self._chat_prompt(resident.llm, resident.meta, messages)
-        tokens = _tokenize(resident.llm, prompt.text)
+        tokens = self._prompt_tokens(resident.llm, resident.meta.path, prompt.text)
         self._check_fits(resident, tokens)
         return self._stream(resident, tokens, options, prompt.stop, cancel, started)
 
@@ -299,7 +304,25 @@ class EmbeddedRuntime:
         with self._residents_lock:
             resident = self._residents.get(model)
         llm = resident.llm if resident is not None else self._vocabulary(meta.path)
-        return len(_tokenize(llm, self._chat_prompt(llm, meta, messages).text))
+        return len(self._prompt_tokens(llm, meta.path, self._chat_prompt(llm, meta, messages).text))
+
+    def _prompt_tokens(self, llm: Llama, path: Path, text: str) -> list[int]:
+        """Tokens of a rendered chat prompt, remembered for the next few prompts.
+
+        The context check before a request (count_tokens) and the request itself tokenize the
+        same text, and tokenizing costs as much as the rest of tierd's work on a request."""
+        key = (path, text)
+        with self._token_memo_lock:
+            remembered = self._token_memo.get(key)
+            if remembered is not None:
+                self._token_memo.move_to_end(key)
+                return list(remembered)
+        tokens = _tokenize(llm, text)
+        with self._token_memo_lock:
+            self._token_memo[key] = tuple(tokens)
+            while len(self._token_memo) > TOKEN_MEMO_SIZE:
+                self._token_memo.popitem(last=False)
+        return tokens
 
     def _vocabulary(self, path: Path) -> Llama:
         llm = self._vocab_only.get(path)
