@@ -423,17 +423,24 @@ class EmbeddedRuntime:
     # -- embeddings ----------------------------------------------------------------------
 
     def embed(self, model: str, texts: list[str]) -> Embeddings:
-        """Raw (unnormalised) pooled vectors, one per text, computed in as few batches as
-        fit the context. A text longer than the context is truncated, as Ollama does."""
+        """Raw (unnormalised) pooled vectors, one per text. A text longer than the context is
+        truncated, as Ollama does.
+
+        Each text is decoded as its own sequence: packed into one batch, a BERT model's
+        attention spans every token of the batch, and 32 texts of ~50 tokens took 1.8x as long
+        that way on this CPU (the vectors agree to 1e-4)."""
         started = time.perf_counter_ns()
         resident = self._resident(model, "embed")
-        if not texts:
-            return Embeddings(vectors=[], prompt_tokens=0)
+        vectors: list[list[float]] = []
+        prompt_tokens = 0
         with resident.lock:
             load_ns = resident.take_load_ns()
-            vectors, prompt_tokens = resident.llm.embed(
-                list(texts), normalize=False, truncate=True, return_count=True
-            )
+            for text in texts:
+                [vector], count = resident.llm.embed(
+                    [text], normalize=False, truncate=True, return_count=True
+                )
+                vectors.append(vector)
+                prompt_tokens += count
         return Embeddings(
             vectors=vectors,
             prompt_tokens=prompt_tokens,
