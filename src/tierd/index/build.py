@@ -310,9 +310,3 @@ def _maybe_activate(conn: Any, model_id: str, stats: BuildStats) -> None:
                                    (model_id,)).fetchall():
             store.drop_model(conn, old)
     stats.active_model = store.get_meta(conn, "active_model")
-
-
-def skip_summary(stats: BuildStats) -> list[str]:
-    """One line per skip reason, for the CLI and the job log."""
-    return [f"{count} × {reason}" for reason, count in
-            sorted(stats.skips.counts.items(), key=lambda kv: -kv[1])]

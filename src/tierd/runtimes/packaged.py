@@ -87,7 +87,7 @@ def packaged_path(name: str, models_dir: Path) -> Path:
 def ensure_packaged(name: str, models_dir: Path) -> Path:
     """Return the GGUF for packaged model `name`, creating it in `models_dir` if needed."""
     model = packaged_model(name)
-    target = Path(models_dir) / model.filename
+    target = packaged_path(name, models_dir)
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
