@@ -7,7 +7,7 @@ summaries), ~100 cron-style extraction calls spread over the waking day, and a h
 chat/code calls on a bigger model, on a simulated 16 GiB device. Requests run one after another
 on a simulated clock; a load takes time proportional to the model's size.
 
-tierd: the real BudgetManager with the simulated runtime from tests/ and an injected clock,
+tierd: the real ModelManager with the simulated runtime from tests/ and an injected clock,
 configured as a user would: the embedding model pinned, extraction keep-warm at high priority,
 chat above summaries, the nightly job reserving its models 5 minutes ahead, warm_up() every
 simulated minute (the service's tick). Ollama: a small model of its scheduler (server/sched.go,
@@ -32,8 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(REPO / "src"), str(REPO)]
 
 from tests.sim_runtime import SimRuntime, sim_model  # noqa: E402
-from tierd.budget.estimate import estimate_model_bytes  # noqa: E402
-from tierd.budget.manager import BudgetManager, HostSlot, ModelSettings  # noqa: E402
+from tierd.models.estimate import estimate_model_bytes  # noqa: E402
+from tierd.models.manager import HostSlot, ModelManager, ModelSettings  # noqa: E402
 
 GiB = 1024**3
 DEVICE_BYTES = 16 * GiB
@@ -134,7 +134,7 @@ def run_tierd(requests: list[Request]) -> Tally:
         CHAT: ModelSettings(priority=5),
         SUMMARY: ModelSettings(priority=0),
     }
-    manager = BudgetManager({"gpu": HostSlot(runtime, DEVICE_BYTES - TIERD_RESERVE, settings)},
+    manager = ModelManager({"gpu": HostSlot(runtime, DEVICE_BYTES - TIERD_RESERVE, settings)},
                             clock=clock)
     tally = Tally()
     next_tick = 0.0

@@ -5,7 +5,8 @@
 The day (DESIGN.md): the 04:00 index rebuild (200 embedding calls, 15 repo summaries), 100
 cron extraction calls, and a handful of human-read calls (3 code generations, 1 long-form
 piece). Prompt and reply sizes are assumptions, chosen so that the all-frontier day lands near
-the ~$50 the users reported (it comes to about $42 at Opus 4.1's list price): a summary reads ~20k tokens of a repo's changes and writes
+the ~$50 the users reported (it comes to about $42 at Opus 4.1's list price): a summary reads
+~20k tokens of a repo's changes and writes
 ~1.2k; an extraction reads a ~20k-token page or mail thread and writes ~600 tokens of JSON;
 code reads ~6k and writes ~1.5k; the long-form piece reads ~4k and writes ~3k.
 

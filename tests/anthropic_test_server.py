@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from .openai_test_server import StandIn, StandInHandler, prompt_tokens_of, reply_words
+from tests.openai_test_server import StandIn, StandInHandler, prompt_tokens_of, reply_words
 
 
 @dataclass

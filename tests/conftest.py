@@ -29,10 +29,20 @@ def run_tierd(*args: str, env: dict[str, str] | None = None,
     full_env = dict(os.environ)
     full_env.update(env or {})
     full_env["PYTHONPATH"] = str(REPO / "src")
-    cmd = [sys.executable, "-m", "tierd.cli", *args]
+    cmd = [sys.executable, "-m", "tierd", *args]
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, env=full_env, timeout=120)
+
+
+def state_conn(path: Path):
+    """A connection to a state.db at `path` with every owner's tables, as tierd opens it."""
+    from tierd.app import STATE_SCHEMAS
+    from tierd.db import connect, migrate
+
+    conn = connect(path)
+    migrate(conn, STATE_SCHEMAS)
+    return conn
 
 
 def free_port() -> int:
@@ -74,7 +84,7 @@ class Daemon:
         env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tierd.cli", "--config", str(config_path), "serve",
+            [sys.executable, "-m", "tierd", "--config", str(config_path), "serve",
              "--listen", f"127.0.0.1:{port}"],
             stdout=self.log, stderr=subprocess.STDOUT, env=env)
         self.wait_ready()

@@ -17,11 +17,14 @@ tierd against a tierd). It follows Ollama's wire format and the behaviour tierd 
 Switches for tests: `queue_full` (503 on generate/chat/embed, like Ollama's full queue),
 `fail_status` (any other status there), `cpu_only` (size_vram 0),
 `load_external(model, num_ctx)` (another client loaded a model), `token_delay` (slow streams,
-for cancelling), `tierd_status` (a body for `GET /status`, as a tierd on that host answers).
+for cancelling; an embed call then takes as long as a chat reply), `tierd_status` (a body for
+`GET /status`, as a tierd on that host answers). `in_flight`, `peak_in_flight` and `peak_total`
+say how many requests it answered at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -137,6 +140,12 @@ class ServerState:
     """Report size_vram 0, as Ollama does for a model running on the CPU."""
     unload_delay: float = 0.05
     tierd_status: dict | None = None
+    in_flight: dict[str, int] = field(default_factory=dict)
+    """Generate, chat and embed requests being answered now, per model."""
+    peak_in_flight: dict[str, int] = field(default_factory=dict)
+    """The most that were ever answered at once, per model."""
+    peak_total: int = 0
+    """The most answered at once across all models."""
 
 
 class OllamaTestServer:
@@ -315,13 +324,17 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
 
         def check_switches(self) -> None:
             if state.queue_full:
-                raise _HttpError(503, "server busy, please try again.  maximum pending requests exceeded")
+                raise _HttpError(
+                    503, "server busy, please try again.  maximum pending requests exceeded"
+                )
             if state.fail_status:
-                raise _HttpError(state.fail_status, "llama runner process has terminated: exit status 2")
+                raise _HttpError(state.fail_status,
+                                 "llama runner process has terminated: exit status 2")
 
         def unloads_only(self, body: dict, empty: bool) -> bool:
             """Ollama handles "empty request, keep_alive 0" before scheduling: no (re)load first."""
-            if not empty or body.get("keep_alive") is None or _keep_alive_seconds(body["keep_alive"]) != 0:
+            keep_alive = body.get("keep_alive")
+            if not empty or keep_alive is None or _keep_alive_seconds(keep_alive) != 0:
                 return False
             model = self.model_for(body.get("model"))
             with server.lock:
@@ -405,8 +418,29 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
             tokens = sum(len(str(m.get("content", "")).split()) + 4 for m in messages)
             self.reply(body, runner, prompt_tokens=tokens, chat=True)
 
+        def answering(self, model: str) -> "contextlib.AbstractContextManager[None]":
+            """Count this request as answered now (for in_flight and the peaks)."""
+            @contextlib.contextmanager
+            def counted() -> Iterator[None]:
+                with server.lock:
+                    state.in_flight[model] = state.in_flight.get(model, 0) + 1
+                    state.peak_in_flight[model] = max(state.peak_in_flight.get(model, 0),
+                                                      state.in_flight[model])
+                    state.peak_total = max(state.peak_total, sum(state.in_flight.values()))
+                try:
+                    yield
+                finally:
+                    with server.lock:
+                        state.in_flight[model] -= 1
+
+            return counted()
+
         def reply(self, body: dict, runner: Runner, prompt_tokens: int, chat: bool) -> None:
             """Deterministic words, one per chunk; `num_predict` cuts it short with "length"."""
+            with self.answering(runner.model.name):
+                self.reply_now(body, runner, prompt_tokens, chat)
+
+        def reply_now(self, body: dict, runner: Runner, prompt_tokens: int, chat: bool) -> None:
             limit = (body.get("options") or {}).get("num_predict")
             words = REPLY_WORDS if limit is None or limit < 0 else REPLY_WORDS[:limit]
             reason = "length" if len(words) < len(REPLY_WORDS) else "stop"
@@ -446,6 +480,9 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
                 raise _HttpError(400, f'"{model.name}" does not support embeddings')
             inputs = body.get("input") or []
             texts = [inputs] if isinstance(inputs, str) else list(inputs)
+            with self.answering(model.name):
+                if state.token_delay and texts:
+                    time.sleep(state.token_delay * len(REPLY_WORDS))  # as long as a chat reply
             self.send_json({
                 "model": model.name,
                 "embeddings": [_fake_vector(t) for t in texts],

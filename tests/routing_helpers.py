@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import httpx
 
+from tests.conftest import state_conn
 from tierd.costs.ledger import Ledger
-from tierd.db import connect
 
 KEY_VARIABLE = "TIERD_TEST_ROUTING_KEY"
 """The environment variable the stand-in cloud providers' API key is configured under."""
@@ -22,7 +22,7 @@ def chat(daemon, model: str, text: str = "Hello there.", task: str | None = None
 
 def rows(daemon, response: httpx.Response) -> list[dict]:
     """The ledger rows of `response`'s request, in the order its candidates were tried."""
-    ledger = Ledger(connect(daemon.config_path.parent / "state" / "state.db"))
+    ledger = Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
     try:
         return ledger.rows(response.headers["X-Request-Id"])
     finally:

@@ -13,9 +13,14 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from tierd.budget.estimate import estimate_model_bytes
+from tierd.models.estimate import estimate_model_bytes
 from tierd.runtimes.base import (
-    Chunk, Embeddings, GenerateOptions, LoadedModel, ModelInfo, Timings,
+    Chunk,
+    Embeddings,
+    GenerateOptions,
+    LoadedModel,
+    ModelInfo,
+    Timings,
 )
 
 

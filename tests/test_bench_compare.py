@@ -7,17 +7,17 @@ from dataclasses import replace
 
 import pytest
 
+from tests.conftest import state_conn
 from tierd.bench.compare import compare_runs
 from tierd.bench.results import BenchRun, MetricRow
 from tierd.bench.stats import summarize
-from tierd.bench.store import UnknownRun, ensure_schema, list_runs, load_run, save_run
-from tierd.db import connect, sqlite3
+from tierd.bench.store import UnknownRun, list_runs, load_run, save_run
+from tierd.db import sqlite3
 
 
 @pytest.fixture
 def conn(tmp_path):
-    conn = connect(tmp_path / "state.db")
-    ensure_schema(conn)
+    conn = state_conn(tmp_path / "state.db")
     yield conn
     conn.close()
 

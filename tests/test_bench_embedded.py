@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import start_daemon
 from tierd.bench.embed_bench import run_embedding
 from tierd.bench.prompts import fit_prompt
 from tierd.bench.runner import run_generation, stream_request
 from tierd.bench.settings import EmbeddingSettings, GenerationSettings
 from tierd.bench.target import Target
-from tierd.budget.manager import BudgetManager, HostSlot, ModelSettings
 from tierd.errors import RuntimeUnavailable
+from tierd.models.manager import HostSlot, ModelManager, ModelSettings
 from tierd.runtimes.base import GenerateOptions
 from tierd.runtimes.embedded import EmbeddedRuntime
 from tierd.runtimes.ollama import OllamaRuntime
-
-from .conftest import start_daemon
 
 GEMMA = "packaged:gemma3-270m"
 MINILM = "packaged:all-minilm"
@@ -36,12 +35,13 @@ def runtime(packaged_models_dir):
 @pytest.fixture(scope="module")
 def manager(runtime):
     settings = {GEMMA: ModelSettings(context_length=512), MINILM: ModelSettings(context_length=512)}
-    return BudgetManager({"local": HostSlot(runtime, 4 * GiB, settings)})
+    return ModelManager({"local": HostSlot(runtime, 4 * GiB, settings)})
 
 
 @pytest.fixture(scope="module")
 def target(runtime, manager):
     return Target(runtime, lambda m: manager.lease(m), lambda m: manager.unload(m),
+                  lambda m: manager.request(m),
                   device="x86_64")
 
 
@@ -116,7 +116,8 @@ class DyingRuntime:
 
 def test_a_runtime_dying_midway_is_counted_and_the_rest_kept(runtime, manager):
     dying = DyingRuntime(runtime, calls_left=3)  # warm-up + 2 of 4 measured requests
-    target = Target(dying, lambda m: manager.lease(m), lambda m: manager.unload(m))
+    target = Target(dying, lambda m: manager.lease(m), lambda m: manager.unload(m),
+                  lambda m: manager.request(m))
     run = run_generation(target, GEMMA, GenerationSettings(prompt_tokens=32, gen_tokens=4,
                                                            runs=4, warmup=1))
     assert run.status == "errors"
@@ -136,8 +137,9 @@ def tierd_api(tmp_path_factory, packaged_models_dir):
 
 def test_a_benchmark_through_tierds_own_ollama_api(tierd_api):
     runtime = OllamaRuntime("tierd", tierd_api)
-    manager = BudgetManager({"tierd": HostSlot(runtime, 4 * GiB)})
-    target = Target(runtime, lambda m: manager.lease(m), lambda m: manager.unload(m))
+    manager = ModelManager({"tierd": HostSlot(runtime, 4 * GiB)})
+    target = Target(runtime, lambda m: manager.lease(m), lambda m: manager.unload(m),
+                  lambda m: manager.request(m))
     try:
         run = run_generation(target, GEMMA, GenerationSettings(
             prompt_tokens=SHORT.prompt_tokens, gen_tokens=SHORT.gen_tokens, runs=SHORT.runs,

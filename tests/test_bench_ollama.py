@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import state_conn
 from tierd.bench.runner import run_generation
 from tierd.bench.settings import GenerationSettings
 from tierd.bench.stats import summarize
-from tierd.bench.store import ensure_schema, load_run, save_run
+from tierd.bench.store import load_run, save_run
 from tierd.bench.target import Target
-from tierd.budget.manager import BudgetManager, HostSlot
-from tierd.db import connect
-from tierd import cli
+from tierd.cli import main as cli
+from tierd.models.manager import HostSlot, ModelManager
 from tierd.runtimes.ollama import OllamaRuntime
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -45,8 +45,9 @@ def server():
 @pytest.fixture
 def target(server):
     runtime = OllamaRuntime("box", server.url)
-    manager = BudgetManager({"box": HostSlot(runtime, 8 * 1024**3)})
+    manager = ModelManager({"box": HostSlot(runtime, 8 * 1024**3)})
     yield Target(runtime, lambda m: manager.lease(m), lambda m: manager.unload(m),
+                 lambda m: manager.request(m),
                  device="NVIDIA GeForce RTX 4060 Ti")
     runtime.close()
 
@@ -103,8 +104,7 @@ def test_a_runtime_that_dies_midway_keeps_what_was_measured(target, server, tmp_
     assert run.row("ttft_ms", 1).summary.n == 1  # the round before the crash is kept
     assert len(run.errors) == 1 and run.errors[0].startswith("2x RuntimeUnavailable")
 
-    conn = connect(tmp_path / "state.db")
-    ensure_schema(conn)
+    conn = state_conn(tmp_path / "state.db")
     assert load_run(conn, save_run(conn, run)) == run
 
 

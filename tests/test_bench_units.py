@@ -49,7 +49,9 @@ def test_known_devices_match_the_most_specific_entry(name, expected):
     assert bandwidth is not None and bandwidth.gb_per_s == expected
 
 
-@pytest.mark.parametrize("name", ["x86_64", "AMD EPYC 7763 64-Core Processor", "", "NVIDIA H100 PCIe"])
+@pytest.mark.parametrize(
+    "name", ["x86_64", "AMD EPYC 7763 64-Core Processor", "", "NVIDIA H100 PCIe"]
+)
 def test_unknown_devices_have_no_bandwidth(name):
     assert lookup_bandwidth(name) is None
 

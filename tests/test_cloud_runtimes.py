@@ -7,15 +7,14 @@ import threading
 
 import pytest
 
+from tests.anthropic_test_server import start_anthropic_server
+from tests.conftest import free_port
+from tests.openai_test_server import prompt_tokens_of, start_openai_server
 from tierd.config import Secret, parse_text
 from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, UnknownModel
 from tierd.runtimes.anthropic import AnthropicRuntime
 from tierd.runtimes.base import GenerateOptions, Runtime
 from tierd.runtimes.cloud import OpenAIRuntime, ProviderRejected, build_providers
-
-from .conftest import free_port
-from .anthropic_test_server import start_anthropic_server
-from .openai_test_server import prompt_tokens_of, start_openai_server
 
 PLANTED_KEY = "sk-planted-4f1c9e7a2b"
 MESSAGES = [{"role": "system", "content": "You answer briefly."},

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import run_tierd
 from tierd.config import Config, load_config, parse_text, to_dict, to_toml
 from tierd.errors import ConfigError
 from tierd.sizes import parse_size
-
-from .conftest import run_tierd
 
 
 def problems_of(text: str) -> list[str]:
@@ -87,7 +86,9 @@ def test_wrong_types_each_named():
 
 
 def test_missing_required_and_cross_references():
-    assert problems_of("[[models]]\ncontext_length = 5\n") == ["models[0].name: required key is missing"]
+    assert problems_of("[[models]]\ncontext_length = 5\n") == [
+        "models[0].name: required key is missing"
+    ]
     assert problems_of('[[models]]\nname = "m"\nhost = "gpu-bx"\n[[hosts]]\nname = "gpu-box"\n'
                        'runtime = "ollama"\nurl = "http://127.0.0.1:11434"\n') == [
         "models[0].host: no host is named 'gpu-bx' (did you mean 'gpu-box'?)"]

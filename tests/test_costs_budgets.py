@@ -8,12 +8,15 @@ import uuid
 
 import pytest
 
+from tests.conftest import state_conn
+from tests.openai_test_server import start_openai_server
 from tierd.config import Secret, parse_text
-from tierd.costs import BudgetExceeded, CallRecord, cost_usd, open_costs, price_for, worst_case_usd
+from tierd.costs.budgets import BudgetExceeded
+from tierd.costs.ledger import CallRecord
+from tierd.costs.prices import cost_usd, price_for
+from tierd.costs.service import open_costs, worst_case_usd
 from tierd.runtimes.base import GenerateOptions
 from tierd.runtimes.cloud import OpenAIRuntime
-
-from .openai_test_server import start_openai_server
 
 
 def config_with(tmp_path, budgets: str, price: tuple[float, float] = (1000.0, 1000.0)):
@@ -47,7 +50,9 @@ def record(provider="openai", tier="cheap", cost=0.1, request_id=None) -> CallRe
 
 
 def test_reserve_settle_and_cancel(tmp_path):
-    costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1.0"), tmp_path / "state.db")
+    costs = open_costs(
+        config_with(tmp_path, "[budgets]\ndaily = 1.0"), state_conn(tmp_path / "state.db")
+    )
     first = costs.budgets.reserve("openai", "cheap", 0.6)
     with pytest.raises(BudgetExceeded) as caught:
         costs.budgets.reserve("openai", "cheap", 0.5)  # 0.6 held + 0.5 > 1.0
@@ -73,7 +78,7 @@ weekly = 0.5
 [[budgets.providers]]
 name = "anthropic"
 monthly = 0.2
-"""), tmp_path / "state.db")
+"""), state_conn(tmp_path / "state.db"))
     budgets = costs.budgets
     budgets.reserve("openai", "frontier", 0.4).settle(record(tier="frontier", cost=0.4))
     assert budgets.exhausted("openai", "frontier") is False
@@ -88,7 +93,8 @@ monthly = 0.2
 
 
 def test_a_zero_cap_turns_the_cloud_off(tmp_path):
-    costs = open_costs(config_with(tmp_path, "[budgets]\nmonthly = 0"), tmp_path / "state.db")
+    costs = open_costs(config_with(tmp_path, "[budgets]\nmonthly = 0"),
+                       state_conn(tmp_path / "state.db"))
     assert costs.budgets.exhausted("openai", "cheap") is True
     with pytest.raises(BudgetExceeded):
         costs.budgets.reserve("openai", "cheap", 0.0001)
@@ -97,12 +103,12 @@ def test_a_zero_cap_turns_the_cloud_off(tmp_path):
 def test_the_alert_is_logged_once_per_period_even_across_restarts(tmp_path, caplog):
     config = config_with(tmp_path, "[budgets]\ndaily = 1.0\nalert_at = 0.5")
     caplog.set_level(logging.WARNING, logger="tierd.costs")
-    costs = open_costs(config, tmp_path / "state.db")
+    costs = open_costs(config, state_conn(tmp_path / "state.db"))
     costs.budgets.reserve("openai", "cheap", 0.4).settle(record(cost=0.4))
     assert "budget alert" not in caplog.text
     costs.budgets.reserve("openai", "cheap", 0.2).settle(record(cost=0.2))
     costs.budgets.reserve("openai", "cheap", 0.1).settle(record(cost=0.1))
-    again = open_costs(config, tmp_path / "state.db")  # a restarted daemon
+    again = open_costs(config, state_conn(tmp_path / "state.db"))  # a restarted daemon
     again.budgets.reserve("openai", "cheap", 0.1).settle(record(cost=0.1))
     alerts = [r for r in caplog.records if "budget alert" in r.getMessage()]
     assert len(alerts) == 1
@@ -120,8 +126,8 @@ def test_fifty_concurrent_calls_never_overspend_or_double_count(tmp_path, cloud_
     """50 threads, two ledger connections (a daemon and a CLI sharing state.db), one real
     provider on loopback; the cap admits only some of the calls."""
     config = config_with(tmp_path, "[budgets]\ndaily = 0.5")
-    daemon_costs = open_costs(config, tmp_path / "state.db")
-    cli_costs = open_costs(config, tmp_path / "state.db")
+    daemon_costs = open_costs(config, state_conn(tmp_path / "state.db"))
+    cli_costs = open_costs(config, state_conn(tmp_path / "state.db"))
     runtime = OpenAIRuntime("openai", f"http://127.0.0.1:{cloud_stand_in.port}/v1",
                             Secret("sk-budget-test"), ["gpt-4o-mini"])
     price = price_for(config, "openai", "gpt-4o-mini")

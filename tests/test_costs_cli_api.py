@@ -8,10 +8,8 @@ import time
 import httpx
 import pytest
 
+from tests.conftest import free_port, run_tierd, start_daemon, state_conn
 from tierd.costs.ledger import CallRecord, Ledger
-from tierd.db import connect
-
-from .conftest import free_port, run_tierd, start_daemon
 
 PROVIDER = """
 [[providers]]
@@ -25,7 +23,7 @@ daily = 2.5
 
 
 def seed(state_db) -> None:
-    ledger = Ledger(connect(state_db))
+    ledger = Ledger(state_conn(state_db))
     now = time.time()
     rows = [("openai", "gpt-4o-mini", "extract", "cheap", 0.25),
             ("openai", "gpt-4o-mini", "extract", "cheap", 0.25),

@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 
 import pytest
 
+from tests.conftest import state_conn
 from tierd.costs.ledger import CallRecord, Ledger
-from tierd.db import connect
 from tierd.errors import TierdError
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=timezone.utc).timestamp()  # a Wednesday
@@ -27,7 +27,7 @@ def call(request_id: str, attempt: int = 0, **fields) -> CallRecord:
 
 @pytest.fixture
 def ledger(tmp_path):
-    return Ledger(connect(tmp_path / "state.db"))
+    return Ledger(state_conn(tmp_path / "state.db"))
 
 
 def test_recording_the_same_attempt_twice_keeps_one_row(ledger):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import run_tierd, state_conn
 from tierd.config import parse_text
-from tierd.costs import cost_usd, open_costs, price_for
-from tierd.costs.prices import FREE, Price, UnknownPrice
+from tierd.costs.prices import FREE, Price, UnknownPrice, cost_usd, price_for
+from tierd.costs.service import open_costs
 from tierd.errors import ConfigError
-
-from .conftest import run_tierd
 
 
 def test_defaults_cover_the_named_models_in_every_common_spelling():
@@ -92,7 +91,7 @@ models = ["mistralai/mixtral-8x7b"]
 """)
     with pytest.raises(ConfigError, match=r"providers\[0\].models: no price for "
                                           "'mistralai/mixtral-8x7b'"):
-        open_costs(config, tmp_path / "state.db")
+        open_costs(config, state_conn(tmp_path / "state.db"))
 
 
 def test_config_check_exits_1_on_a_negative_price(tmp_path):

@@ -115,9 +115,13 @@ def test_stop_string_cuts_the_reply(runtime: EmbeddedRuntime):
     words = full.split()
     assert len(words) >= 4
     stop = words[len(words) // 2]
-    cut, chunks = _collect(runtime.generate(
-        GEMMA, "The capital of France is", GenerateOptions(max_tokens=20, temperature=0, stop=(stop,))
-    ))
+    cut, chunks = _collect(
+        runtime.generate(
+            GEMMA,
+            "The capital of France is",
+            GenerateOptions(max_tokens=20, temperature=0, stop=(stop,)),
+        )
+    )
     assert chunks[-1].finish_reason == "stop"
     assert cut == full[: full.index(stop)]
 

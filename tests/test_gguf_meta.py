@@ -88,14 +88,17 @@ def test_zip_file_is_not_gguf(tmp_path: Path):
     fake = tmp_path / "model.gguf"
     with zipfile.ZipFile(fake, "w") as archive:
         archive.writestr("weights.bin", b"\0" * 64)
-    with pytest.raises(ModelFileError, match=r"model.gguf is not a GGUF file \(magic b'PK\\x03\\x04'\)"):
+    with pytest.raises(
+        ModelFileError, match=r"model.gguf is not a GGUF file \(magic b'PK\\x03\\x04'\)"
+    ):
         read_gguf_metadata(fake)
 
 
 def test_empty_and_missing_files(tmp_path: Path):
     empty = tmp_path / "empty.gguf"
     empty.touch()
-    with pytest.raises(ModelFileError, match=r"empty.gguf is not a GGUF file \(it is only 0 bytes\)"):
+    with pytest.raises(ModelFileError,
+                       match=r"empty.gguf is not a GGUF file \(it is only 0 bytes\)"):
         read_gguf_metadata(empty)
     with pytest.raises(ModelFileError, match=r"model file .*absent.gguf does not exist"):
         read_gguf_metadata(tmp_path / "absent.gguf")

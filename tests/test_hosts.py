@@ -8,12 +8,11 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
+from tests.conftest import run_tierd
 from tierd.config import HostConfig
 from tierd.errors import ConfigError
 from tierd.hosts.probe import APPLE_RESERVE, NVIDIA_RESERVE, probe_host
 from tierd.hosts.seams import Seams
-
-from .conftest import run_tierd
 
 GiB = 1024**3
 MiB = 1024**2
@@ -100,7 +99,9 @@ def test_memory_budget_overrides_the_probe_and_says_so():
 
 def test_reserve_larger_than_the_gpu_is_an_error():
     nvml = FakeNVML([("RTX 4060 Ti", 16 * GiB, 0)])
-    with pytest.raises(ConfigError, match=r"hosts\[0\].reserve: 20.0GiB is not less than the GPU 0"):
+    with pytest.raises(
+        ConfigError, match=r"hosts\[0\].reserve: 20.0GiB is not less than the GPU 0"
+    ):
         probe_host(HostConfig(reserve=20 * GiB), seams=Seams(nvml=lambda: nvml))
 
 

@@ -11,12 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import Daemon, free_port, make_state_dir, run_tierd
 from tierd.app import open_tierd
 from tierd.config import parse_text
-from tierd.index_service import search_index
+from tierd.index.service import search_index
 from tierd.jobs.service import run_job
-
-from .conftest import Daemon, free_port, make_state_dir, run_tierd
 
 CORPUS = Path(__file__).parent / "index_corpus"
 FILES = ("bicycle_repair.md", "password_hashing.py", "tax_deadlines.md")

@@ -19,6 +19,7 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import create_engine
 
+from tests.conftest import make_state_dir
 from tierd.app import open_tierd
 from tierd.config import JobConfig, parse_text
 from tierd.db import connect, sqlite3
@@ -27,8 +28,6 @@ from tierd.jobs.history import JobAlreadyRunning
 from tierd.jobs.kinds import JobKind, JobOutcome
 from tierd.jobs.runner import UnknownJob, run_here
 from tierd.jobs.scheduler import JOB_TABLE, JobScheduler
-
-from .conftest import make_state_dir
 
 RELEASE = threading.Event()
 STARTED = threading.Event()
@@ -76,7 +75,9 @@ def runs(app, name: str | None = None) -> list[history.JobRun]:
 def stored_jobs(app) -> dict[str, float]:
     conn = connect(app.state_db)
     try:
-        return {row[0]: row[1] for row in conn.execute(f"SELECT id, next_run_time FROM {JOB_TABLE}")}
+        return {
+            row[0]: row[1] for row in conn.execute(f"SELECT id, next_run_time FROM {JOB_TABLE}")
+        }
     finally:
         conn.close()
 
@@ -222,7 +223,6 @@ def test_a_run_left_running_by_a_dead_process_is_marked_interrupted(app):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True)
     conn = connect(app.state_db)
-    history.ensure_schema(conn)
     conn.execute("INSERT INTO job_runs (job, trigger, started_at, status, pid) "
                  "VALUES ('nightly', 'cron', 1.0, 'running', ?)", (int(dead.stdout),))
     conn.close()

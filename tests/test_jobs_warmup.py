@@ -7,12 +7,11 @@ import time
 
 import pytest
 
+from tests.conftest import make_state_dir
 from tierd.app import open_tierd
 from tierd.config import parse_text
 from tierd.errors import CapacityExhausted
 from tierd.jobs.scheduler import JobScheduler
-
-from .conftest import make_state_dir
 
 EMBED = "packaged:all-minilm"
 CHAT = "packaged:gemma3-270m"

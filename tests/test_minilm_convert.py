@@ -60,11 +60,14 @@ def test_tensors_and_keys_match_llama_cpp_conversion(minilm_path: Path):
     ours, theirs = GGUFReader(minilm_path), GGUFReader(REFERENCE_GGUF)
 
     def tensors(reader: GGUFReader) -> dict:
-        return {t.name: (t.tensor_type.name, tuple(int(d) for d in t.shape)) for t in reader.tensors}
+        return {
+            t.name: (t.tensor_type.name, tuple(int(d) for d in t.shape)) for t in reader.tensors
+        }
 
     assert tensors(ours) == tensors(theirs)
     # general.* naming differs (we name the model after the package); the rest must not.
-    keys = lambda reader: {k for k in reader.fields if not k.startswith(("general.", "GGUF."))}
+    def keys(reader):
+        return {k for k in reader.fields if not k.startswith(("general.", "GGUF."))}
     assert keys(ours) == keys(theirs)
     for key in ("tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "bert.pooling_type",
                 "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",

@@ -21,6 +21,8 @@ from tests.ollama_test_server import (
     _fake_vector,
 )
 from tierd.errors import QueueFull, RuntimeUnavailable, UnknownModel
+from tierd.models.commands import progress_bars
+from tierd.models.service import progress_line
 from tierd.runtimes.base import GenerateOptions, Runtime, Timings
 from tierd.runtimes.ollama import (
     OllamaRejected,
@@ -28,7 +30,6 @@ from tierd.runtimes.ollama import (
     PullNotFound,
     PullProgress,
     estimate_chat_tokens,
-    pull_progress_bars,
     remote_budget,
 )
 
@@ -201,8 +202,12 @@ def test_chat_streams_chunks_and_ends_with_timings(runtime, server):
     assert "".join(c.text for c in chunks) == FULL_REPLY
     assert final.done and final.finish_reason == "stop"
     assert final.timings == Timings(
-        total_duration=9_000_000, load_duration=1_000_000, prompt_eval_count=4 + 4,  # four words + template
-        prompt_eval_duration=2_000_000, eval_count=len(REPLY_WORDS), eval_duration=5_000_000,
+        total_duration=9_000_000,
+        load_duration=1_000_000,
+        prompt_eval_count=4 + 4,  # four words + template
+        prompt_eval_duration=2_000_000,
+        eval_count=len(REPLY_WORDS),
+        eval_duration=5_000_000,
     )
     (body,) = server.requests_to("/api/chat")
     assert body["options"] == {"num_ctx": 1024, "temperature": 0.2, "seed": 7, "stop": ["\n"]}
@@ -264,15 +269,16 @@ def test_pull_reports_progress_and_the_model_becomes_available(runtime, server):
 
 def test_pull_progress_bars_draw_each_layer(runtime, server):
     out = io.StringIO()
-    with pull_progress_bars(file=out) as on_progress:
-        runtime.pull("smollm:135m", on_progress)
+    with progress_bars(file=out) as show:
+        runtime.pull("smollm:135m", lambda progress: show(progress_line(progress)))
     text = out.getvalue()
     assert "pulling manifest" in text and "success" in text
     assert "100%" in text
 
 
 def test_pulling_a_name_the_library_lacks_raises_pull_not_found(runtime):
-    with pytest.raises(PullNotFound, match=r"cannot pull 'no-such-model:latest'.*file does not exist"):
+    with pytest.raises(PullNotFound,
+                       match=r"cannot pull 'no-such-model:latest'.*file does not exist"):
         runtime.pull("no-such-model")
 
 
@@ -326,9 +332,11 @@ def test_embedding_with_a_chat_model_is_rejected(runtime):
 
 
 def test_remote_budget_reads_a_tierd_status(server):
-    server.state.tierd_status = {"hosts": [{"host": "gpu", "budget": 1}, {"host": "local", "budget": 12}]}
+    server.state.tierd_status = {"hosts": [{"host": "gpu", "budget": 1},
+                                           {"host": "local", "budget": 12}]}
     assert remote_budget(server.url) == 12
-    server.state.tierd_status = {"hosts": [{"host": "box", "devices": [{"budget": 5}, {"budget": 7}]}]}
+    server.state.tierd_status = {"hosts": [{"host": "box",
+                                            "devices": [{"budget": 5}, {"budget": 7}]}]}
     assert remote_budget(server.url) == 12
     server.state.tierd_status = None  # plain Ollama: no /status route
     assert remote_budget(server.url) is None
@@ -339,13 +347,14 @@ def test_remote_budget_reads_a_tierd_status(server):
 
 SAMPLES = {
     "english": "The budget manager is the one owner of GPU memory; everything else asks it for "
-               "a lease on a model and releases it when done. " * 20,
+    "a lease on a model and releases it when done. " * 20,
     "code": "def estimate_kv_bytes(block_count: int, heads_kv: int, ctx: int) -> int:\n"
-            "    return 2 * block_count * heads_kv * 128 * ctx * 2\n" * 20,
+    "    return 2 * block_count * heads_kv * 128 * ctx * 2\n" * 20,
     "cjk": "本地模型的内存预算由调度器统一管理，其他组件只能申请租约。" * 20,
     "numbers": " ".join(str(n * 7919) for n in range(300)),
     "json": str([{"id": i, "name": f"item{i}", "price": i * 1.25} for i in range(100)]),
-    "russian": "Менеджер бюджета — единственный владелец памяти GPU; остальные просят аренду. " * 20,
+    "russian": "Менеджер бюджета — единственный владелец памяти GPU; остальные просят аренду. "
+    * 20,
     "emoji": "🙂🚀✅ ok " * 50,
     "readme": (Path(__file__).resolve().parent.parent / "README.md").read_text(),
 }
@@ -365,7 +374,8 @@ def gemma_vocab(tmp_path_factory):
 def test_count_tokens_overestimates_but_not_wildly(gemma_vocab, kind):
     messages = [{"role": "system", "content": "You are terse."},
                 {"role": "user", "content": SAMPLES[kind]}]
-    templated = "".join(f"<start_of_turn>{m['role']}\n{m['content']}<end_of_turn>\n" for m in messages)
+    templated = "".join(f"<start_of_turn>{m['role']}\n{m['content']}<end_of_turn>\n"
+                        for m in messages)
     templated += "<start_of_turn>model\n"
     real = len(gemma_vocab.tokenize(templated.encode(), add_bos=True, special=True))
 

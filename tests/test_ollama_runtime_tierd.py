@@ -13,14 +13,13 @@ import threading
 import httpx
 import pytest
 
+from tests.conftest import free_port, start_daemon
 from tierd.app import open_tierd
 from tierd.config import parse_text
 from tierd.errors import RuntimeUnavailable, UnknownModel
-from tierd.inference import embed, stream_chat
+from tierd.models.inference import embed, stream_chat
 from tierd.runtimes.base import GenerateOptions
 from tierd.runtimes.ollama import OllamaRuntime, PullNotFound, remote_budget
-
-from .conftest import free_port, start_daemon
 
 CHAT = "packaged:gemma3-270m"
 EMBED = "packaged:all-minilm"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from tests.classifier_prompts import LABELLED
 from tierd.routing.classifier import classify
-
-from .classifier_prompts import LABELLED
 
 ACCURACY_FLOOR = 0.85
 """Below this a wrong tier becomes routine: roughly one misrouted call in seven, and a

@@ -15,12 +15,10 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.conftest import free_port, start_daemon, state_conn
+from tests.openai_test_server import start_openai_server
+from tests.routing_helpers import KEY_VARIABLE, chat, path_of, rows
 from tierd.costs.ledger import Ledger
-from tierd.db import connect
-
-from .conftest import free_port, start_daemon
-from .openai_test_server import start_openai_server
-from .routing_helpers import KEY_VARIABLE, chat, path_of, rows
 
 
 def provider(name: str, port: int, models: list[str], timeout: float = 20.0) -> str:
@@ -133,7 +131,7 @@ def test_a_stream_that_already_sent_tokens_is_not_switched(daemon, cloud):
     assert [w for w in words if w] == ["w0 ", "w1 ", "w2 "]
     assert "closed mid-stream" in contents[-1]["error"]["message"]
     assert len(cloud["good"].requests) == asked_good  # never asked to finish the answer
-    ledger = Ledger(connect(daemon.config_path.parent / "state" / "state.db"))
+    ledger = Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
     found = ledger.rows(request_id)
     ledger.conn.close()
     assert [(r["provider"], r["status"], r["completion_tokens"]) for r in found] == [

@@ -10,11 +10,11 @@ import json
 import httpx
 import pytest
 
-from . import routing_helpers
-from .conftest import run_tierd, start_daemon
-from .ollama_test_server import OllamaTestServer
-from .openai_test_server import start_openai_server
-from .routing_helpers import KEY_VARIABLE, path_of, rows
+from tests import routing_helpers
+from tests.conftest import run_tierd, start_daemon
+from tests.ollama_test_server import OllamaTestServer
+from tests.openai_test_server import start_openai_server
+from tests.routing_helpers import KEY_VARIABLE, path_of, rows
 
 CHAT = "packaged:gemma3-270m"
 

@@ -1,21 +1,37 @@
-"""Assemble a running tierd from its config: probed hosts, runtimes, the budget manager.
+"""Assemble a running tierd from its config: probed hosts, runtimes, the model manager, the
+ledger and budgets, the router's breaker and cache.
 
 The CLI and the daemon both start here, so a verb run without a daemon behaves exactly like the
-daemon would.
+daemon would. Every part is made once, here, and held in a typed field; the one part that
+starts later, the job scheduler, is set once by the daemon before it serves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from .budget.footprints import FootprintStore
-from .budget.manager import BudgetManager, HostSlot, ModelSettings
-from .config import Config, HostConfig
-from .costs import Costs, open_costs
-from .db import connect
-from .hosts.probe import HostMemory, is_local, probe_host
-from .runtimes.base import Runtime
+from tierd.bench import store as bench_store
+from tierd.config import Config, HostConfig
+from tierd.costs import budgets, ledger
+from tierd.costs.service import Costs, open_costs
+from tierd.db import connect, migrate
+from tierd.hosts.probe import HostMemory, is_local, probe_host
+from tierd.jobs import history
+from tierd.models import footprints
+from tierd.models.footprints import FootprintStore
+from tierd.models.manager import HostSlot, ModelManager, ModelSettings
+from tierd.routing.breaker import Breaker
+from tierd.routing.cache import ResponseCache
+from tierd.runtimes.base import Runtime
+
+if TYPE_CHECKING:
+    from tierd.jobs.scheduler import JobScheduler
+
+STATE_SCHEMAS = (ledger.SCHEMA, budgets.SCHEMA, footprints.SCHEMA, history.SCHEMA,
+                 bench_store.SCHEMA)
+"""Every table of state.db, by owner; migrated whenever state.db is opened for a tierd."""
 
 
 @dataclass
@@ -23,13 +39,20 @@ class Tierd:
     config: Config
     hosts: dict[str, HostMemory]
     runtimes: dict[str, Runtime]
-    manager: BudgetManager
-    state_db: Path
+    """Local runtimes by host name; only the model manager loads and unloads on them."""
+    manager: ModelManager
     providers: dict[str, Runtime]
-    """Cloud providers by their configured name; the budget manager never sees them."""
+    """Cloud providers by their configured name; the model manager never sees them."""
     costs: Costs
-    extras: dict = field(default_factory=dict)
-    """Parts started later hang here (the scheduler, the ledger) so shutdown can find them."""
+    breaker: Breaker
+    """Candidates that just failed, skipped for routing.cooldown seconds."""
+    cache: ResponseCache
+    scheduler: JobScheduler | None = None
+    """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
+
+    @property
+    def state_db(self) -> Path:
+        return state_db_path(self.config)
 
     @property
     def models_dir(self) -> Path:
@@ -47,18 +70,25 @@ def state_db_path(config: Config) -> Path:
     return config.state_path / "state.db"
 
 
+def open_state_db(config: Config) -> Any:
+    """A connection to state.db with every owner's tables migrated to this release."""
+    conn = connect(state_db_path(config))
+    migrate(conn, STATE_SCHEMAS)
+    return conn
+
+
 def build_runtime(host: HostConfig, config: Config) -> Runtime:
     """The runtime serving `host`'s models; imported lazily so `tierd hosts` stays fast."""
     mine = [m for m in config.models if m.host in ("", host.name)]
     if host.runtime == "embedded":
-        from .runtimes.embedded import EmbeddedRuntime
+        from tierd.runtimes.embedded import EmbeddedRuntime
 
         return EmbeddedRuntime(
             host.name,
             config.state_path / "models",
             model_paths={m.name: m.path for m in mine if m.path},
         )
-    from .runtimes.ollama import OllamaRuntime
+    from tierd.runtimes.ollama import OllamaRuntime
 
     return OllamaRuntime(
         host.name,
@@ -70,7 +100,7 @@ def build_runtime(host: HostConfig, config: Config) -> Runtime:
 def host_budget(host: HostConfig, index: int) -> HostMemory:
     """Probe a local host; a remote one without a configured budget asks the tierd there."""
     if not is_local(host) and host.memory_budget is None:
-        from .runtimes.ollama import remote_budget
+        from tierd.runtimes.ollama import remote_budget
 
         budget = remote_budget(host.url)
         if budget is not None:
@@ -92,23 +122,26 @@ def model_settings(config: Config, host: str) -> dict[str, ModelSettings]:
 
 
 def open_tierd(config: Config) -> Tierd:
-    from .runtimes.cloud import build_providers
+    from tierd.runtimes.cloud import build_providers
 
     # Keys and prices first: a configured provider without either stops the start, naming the
     # variable or the model, before any host is probed.
     providers = build_providers(config)
-    costs = open_costs(config, state_db_path(config))
+    state = open_state_db(config)
+    costs = open_costs(config, state)
     hosts = {h.name: host_budget(h, i) for i, h in enumerate(config.hosts)}
     runtimes = {h.name: build_runtime(h, config) for h in config.hosts}
     slots = {
         h.name: HostSlot(runtimes[h.name], hosts[h.name].budget, model_settings(config, h.name))
         for h in config.hosts
     }
-    db_path = state_db_path(config)
-    manager = BudgetManager(
+    manager = ModelManager(
         slots,
-        footprints=FootprintStore(connect(db_path)),
+        # A connection of its own: the ledger's transactions must not interleave with it.
+        footprints=FootprintStore(connect(state_db_path(config))),
         queue_limit=config.server.queue_limit,
         queue_timeout=config.server.queue_timeout,
     )
-    return Tierd(config, hosts, runtimes, manager, db_path, providers, costs)
+    return Tierd(config, hosts, runtimes, manager, providers, costs,
+                 breaker=Breaker(config.routing.cooldown),
+                 cache=ResponseCache(config.routing.cache_ttl))

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import ConfigError
-from .sizes import format_size, parse_size
+from tierd.errors import ConfigError
+from tierd.net import BadAddress, parse_listen
+from tierd.sizes import format_size, parse_size
 
 
 class Size(int):
@@ -471,11 +472,10 @@ def _check_references(config: Config) -> list[str]:
             problems.append(f"models[{i}].host: no host is named {model.host!r}{hint}")
         if model.context_length < 0:
             problems.append(f"models[{i}].context_length: {model.context_length} is negative")
-    host, _, port = config.server.listen.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        problems.append(
-            f'server.listen: {config.server.listen!r} is not host:port (try "{DEFAULT_LISTEN}")'
-        )
+    try:
+        parse_listen(config.server.listen)
+    except BadAddress as err:
+        problems.append(f'server.listen: {err} (try "{DEFAULT_LISTEN}")')
     for name in ("queue_limit",):
         if getattr(config.server, name) < 1:
             problems.append(f"server.{name}: must be at least 1")

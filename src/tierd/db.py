@@ -1,8 +1,15 @@
-"""Opening SQLite the one way that works on every Python tierd runs on.
+"""Opening SQLite the one way that works on every Python tierd runs on, and keeping its
+tables current.
 
 pyenv's and macOS's system Python build `sqlite3` without `enable_load_extension`, so where the
 standard library cannot load sqlite-vec we use pysqlite3 (a bundled, modern SQLite with the same
 DB-API). Every database is WAL mode with a busy timeout, and writes go through `transaction()`.
+
+Each table has one owning module, which declares a `Schema`: its name and the ordered steps
+that create its tables and later change them. `migrate()` brings a database up to date at
+open, one owner at a time, recording each owner's version in `schema_versions`; a release that
+changes a table adds a step and never edits an old one, so a database from any earlier release
+opens cleanly, and one from a newer release is refused instead of being misread.
 """
 
 from __future__ import annotations
@@ -10,11 +17,15 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3 as _stdlib_sqlite3
+import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import sqlite_vec
+
+from tierd.errors import TierdError
 
 
 def _pick_driver() -> ModuleType:
@@ -82,3 +93,78 @@ def transaction(conn: Any, immediate: bool = True) -> Iterator[Any]:
 def checkpoint(conn: Any) -> None:
     """Fold the WAL back into the main file (on shutdown)."""
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+Step = str | Callable[[Any], None]
+"""One migration step: SQL statements, or a function of the connection (for a step that must
+look at the data), run inside the migration's transaction."""
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The tables one module owns: `steps[n]` takes them from version n to n + 1."""
+
+    owner: str
+    steps: tuple[Step, ...]
+
+    @property
+    def version(self) -> int:
+        return len(self.steps)
+
+
+class SchemaTooNew(TierdError):
+    """The database was written by a newer tierd, whose tables this one would misread."""
+
+
+_VERSIONS = """CREATE TABLE IF NOT EXISTS schema_versions (
+    owner TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    migrated_at REAL NOT NULL
+)"""
+
+
+def migrate(conn: Any, schemas: Iterable[Schema]) -> None:
+    """Run every step each owner's tables have not had yet, each owner in one transaction."""
+    conn.execute(_VERSIONS)
+    for schema in schemas:
+        if _version(conn, schema.owner) == schema.version:
+            continue  # the common case at every open: no write lock taken
+        with transaction(conn):
+            current = _version(conn, schema.owner)
+            if current > schema.version:
+                raise SchemaTooNew(
+                    f"the database was written by a newer tierd ({schema.owner} tables at "
+                    f"version {current}, this tierd knows {schema.version}): upgrade tierd")
+            for step in schema.steps[current:]:
+                if callable(step):
+                    step(conn)
+                else:
+                    execute_script(conn, step)
+            conn.execute("INSERT INTO schema_versions (owner, version, migrated_at) "
+                         "VALUES (?, ?, ?) ON CONFLICT (owner) DO UPDATE "
+                         "SET version = excluded.version, migrated_at = excluded.migrated_at",
+                         (schema.owner, schema.version, time.time()))
+
+
+def schema_versions(conn: Any) -> dict[str, int]:
+    """Each owner's version as recorded in the database (for tests and `tierd doctor`)."""
+    conn.execute(_VERSIONS)
+    return {row[0]: row[1] for row in conn.execute("SELECT owner, version FROM schema_versions")}
+
+
+def execute_script(conn: Any, sql: str) -> None:
+    """Run `sql` statement by statement inside the caller's transaction (`executescript`
+    would COMMIT behind its back); statements are split where SQLite says one is complete,
+    so a trigger's body with its own semicolons stays whole."""
+    start = 0
+    for end, char in enumerate(sql):
+        if char == ";" and sqlite3.complete_statement(sql[start:end + 1]):
+            conn.execute(sql[start:end + 1])
+            start = end + 1
+    if sql[start:].strip():
+        raise ValueError(f"incomplete SQL statement in a schema step: {sql[start:][:80]!r}")
+
+
+def _version(conn: Any, owner: str) -> int:
+    row = conn.execute("SELECT version FROM schema_versions WHERE owner = ?", (owner,)).fetchone()
+    return 0 if row is None else int(row[0])

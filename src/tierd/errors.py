@@ -21,23 +21,26 @@ class ConfigError(TierdError):
         super().__init__("\n".join(problems))
 
 
-class UnknownModel(TierdError):
+class UnknownName(TierdError):
+    """A name that is not one of the known ones; the message lists them, so the fix is a
+    copy away."""
+
     http_status = 404
+    kind = "name"
 
     def __init__(self, name: str, known: list[str]):
         self.name = name
         self.known = sorted(known)
         listed = ", ".join(self.known) or "none"
-        super().__init__(f"unknown model {name!r} (known models: {listed})")
+        super().__init__(f"unknown {self.kind} {name!r} (known {self.kind}s: {listed})")
 
 
-class UnknownHost(TierdError):
-    http_status = 404
+class UnknownModel(UnknownName):
+    kind = "model"
 
-    def __init__(self, name: str, known: list[str]):
-        self.name = name
-        self.known = sorted(known)
-        super().__init__(f"unknown host {name!r} (known hosts: {', '.join(self.known) or 'none'})")
+
+class UnknownHost(UnknownName):
+    kind = "host"
 
 
 class ModelFileError(TierdError):

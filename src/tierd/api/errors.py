@@ -14,13 +14,20 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ..errors import QueueFull, TierdError, UnknownModel
+from tierd.errors import QueueFull, TierdError, UnknownModel
 
 log = logging.getLogger("tierd.api")
 
-_OPENAI_TYPES = {400: "invalid_request_error", 401: "authentication_error",
-                 402: "insufficient_quota", 404: "not_found_error", 409: "conflict_error", 413: "request_too_large",
-                 429: "rate_limit_error", 503: "service_unavailable"}
+_OPENAI_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "insufficient_quota",
+    404: "not_found_error",
+    409: "conflict_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    503: "service_unavailable",
+}
 
 
 def error_response(request: Request, status: int, message: str,

@@ -1,7 +1,7 @@
 """`GET /metrics` in Prometheus' text format.
 
-Most series are read at scrape time from where the truth already lives — the budget manager's
-snapshot, the request gates, the ledger table `calls`, the job history `job_runs` — so a
+Most series are read at scrape time from where the truth already lives — the model manager's
+snapshot and queues, the ledger, the job history (through their owners' functions) — so a
 restart loses no counts and nothing is counted twice. Only per-route HTTP counts and latency
 come from the request-log middleware, in this process's memory.
 """
@@ -9,17 +9,21 @@ come from the request-log middleware, in this process's memory.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import (CounterMetricFamily, GaugeMetricFamily,
-                                    HistogramMetricFamily, Metric)
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 from prometheus_client.registry import Collector
 
-from ..app import Tierd
-from ..db import connect, sqlite3
-from ..inference import gates
+from tierd.app import Tierd
+from tierd.costs.ledger import Ledger
+from tierd.db import connect, sqlite3
+from tierd.jobs import history
 
 log = logging.getLogger("tierd.metrics")
 
@@ -43,17 +47,12 @@ class HttpMetrics:
         self.latency.labels(route, method).observe(seconds)
 
 
-def _columns(conn: Any, table: str) -> set[str]:
-    return {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
-
-
 def _labels(*values: Any) -> list[str]:
     return ["" if v is None else str(v) for v in values]
 
 
-def ledger_families(conn: Any) -> Iterator[Metric]:
-    """Calls, latency, fallbacks, spend and tokens from the ledger; zero series before the
-    ledger table exists (a fresh install, or a tierd without the costs part)."""
+def ledger_families(ledger: Ledger) -> Iterator[Metric]:
+    """Calls, latency, fallbacks, spend and tokens from the ledger."""
     requests = CounterMetricFamily("tierd_requests", "Model calls recorded in the ledger (one "
                                    "per attempt, fallbacks included), by tier, model and outcome",
                                    labels=["tier", "model", "outcome"])
@@ -66,40 +65,26 @@ def ledger_families(conn: Any) -> Iterator[Metric]:
                                 labels=["provider"])
     tokens = CounterMetricFamily("tierd_tokens", "Tokens in and out, by provider",
                                  labels=["provider", "kind"])
-    columns = _columns(conn, "calls")
-    if {"tier", "model", "status", "latency_ms"} <= columns:
-        for row in conn.execute("SELECT tier, model, status, COUNT(*) FROM calls "
-                                "GROUP BY tier, model, status"):
-            requests.add_metric(_labels(row[0], row[1], row[2]), row[3])
-        # Cumulative bucket counts in one pass, as Prometheus histograms expect them.
-        bucket_sums = ", ".join(f"SUM(latency_ms <= {b * 1000})" for b in LATENCY_BUCKETS)
-        for row in conn.execute(f"SELECT tier, model, COUNT(*), SUM(latency_ms), {bucket_sums} "
-                                "FROM calls GROUP BY tier, model"):
-            counts = [row[4 + i] or 0 for i in range(len(LATENCY_BUCKETS))]
-            buckets = [(repr(b), c) for b, c in zip(LATENCY_BUCKETS, counts)]
-            latency.add_metric(_labels(row[0], row[1]), buckets + [("+Inf", row[2])],
-                               sum_value=(row[3] or 0) / 1000)
-    if "fallback_reason" in columns:
-        for row in conn.execute("SELECT fallback_reason, COUNT(*) FROM calls WHERE "
-                                "fallback_reason IS NOT NULL GROUP BY fallback_reason"):
-            fallbacks.add_metric(_labels(row[0]), row[1])
-    if {"provider", "cost_usd"} <= columns:
-        for row in conn.execute("SELECT provider, SUM(cost_usd) FROM calls GROUP BY provider"):
-            spend.add_metric(_labels(row[0]), row[1] or 0.0)
-    if {"provider", "prompt_tokens", "completion_tokens"} <= columns:
-        for row in conn.execute("SELECT provider, SUM(prompt_tokens), SUM(completion_tokens) "
-                                "FROM calls GROUP BY provider"):
-            tokens.add_metric(_labels(row[0], "prompt"), row[1] or 0)
-            tokens.add_metric(_labels(row[0], "completion"), row[2] or 0)
+    found = ledger.metrics(LATENCY_BUCKETS)
+    for tier, model, status, calls in found.outcomes:
+        requests.add_metric(_labels(tier, model, status), calls)
+    for tier, model, calls, seconds, under in found.latency:
+        buckets = [(repr(b), c) for b, c in zip(LATENCY_BUCKETS, under)]
+        latency.add_metric(_labels(tier, model), buckets + [("+Inf", calls)], sum_value=seconds)
+    for reason, calls in found.fallbacks.items():
+        fallbacks.add_metric(_labels(reason), calls)
+    for provider, usd, prompt, completion in found.providers:
+        spend.add_metric(_labels(provider), usd or 0.0)
+        tokens.add_metric(_labels(provider, "prompt"), prompt or 0)
+        tokens.add_metric(_labels(provider, "completion"), completion or 0)
     yield from (requests, latency, fallbacks, spend, tokens)
 
 
 def job_families(conn: Any) -> Iterator[Metric]:
     runs = CounterMetricFamily("tierd_job_runs", "Scheduled job runs, by outcome",
                                labels=["outcome"])
-    if "status" in _columns(conn, "job_runs"):
-        for row in conn.execute("SELECT status, COUNT(*) FROM job_runs GROUP BY status"):
-            runs.add_metric(_labels(row[0]), row[1])
+    for status, count in history.runs_by_status(conn).items():
+        runs.add_metric(_labels(status), count)
     yield runs
 
 
@@ -127,7 +112,7 @@ def memory_families(app: Tierd) -> Iterator[Metric]:
 def queue_families(app: Tierd) -> Iterator[Metric]:
     depth = GaugeMetricFamily("tierd_queue_depth", "Requests running on or waiting for each "
                               "model", labels=["model", "state"])
-    for model, counts in gates(app).depth().items():
+    for model, counts in app.manager.queues().items():
         depth.add_metric([model, "running"], counts["running"])
         depth.add_metric([model, "waiting"], counts["waiting"])
     yield depth
@@ -140,21 +125,21 @@ class TierdCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         yield from memory_families(self.app)
         yield from queue_families(self.app)
-        yield from _database_families(self.app.state_db)
+        yield from _database_families(self.app)
 
 
-def _database_families(state_db: Path) -> Iterator[Metric]:
+def _database_families(app: Tierd) -> Iterator[Metric]:
     families: list[Metric] = []
     try:
-        conn = connect(state_db, readonly=True)
+        families.extend(ledger_families(app.costs.ledger))
+        conn = connect(app.state_db, readonly=True)
         try:
-            families.extend(ledger_families(conn))
             families.extend(job_families(conn))
         finally:
             conn.close()
     except sqlite3.Error as err:
-        # A scrape must not fail because the database is busy or new; /readyz reports that.
-        log.warning("metrics: could not read %s: %s", state_db, err)
+        # A scrape must not fail because the database is busy; /readyz reports that.
+        log.warning("metrics: could not read %s: %s", app.state_db, err)
     yield from families
 
 

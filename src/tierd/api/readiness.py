@@ -10,8 +10,8 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
-from ..app import Tierd
-from ..db import connect, sqlite3
+from tierd.app import Tierd
+from tierd.db import connect, sqlite3
 
 RUNTIME_TIMEOUT = 2.0
 """Seconds to wait for an Ollama host: a readiness probe must answer quickly itself."""

@@ -19,7 +19,7 @@ from typing import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .security import Redactor
+from tierd.api.security import Redactor
 
 log = logging.getLogger("tierd.request")
 

@@ -18,9 +18,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..config import Config, Secret
-from ..errors import TierdError
-from .errors import error_response
+from tierd.api.errors import error_response
+from tierd.config import Config, Secret
+from tierd.errors import TierdError
 
 OPEN_PATHS = frozenset({"/healthz"})
 """Answered without a token: a liveness probe must work before anyone has the token."""
@@ -114,7 +114,7 @@ def known_secrets(config: Config, environ: dict[str, str] | None = None) -> froz
 def _provider_keys(config: Config) -> set[str]:
     """Keys the providers read from their env_file rather than the environment."""
     try:
-        from ..runtimes.keys import provider_key
+        from tierd.runtimes.keys import provider_key
     except ImportError:  # a tierd without cloud providers
         return set()
     keys = set()

@@ -15,16 +15,22 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .. import __version__
-from ..app import Tierd
-from ..errors import TierdError
-from ..shutdown import close_tierd
-from ..sizes import format_size
-from . import admin_routes, cost_routes, jobs_routes, ollama_routes, openai_routes, search_routes
-from .errors import error_response, install_error_handlers
-from .metrics import build_registry
-from .request_log import RequestLog
-from .security import BearerAuth, redactor_for
+from tierd import __version__
+from tierd.api import health
+from tierd.api.errors import error_response, install_error_handlers
+from tierd.api.metrics import build_registry
+from tierd.api.request_log import RequestLog
+from tierd.api.security import BearerAuth, redactor_for
+from tierd.api.shutdown import close_tierd
+from tierd.app import Tierd
+from tierd.costs import routes as cost_routes
+from tierd.errors import TierdError
+from tierd.faces import ollama, openai
+from tierd.index import routes as index_routes
+from tierd.jobs import routes as job_routes
+from tierd.models import routes as model_routes
+from tierd.net import ListenAddress
+from tierd.sizes import format_size
 
 log = logging.getLogger("tierd.api")
 
@@ -82,12 +88,8 @@ def create_app(tierd: Tierd) -> FastAPI:
     api.state.redact = redactor_for(tierd.config)
     api.state.metrics_registry, http_metrics = build_registry(tierd)
     install_error_handlers(api)
-    api.include_router(openai_routes.router)
-    api.include_router(ollama_routes.router)
-    api.include_router(admin_routes.router)
-    api.include_router(jobs_routes.router)
-    api.include_router(search_routes.router)
-    api.include_router(cost_routes.router)
+    for routes in (openai, ollama, health, model_routes, job_routes, index_routes, cost_routes):
+        api.include_router(routes.router)
     # Each add_middleware wraps the ones before it: the request log sees every answer, CORS
     # answers preflights (which carry no token) before auth, auth runs before any body is read.
     api.add_middleware(RequestGuard, limit=server.max_body)
@@ -98,11 +100,6 @@ def create_app(tierd: Tierd) -> FastAPI:
                            expose_headers=["X-Request-Id"])
     api.add_middleware(RequestLog, observe=http_metrics.observe)
     return api
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]"), int(port)
 
 
 class _Server(uvicorn.Server):
@@ -124,10 +121,10 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def serve(tierd: Tierd, listen: str) -> None:
+def serve(tierd: Tierd, listen: ListenAddress) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get server.shutdown_grace seconds, then
     are cancelled; a second SIGINT stops at once."""
-    host, port = split_listen(listen)
+    host, port = listen.host, listen.port
     config = uvicorn.Config(create_app(tierd), host=host, port=port, log_level="warning",
                             log_config=None, access_log=False,
                             timeout_graceful_shutdown=tierd.config.server.shutdown_grace)
@@ -138,4 +135,4 @@ def serve(tierd: Tierd, listen: str) -> None:
     finally:
         close_tierd(tierd)
     if not server.started:
-        raise TierdError(f"could not listen on {listen} (see the error above)")
+        raise TierdError(f"could not listen on {host}:{port} (see the error above)")

@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import contextlib
+import dataclasses
 import json
 import sys
 from pathlib import Path
 from typing import Iterator
 
-from ..config import load_config
-from ..db import connect
-from ..output import print_json
-from .compare import compare_runs
-from .report import (format_comparison, format_history, format_run, run_as_dict,
-                     runs_as_csv)
-from .settings import (DEFAULT_BATCH_SIZES, BenchError, EmbeddingSettings, GenerationSettings,
-                       parse_levels)
-from .store import ensure_schema, list_runs, load_run
+from tierd.bench.compare import compare_runs
+from tierd.bench.report import (
+    format_comparison,
+    format_history,
+    format_run,
+    run_as_dict,
+    runs_as_csv,
+)
+from tierd.bench.settings import (
+    DEFAULT_BATCH_SIZES,
+    BenchError,
+    EmbeddingSettings,
+    GenerationSettings,
+    parse_levels,
+)
+from tierd.bench.store import list_runs, load_run
+from tierd.cli.output import print_json
+from tierd.config import load_config
+from tierd.db import connect
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -70,11 +80,9 @@ def settings_from_args(args: argparse.Namespace) -> tuple[GenerationSettings, Em
 
 
 def open_state(config_path: str | None):
-    from ..app import state_db_path
+    from tierd.app import open_state_db
 
-    conn = connect(state_db_path(load_config(config_path)))
-    ensure_schema(conn)
-    return conn
+    return open_state_db(load_config(config_path))
 
 
 @contextlib.contextmanager
@@ -87,15 +95,14 @@ def progress_bar(total: int, enabled: bool) -> Iterator:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..app import open_tierd
-    from .service import plan, planned_work, run_planned, store
+    from tierd.app import open_tierd
+    from tierd.bench.service import plan, planned_work, run_planned, store
 
     generation, embedding = settings_from_args(args)
     json_to_stdout = args.json == "-"
     app = open_tierd(load_config(args.config))
     planned = plan(app, list(args.models), args.host)
     conn = connect(app.state_db)
-    ensure_schema(conn)
     runs = []
     show_bar = sys.stderr.isatty() and not json_to_stdout
     with progress_bar(planned_work(planned, generation, embedding), show_bar) as advance:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .results import METRICS, BenchRun
+from tierd.bench.results import METRICS, BenchRun
 
 NOISE_FLOOR = 0.10
 """Changes under 10 % are never flagged: run-to-run variation on a busy box is that large."""

@@ -10,13 +10,13 @@ from __future__ import annotations
 import itertools
 import time
 
-from ..runtimes.base import ModelInfo
-from .prompts import embedding_texts
-from .results import MODEL_LEVEL, BenchRun, MetricRow, error_row
-from .settings import BenchError, EmbeddingSettings
-from .stats import summarize
-from .tally import Tally, counted_cold_lease, finish_run
-from .target import Progress, Target, find_model, loaded_context, now_iso
+from tierd.bench.prompts import embedding_texts
+from tierd.bench.results import MODEL_LEVEL, BenchRun, MetricRow, error_row
+from tierd.bench.settings import BenchError, EmbeddingSettings
+from tierd.bench.stats import summarize
+from tierd.bench.tally import Tally, counted_cold_lease, finish_run
+from tierd.bench.target import Progress, Target, find_model, loaded_context, now_iso
+from tierd.runtimes.base import ModelInfo
 
 
 def planned_calls(settings: EmbeddingSettings) -> int:
@@ -44,7 +44,8 @@ def run_embedding(target: Target, model: str, settings: EmbeddingSettings,
                     texts = embedding_texts(batch_size, settings.text_words, next(seeds))
                     started = time.perf_counter()
                     try:
-                        result = target.runtime.embed(model, texts)
+                        with target.request(model):
+                            result = target.runtime.embed(model, texts)
                     except Exception as err:  # a dead runtime is a counted error
                         outcome: str | None = f"{type(err).__name__}: {err}"
                     else:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from .settings import BenchError
+from tierd.bench.settings import BenchError
 
 WORDS = (
     "river stone garden window letter market engine summer winter forest harbor signal "

@@ -6,8 +6,8 @@ import csv
 import io
 from typing import Any
 
-from .compare import Change
-from .results import METRICS, MODEL_LEVEL, BenchRun, MetricRow
+from tierd.bench.compare import Change
+from tierd.bench.results import METRICS, MODEL_LEVEL, BenchRun, MetricRow
 
 
 def number(value: float) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from .stats import Summary
+from tierd.bench.stats import Summary
 
 Better = Literal["lower", "higher", "neither"]
 
@@ -24,31 +24,44 @@ class Metric:
     meaning: str
 
 
-METRICS: dict[str, Metric] = {m.name: m for m in (
-    Metric("cold_load_s", "s", "lower",
-           "model unloaded through the budget manager, then time to hold a lease (which loads)"),
-    Metric("ttft_ms", "ms", "lower", "request sent to first non-empty chunk"),
-    Metric("tpot_ms", "ms", "lower", "(e2e - ttft) / (output tokens - 1), per request"),
-    Metric("itl_ms", "ms", "lower", "gap between consecutive non-empty chunks"),
-    Metric("e2e_ms", "ms", "lower", "request sent to last chunk"),
-    Metric("prefill_tps", "tok/s", "higher", "prompt tokens / ttft"),
-    Metric("decode_tps", "tok/s", "higher", "(output tokens - 1) / (e2e - ttft), per request"),
-    Metric("requests_per_s", "req/s", "higher", "finished requests / round wall time"),
-    Metric("output_tps", "tok/s", "higher", "all output tokens of a round / round wall time"),
-    Metric("rt_prefill_tps", "tok/s", "higher", "runtime: prompt_eval_count / prompt_eval_duration"),
-    Metric("rt_decode_tps", "tok/s", "higher", "runtime: eval_count / eval_duration"),
-    Metric("rt_total_ms", "ms", "lower", "runtime: total_duration"),
-    Metric("rt_load_ms", "ms", "lower", "runtime: load_duration (time it spent loading)"),
-    Metric("prompt_tokens", "tok", "neither", "prompt tokens per request (runtime's count)"),
-    Metric("output_tokens", "tok", "neither", "output tokens per request (runtime's count)"),
-    Metric("errors", "req", "lower", "failed requests (mean = count, n = requests sent)"),
-    Metric("decode_bound_tps", "tok/s", "neither",
-           "memory bandwidth / weight bytes: the most decode tokens/s this device allows"),
-    Metric("decode_bound_pct", "%", "higher", "decode_tps as a share of decode_bound_tps"),
-    Metric("embed_latency_ms", "ms", "lower", "one embed call for a whole batch"),
-    Metric("texts_per_s", "text/s", "higher", "texts in the batch / embed call latency"),
-    Metric("embed_tokens_per_s", "tok/s", "higher", "tokens in the batch / embed call latency"),
-)}
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric(
+            "cold_load_s",
+            "s",
+            "lower",
+            "model unloaded through the model manager, then time to hold a lease (which loads)",
+        ),
+        Metric("ttft_ms", "ms", "lower", "request sent to first non-empty chunk"),
+        Metric("tpot_ms", "ms", "lower", "(e2e - ttft) / (output tokens - 1), per request"),
+        Metric("itl_ms", "ms", "lower", "gap between consecutive non-empty chunks"),
+        Metric("e2e_ms", "ms", "lower", "request sent to last chunk"),
+        Metric("prefill_tps", "tok/s", "higher", "prompt tokens / ttft"),
+        Metric("decode_tps", "tok/s", "higher", "(output tokens - 1) / (e2e - ttft), per request"),
+        Metric("requests_per_s", "req/s", "higher", "finished requests / round wall time"),
+        Metric("output_tps", "tok/s", "higher", "all output tokens of a round / round wall time"),
+        Metric(
+            "rt_prefill_tps", "tok/s", "higher", "runtime: prompt_eval_count / prompt_eval_duration"
+        ),
+        Metric("rt_decode_tps", "tok/s", "higher", "runtime: eval_count / eval_duration"),
+        Metric("rt_total_ms", "ms", "lower", "runtime: total_duration"),
+        Metric("rt_load_ms", "ms", "lower", "runtime: load_duration (time it spent loading)"),
+        Metric("prompt_tokens", "tok", "neither", "prompt tokens per request (runtime's count)"),
+        Metric("output_tokens", "tok", "neither", "output tokens per request (runtime's count)"),
+        Metric("errors", "req", "lower", "failed requests (mean = count, n = requests sent)"),
+        Metric(
+            "decode_bound_tps",
+            "tok/s",
+            "neither",
+            "memory bandwidth / weight bytes: the most decode tokens/s this device allows",
+        ),
+        Metric("decode_bound_pct", "%", "higher", "decode_tps as a share of decode_bound_tps"),
+        Metric("embed_latency_ms", "ms", "lower", "one embed call for a whole batch"),
+        Metric("texts_per_s", "text/s", "higher", "texts in the batch / embed call latency"),
+        Metric("embed_tokens_per_s", "tok/s", "higher", "tokens in the batch / embed call latency"),
+    )
+}
 
 MODEL_LEVEL = 0
 """`concurrency` of rows that describe the model as a whole (cold load, the hardware bound)."""

@@ -15,14 +15,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from ..runtimes.base import GenerateOptions, ModelInfo, Timings
-from .bandwidth import DecodeBound
-from .prompts import fit_prompt
-from .results import MODEL_LEVEL, BenchRun, MetricRow, error_row
-from .settings import BenchError, GenerationSettings
-from .stats import summarize
-from .tally import Tally, counted_cold_lease, finish_run
-from .target import Progress, Target, find_model, loaded_context, model_bound, now_iso
+from tierd.bench.bandwidth import DecodeBound
+from tierd.bench.prompts import fit_prompt
+from tierd.bench.results import MODEL_LEVEL, BenchRun, MetricRow, error_row
+from tierd.bench.settings import BenchError, GenerationSettings
+from tierd.bench.stats import summarize
+from tierd.bench.tally import Tally, counted_cold_lease, finish_run
+from tierd.bench.target import Progress, Target, find_model, loaded_context, model_bound, now_iso
+from tierd.runtimes.base import Chunk, GenerateOptions, ModelInfo, Timings
 
 
 @dataclass(frozen=True)
@@ -63,30 +63,37 @@ def planned_requests(settings: GenerationSettings) -> int:
 
 def stream_request(target: Target, model: str, messages: list[dict], prompt_tokens: int,
                    options: GenerateOptions) -> RequestSample:
-    """One streamed chat request, timed; any failure becomes the sample's error."""
+    """One streamed chat request, timed from before its turn in the model's queue (as a
+    client sees it); any failure becomes the sample's error."""
     started = time.perf_counter()
+    try:
+        with target.request(model):
+            return _timed_reply(target.runtime.chat(model, messages, options), started,
+                                prompt_tokens)
+    except Exception as err:  # any runtime failure is a measured error, not a crash
+        return RequestSample(prompt_tokens, error=f"{type(err).__name__}: {err}")
+
+
+def _timed_reply(reply: Iterator[Chunk], started: float, prompt_tokens: int) -> RequestSample:
     first = last = None
     gaps: list[float] = []
     chunks = 0
-    try:
-        for chunk in target.runtime.chat(model, messages, options):
-            now = time.perf_counter()
-            # An empty chunk (a role header, a keep-alive) is not a token.
-            if chunk.text:
-                if first is None:
-                    first = now
-                else:
-                    gaps.append(now - last)
-                last = now
-                chunks += 1
-            if chunk.done:
-                if first is None:
-                    return RequestSample(prompt_tokens, error="empty reply: the model stopped "
-                                                              "before its first token")
-                return RequestSample(prompt_tokens, first - started, now - started, tuple(gaps),
-                                     chunks, chunk.timings)
-    except Exception as err:  # any runtime failure is a measured error, not a crash
-        return RequestSample(prompt_tokens, error=f"{type(err).__name__}: {err}")
+    for chunk in reply:
+        now = time.perf_counter()
+        # An empty chunk (a role header, a keep-alive) is not a token.
+        if chunk.text:
+            if first is None:
+                first = now
+            else:
+                gaps.append(now - last)
+            last = now
+            chunks += 1
+        if chunk.done:
+            if first is None:
+                return RequestSample(prompt_tokens, error="empty reply: the model stopped "
+                                                          "before its first token")
+            return RequestSample(prompt_tokens, first - started, now - started, tuple(gaps),
+                                 chunks, chunk.timings)
     return RequestSample(prompt_tokens, error="the stream ended without its final chunk")
 
 

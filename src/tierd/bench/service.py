@@ -9,17 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from ..errors import UnknownHost, UnknownModel
-from ..runtimes.base import ModelInfo
-from .embed_bench import planned_calls, run_embedding
-from .results import BenchRun
-from .runner import planned_requests, run_generation
-from .settings import EmbeddingSettings, GenerationSettings
-from .store import save_run
-from .target import Progress, Target, collect_versions
+from tierd.bench.embed_bench import planned_calls, run_embedding
+from tierd.bench.results import BenchRun
+from tierd.bench.runner import planned_requests, run_generation
+from tierd.bench.settings import EmbeddingSettings, GenerationSettings
+from tierd.bench.store import save_run
+from tierd.bench.target import Progress, Target, collect_versions
+from tierd.errors import UnknownHost, UnknownModel
+from tierd.runtimes.base import ModelInfo
 
 if TYPE_CHECKING:
-    from ..app import Tierd
+    from tierd.app import Tierd
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class Planned:
 
 
 def target_for(app: Tierd, host: str) -> Target:
-    """Leases and unloads go through the budget manager, the one owner of memory."""
+    """Leases and unloads go through the model manager, the one owner of memory."""
     runtime = app.runtimes[host]
     devices = app.hosts[host].devices if host in app.hosts else ()
     host_config = next((h for h in app.config.hosts if h.name == host), None)
@@ -39,6 +39,7 @@ def target_for(app: Tierd, host: str) -> Target:
         runtime=runtime,
         lease=lambda model: app.manager.lease(model, host),
         unload=lambda model: app.manager.unload(model, host),
+        request=lambda model: app.manager.request(model, host),
         device=devices[0].name if devices else "",
         bandwidth_gbps=override,
         versions=collect_versions(runtime),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..errors import TierdError
+from tierd.errors import TierdError
 
 
 class BenchError(TierdError):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..db import transaction
-from ..errors import TierdError
-from .results import BenchRun, MetricRow
-from .stats import Summary
+from tierd.bench.results import BenchRun, MetricRow
+from tierd.bench.stats import Summary
+from tierd.db import Schema, transaction
+from tierd.errors import TierdError
 
-SCHEMA = """
+SCHEMA = Schema("bench", ("""
 CREATE TABLE IF NOT EXISTS bench_runs (
     id INTEGER PRIMARY KEY,
     started_at TEXT NOT NULL,
@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS bench_results (
     n INTEGER NOT NULL,
     PRIMARY KEY (run_id, concurrency, batch_size, metric)
 );
-"""
+""",))
 
 
 class UnknownRun(TierdError):
@@ -51,13 +51,6 @@ class UnknownRun(TierdError):
     def __init__(self, run_id: int):
         self.run_id = run_id
         super().__init__(f"no benchmark run has id {run_id} (see `tierd bench history`)")
-
-
-def ensure_schema(conn: Any) -> None:
-    with transaction(conn):
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
 
 
 def save_run(conn: Any, run: BenchRun) -> int:

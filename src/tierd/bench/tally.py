@@ -12,10 +12,10 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
-from ..runtimes.base import ModelInfo
-from .results import BenchRun, MetricRow, run_status
-from .settings import EmbeddingSettings, GenerationSettings
-from .target import Target, cold_lease
+from tierd.bench.results import BenchRun, MetricRow, run_status
+from tierd.bench.settings import EmbeddingSettings, GenerationSettings
+from tierd.bench.target import Target, cold_lease
+from tierd.runtimes.base import ModelInfo
 
 
 @dataclass

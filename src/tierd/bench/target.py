@@ -1,8 +1,9 @@
-"""Where a benchmark runs: one runtime on one host, and the budget manager's hold on its models.
+"""Where a benchmark runs: one runtime on one host, and the model manager's hold on its models.
 
-The runner never loads or unloads a model itself (the budget manager is the one owner of
-memory); it asks through `lease` and `unload`, so a benchmark on a busy box evicts and
-reloads exactly as real traffic would.
+The runner never loads or unloads a model itself (the model manager is the one owner of
+memory and of the queue per model); it asks through `lease` and `unload`, and every request
+takes its turn through `request`, so a benchmark on a busy box evicts, reloads and queues
+exactly as real traffic would.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ from datetime import datetime, timezone
 from importlib import metadata
 from typing import Any, Callable, ContextManager, Iterator
 
-from .. import __version__
-from ..errors import UnknownModel
-from ..runtimes.base import ModelInfo, Runtime
-from .bandwidth import DecodeBound, decode_bound, lookup_bandwidth
+from tierd import __version__
+from tierd.bench.bandwidth import DecodeBound, decode_bound, lookup_bandwidth
+from tierd.errors import UnknownModel
+from tierd.runtimes.base import ModelInfo, Runtime
 
 Progress = Callable[[int], None]
 """Called with the number of requests (or embed calls) just finished, for a progress bar."""
@@ -29,6 +30,8 @@ class Target:
     lease: Callable[[str], ContextManager[Any]]
     """Holds a model loaded while the context is open; entering it loads a cold model."""
     unload: Callable[[str], None]
+    request: Callable[[str], ContextManager[Any]]
+    """One request's turn on a model (its queue and slot); held while the request runs."""
     device: str = ""
     """The device's name as the host probe reports it (matched against the bandwidth table)."""
     bandwidth_gbps: float | None = None
@@ -75,8 +78,10 @@ def model_bound(target: Target, info: ModelInfo) -> tuple[DecodeBound | None, st
     """The decode bound and a note saying where it came from, or why there is none."""
     bandwidth = lookup_bandwidth(target.device, target.bandwidth_gbps)
     if bandwidth is None:
-        return None, (f"no hardware bound: the memory bandwidth of {target.device or 'this device'!r} "
-                      "is not in tierd's table (set it in the config to get a % of the bound)")
+        return None, (
+            f"no hardware bound: the memory bandwidth of {target.device or 'this device'!r} "
+            "is not in tierd's table (set it in the config to get a % of the bound)"
+        )
     bound = decode_bound(bandwidth, weight_bytes(info))
     if bound is None:
         return None, f"no hardware bound: the runtime does not report {info.name}'s size"

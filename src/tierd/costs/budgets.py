@@ -16,10 +16,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Config
-from ..errors import TierdError
-from .ledger import CallRecord, Ledger
-from .periods import iso, period_bounds
+from tierd.config import Config
+from tierd.costs.ledger import CallRecord, Ledger
+from tierd.costs.periods import iso, period_bounds
+from tierd.db import Schema
+from tierd.errors import TierdError
 
 log = logging.getLogger("tierd.costs")
 
@@ -28,7 +29,7 @@ RESERVATION_TTL_S = 3600.0
 
 _PERIOD_OF = {"daily": "day", "weekly": "week", "monthly": "month"}
 
-SCHEMA = """
+SCHEMA = Schema("budgets", ("""
 CREATE TABLE IF NOT EXISTS reservations (
     id INTEGER PRIMARY KEY,
     created REAL NOT NULL,
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS budget_alerts (
     period_start REAL NOT NULL,
     PRIMARY KEY (scope, name, period, period_start)
 );
-"""
+""",))
 
 
 class BudgetExceeded(TierdError):
@@ -113,8 +114,6 @@ class Budgets:
         self.ledger = ledger
         self.caps = caps_from_config(config)
         self.alert_at = config.budgets.alert_at
-        with ledger.lock:
-            ledger.conn.executescript(SCHEMA)
 
     def reserve(self, provider: str, tier: str, worst_case_usd: float) -> Reservation:
         """Hold `worst_case_usd` against every cap that applies; BudgetExceeded if any would

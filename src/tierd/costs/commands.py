@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from ..config import load_config
-from ..output import print_json, print_table
-from . import cost_report, open_costs
-from .ledger import BREAKDOWN_KEYS
-from .periods import PERIODS
+from tierd.api.paths import COSTS
+from tierd.cli.daemon import ask
+from tierd.cli.output import print_json, print_table
+from tierd.config import Config, load_config
+from tierd.costs.ledger import BREAKDOWN_KEYS
+from tierd.costs.periods import PERIODS
+from tierd.costs.service import Costs, cost_report, open_costs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,9 +30,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _report(args: argparse.Namespace, by: str | None) -> dict:
-    config = load_config(args.config)
-    costs = open_costs(config, config.state_path / "state.db")
-    return cost_report(costs, args.period, by)
+    return ask(load_config(args.config), COSTS, cost_report, opener=_open_costs,
+               period=args.period, by=by)
+
+
+def _open_costs(config: Config) -> Costs:
+    """The ledger and budgets alone: reading spend needs no host probe and no provider key."""
+    from tierd.app import open_state_db
+
+    return open_costs(config, open_state_db(config))
 
 
 def _summary(args: argparse.Namespace) -> int:

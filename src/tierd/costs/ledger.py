@@ -13,11 +13,11 @@ import time
 from dataclasses import astuple, dataclass, fields
 from typing import Any, Iterator
 
-from ..db import transaction
-from ..errors import TierdError
-from .periods import check_period, iso, period_bounds
+from tierd.costs.periods import check_period, iso, period_bounds
+from tierd.db import Schema, transaction
+from tierd.errors import TierdError
 
-SCHEMA = """
+SCHEMA = Schema("ledger", ("""
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
     ts REAL NOT NULL,
@@ -40,7 +40,7 @@ CREATE TABLE IF NOT EXISTS calls (
     UNIQUE (request_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
-"""
+""",))
 
 BREAKDOWN_KEYS = ("provider", "model", "task", "tier")
 
@@ -70,8 +70,15 @@ class CallRecord:
 _COLUMNS = [f.name for f in fields(CallRecord)]
 
 
-def ensure_schema(conn: Any) -> None:
-    conn.executescript(SCHEMA)
+@dataclass(frozen=True)
+class LedgerMetrics:
+    outcomes: list[tuple]
+    """(tier, model, status, calls)"""
+    latency: list[tuple]
+    """(tier, model, calls, seconds in all, calls at or under each bucket bound)"""
+    fallbacks: dict[str, int]
+    providers: list[tuple]
+    """(provider, USD, prompt tokens, completion tokens)"""
 
 
 class Ledger:
@@ -85,8 +92,6 @@ class Ledger:
     def __init__(self, conn: Any):
         self.conn = conn
         self.lock = threading.RLock()
-        with self.lock:
-            ensure_schema(conn)
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
@@ -140,6 +145,33 @@ class Ledger:
                 f"{_TOTALS}, {by} AS name FROM calls WHERE ts >= ? AND ts < ? "
                 f"GROUP BY {by} ORDER BY cost_usd DESC, calls DESC, name", (start, end)).fetchall()
         return [{by: row["name"], **_totals(row)} for row in rows]
+
+    def metrics(self, latency_buckets_s: tuple[float, ...]) -> LedgerMetrics:
+        """All-time counts for /metrics: calls by tier, model and outcome, a cumulative latency
+        histogram by tier and model, fallbacks by reason, spend and tokens by provider."""
+        bucket_sums = ", ".join(f"SUM(latency_ms <= {b * 1000})" for b in latency_buckets_s)
+        with self.lock:
+            outcomes = [tuple(r) for r in self.conn.execute(
+                "SELECT tier, model, status, COUNT(*) FROM calls GROUP BY tier, model, status")]
+            latency = [(r[0], r[1], r[2], (r[3] or 0) / 1000,
+                        tuple(r[4 + i] or 0 for i in range(len(latency_buckets_s))))
+                       for r in self.conn.execute(
+                           f"SELECT tier, model, COUNT(*), SUM(latency_ms), {bucket_sums} "
+                           "FROM calls GROUP BY tier, model")]
+            fallbacks = dict(self.conn.execute(
+                "SELECT fallback_reason, COUNT(*) FROM calls WHERE fallback_reason IS NOT NULL "
+                "GROUP BY fallback_reason").fetchall())
+            providers = [tuple(r) for r in self.conn.execute(
+                "SELECT provider, SUM(cost_usd), SUM(prompt_tokens), SUM(completion_tokens) "
+                "FROM calls GROUP BY provider")]
+        return LedgerMetrics(outcomes, latency, fallbacks, providers)
+
+    def recent(self, limit: int) -> list[dict]:
+        """The newest `limit` rows, newest first."""
+        with self.lock:
+            found = self.conn.execute("SELECT * FROM calls ORDER BY ts DESC, id DESC LIMIT ?",
+                                      (limit,)).fetchall()
+        return [dict(row) for row in found]
 
     def rows(self, request_id: str) -> list[dict]:
         """Every attempt of one request, in order (for tests and `tierd cost` drill-downs)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from ..errors import TierdError
+from tierd.errors import TierdError
 
 PERIODS = ("day", "week", "month")
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..config import Config
-from ..errors import TierdError
+from tierd.config import Config
+from tierd.errors import TierdError
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-from ..config import load_config
-from ..output import print_json, print_table
-from ..sizes import format_size
-from .probe import HostMemory, probe_hosts
+from tierd.cli.output import print_json, print_table
+from tierd.config import load_config
+from tierd.hosts.probe import HostMemory, probe_hosts
+from tierd.sizes import format_size
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import Config, HostConfig
-from ..errors import ConfigError
-from ..sizes import format_size
-from .seams import Seams
+from tierd.config import Config, HostConfig
+from tierd.errors import ConfigError
+from tierd.hosts.seams import Seams
+from tierd.net import url_is_loopback
+from tierd.sizes import format_size
 
 MiB = 1024**2
 GiB = 1024**3
@@ -54,11 +55,8 @@ def probe_hosts(config: Config, seams: Seams | None = None) -> list[HostMemory]:
 
 
 def is_local(host: HostConfig) -> bool:
-    if host.runtime == "embedded" or not host.url:
-        return True
-    netloc = host.url.split("://", 1)[-1].split("/", 1)[0]
-    hostname = netloc.rsplit(":", 1)[0] if not netloc.startswith("[") else netloc.split("]")[0] + "]"
-    return hostname in ("127.0.0.1", "localhost", "[::1]", "::1") or hostname.startswith("127.")
+    """The embedded runtime, or an Ollama host on this machine: a host tierd can probe."""
+    return host.runtime == "embedded" or not host.url or url_is_loopback(host.url)
 
 
 def probe_host(host: HostConfig, index: int = 0, seams: Seams | None = None) -> HostMemory:
@@ -95,7 +93,9 @@ def probe_host(host: HostConfig, index: int = 0, seams: Seams | None = None) -> 
     for i, d in enumerate(devices):
         share = remaining if i == len(devices) - 1 else host.memory_budget * (d.total or 0) // total
         remaining -= share
-        sources = dict(d.sources, budget=f"config {key}.memory_budget (probe said {format_size(d.budget)})")
+        sources = dict(
+            d.sources, budget=f"config {key}.memory_budget (probe said {format_size(d.budget)})"
+        )
         overridden.append(Device(d.kind, d.index, d.name, d.total, d.used, d.free, share, sources))
     return HostMemory(host.name, host.runtime, tuple(overridden), override=True)
 

@@ -23,11 +23,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..db import transaction
-from . import store
-from .chunking import Chunk, chunk_file, max_chunk_chars
-from .embedder import Embedder, Summarize, normalise
-from .sources import FoundFile, Skips, SourceMissing, SourceSpec, scan_source
+from tierd.db import transaction
+from tierd.index import store
+from tierd.index.chunking import Chunk, chunk_file, max_chunk_chars
+from tierd.index.embedder import Embedder, Summarize, normalise
+from tierd.index.sources import FoundFile, Skips, SourceMissing, SourceSpec, scan_source
 
 BATCH_SIZE = 64
 RACY_NS = 1_000_000_000

@@ -1,7 +1,7 @@
 """`tierd search` and `tierd index status|rebuild`.
 
 With a daemon running they ask it (it holds the embedding model warm and owns the index
-writes); without one they run here, on the same functions (tierd.index_service, the
+writes); without one they run here, on the same functions (tierd.index.service, the
 index-rebuild job).
 """
 
@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import time
-import urllib.parse
 
-from ..client import call, running_daemon
-from ..config import load_config
-from ..output import print_json, print_table
-from .search import KINDS, MAX_K
+from tierd.api import paths
+from tierd.cli.daemon import ask
+from tierd.cli.output import print_json, print_table
+from tierd.config import load_config
+from tierd.index.search import KINDS, MAX_K
+from tierd.index.service import index_status, search_index
+from tierd.jobs.commands import run_and_follow
 
 REBUILD_JOB = "index-rebuild"
 
@@ -43,19 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _search(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    url = running_daemon(config)
-    if url:
-        fields = {"q": args.query, "k": args.k, "source": args.source, "path": args.path,
-                  "kind": args.kind}
-        query = urllib.parse.urlencode({k: v for k, v in fields.items() if v is not None})
-        result = call(config, url, "GET", f"/search?{query}")
-    else:
-        from ..app import open_tierd
-        from ..index_service import search_index
-
-        result = search_index(open_tierd(config), args.query, args.k, source=args.source,
-                              path=args.path, kind=args.kind)
+    # POST: a query too long for a URL still reaches the daemon whole.
+    result = ask(load_config(args.config), paths.SEARCH_POST, search_index, q=args.query,
+                 k=args.k, source=args.source, path=args.path, kind=args.kind)
     if args.json:
         print_json(result)
         return 0
@@ -73,15 +65,7 @@ def _search(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    url = running_daemon(config)
-    if url:
-        status = call(config, url, "GET", "/index/status")
-    else:
-        from ..app import open_tierd
-        from ..index_service import index_status
-
-        status = index_status(open_tierd(config))
+    status = ask(load_config(args.config), paths.INDEX_STATUS, index_status)
     if args.json:
         print_json(status)
         return 0
@@ -110,6 +94,4 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _rebuild(args: argparse.Namespace) -> int:
-    from ..jobs.commands import _run
-
-    return _run(argparse.Namespace(config=args.config, name=REBUILD_JOB, json=args.json))
+    return run_and_follow(args.config, REBUILD_JOB, args.json)

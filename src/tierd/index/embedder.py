@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..runtimes.base import Runtime
+from tierd.runtimes.base import Runtime
 
 Summarize = Callable[[str, str], str]
 """summarize(path, text) -> a 1-3 sentence summary of the file (the `summarize` task)."""

@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import TierdError
-from . import store
-from .embedder import Embedder, normalise
-from .globs import Glob
+from tierd.errors import TierdError
+from tierd.index import store
+from tierd.index.embedder import Embedder, normalise
+from tierd.index.globs import Glob
 
 MAX_QUERY_CHARS = 4000
 MAX_K = 100

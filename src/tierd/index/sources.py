@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from .globs import Glob, IgnoreRule, is_ignored, matches_any, read_gitignore
+from tierd.index.globs import Glob, IgnoreRule, is_ignored, matches_any, read_gitignore
 
 DEFAULT_MAX_FILE_BYTES = 1024 * 1024
 ALWAYS_PRUNED = frozenset({".git", ".hg", ".svn"})

@@ -24,9 +24,9 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from ..db import transaction
+from tierd.db import Schema, migrate, transaction
 
-SCHEMA = """
+SCHEMA = Schema("index", ("""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     id INTEGER PRIMARY KEY,
@@ -67,15 +67,13 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at REAL,
     stats TEXT                        -- JSON of BuildStats
 );
-"""
+""",))
 
 
 def ensure_schema(conn: Any) -> None:
-    # Statement by statement: executescript would COMMIT behind transaction()'s back.
-    with transaction(conn):
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
+    """Bring the index's own tables up to date (the per-model vector tables are made by
+    `ensure_model` as models appear)."""
+    migrate(conn, (SCHEMA,))
 
 
 def content_hash(data: bytes | str) -> str:

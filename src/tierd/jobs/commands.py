@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import time
-import urllib.parse
 
-from ..client import call, running_daemon
-from ..config import load_config
-from ..output import print_json, print_table
+from tierd.api import paths
+from tierd.cli.daemon import ask
+from tierd.cli.output import print_json, print_table
+from tierd.config import load_config
+from tierd.jobs.service import get_run, job_history, list_jobs, run_job
+from tierd.net import parse_listen
 
 POLL_SECONDS = 0.5
 SHOWN_COUNTS = ("files_seen", "files_indexed", "files_unchanged", "files_deleted",
@@ -48,15 +50,7 @@ def _when(stamp: float | None) -> str:
 
 
 def _list(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    url = running_daemon(config)
-    if url:
-        rows = call(config, url, "GET", "/jobs")["jobs"]
-    else:
-        from ..app import open_tierd
-        from .service import list_jobs
-
-        rows = list_jobs(open_tierd(config))
+    rows = ask(load_config(args.config), paths.JOBS, list_jobs)["jobs"]
     if args.json:
         print_json(rows)
         return 0
@@ -69,22 +63,20 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    url = running_daemon(config)
-    if url:
-        name = urllib.parse.quote(args.name, safe="")
-        started = call(config, url, "POST", f"/jobs/{name}/run")
-        print(f"{args.name}: run {started['run_id']} started in the daemon at {url}", flush=True)
-        run = started
-        while run["status"] == "running":
-            time.sleep(POLL_SECONDS)
-            run = call(config, url, "GET", f"/jobs/runs/{started['run_id']}")
-    else:
-        from ..app import open_tierd
-        from .service import run_job
+    return run_and_follow(args.config, args.name, args.json)
 
-        run = run_job(open_tierd(config), args.name)
-    if args.json:
+
+def run_and_follow(config_path: str | None, name: str, as_json: bool) -> int:
+    """Run job `name` to its end, in the daemon (following the run) or here; print it."""
+    config = load_config(config_path)
+    run = ask(config, paths.RUN_JOB, run_job, name=name)
+    if run["status"] == "running":
+        print(f"{name}: run {run['id']} started in the daemon at "
+              f"{parse_listen(config.server.listen).url}", flush=True)
+    while run["status"] == "running":
+        time.sleep(POLL_SECONDS)
+        run = ask(config, paths.JOB_RUN, get_run, run_id=run["id"])
+    if as_json:
         print_json(run)
     else:
         _print_run(run)
@@ -108,17 +100,8 @@ def _print_run(run: dict) -> None:
 
 
 def _history(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    url = running_daemon(config)
-    if url:
-        query = urllib.parse.urlencode({k: v for k, v in
-                                        (("job", args.name), ("limit", args.limit)) if v})
-        runs = call(config, url, "GET", f"/jobs/history?{query}")["runs"]
-    else:
-        from ..app import open_tierd
-        from .service import job_history
-
-        runs = job_history(open_tierd(config), args.name, args.limit)
+    runs = ask(load_config(args.config), paths.JOB_HISTORY, job_history, job=args.name,
+               limit=args.limit)["runs"]
     if args.json:
         print_json(runs)
         return 0

@@ -15,10 +15,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..db import transaction
-from ..errors import TierdError
+from tierd.db import Schema, transaction
+from tierd.errors import TierdError
 
-SCHEMA = """
+SCHEMA = Schema("job_history", ("""
 CREATE TABLE IF NOT EXISTS job_runs (
     id INTEGER PRIMARY KEY,
     job TEXT NOT NULL,
@@ -31,7 +31,7 @@ CREATE TABLE IF NOT EXISTS job_runs (
     pid INTEGER NOT NULL              -- whose run it is, to tell a live run from a dead one
 );
 CREATE INDEX IF NOT EXISTS job_runs_by_job ON job_runs(job, id);
-"""
+""",))
 
 Trigger = Literal["cron", "manual"]
 
@@ -62,13 +62,6 @@ class JobRun:
         return dict(self.__dict__)
 
 
-def ensure_schema(conn: Any) -> None:
-    with transaction(conn):
-        for statement in SCHEMA.split(";"):
-            if statement.strip():
-                conn.execute(statement)
-
-
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
@@ -94,14 +87,12 @@ def _mark_dead_runs(conn: Any) -> int:
 
 def mark_interrupted(conn: Any) -> int:
     """At start: close the rows of runs whose process died; returns how many."""
-    ensure_schema(conn)
     with transaction(conn):
         return _mark_dead_runs(conn)
 
 
 def claim_run(conn: Any, job: str, trigger: Trigger) -> int:
     """Start a run of `job` and return its id; JobAlreadyRunning if a live run holds it."""
-    ensure_schema(conn)
     with transaction(conn):
         _mark_dead_runs(conn)
         row = conn.execute("SELECT id, started_at FROM job_runs WHERE job = ? AND "
@@ -138,14 +129,12 @@ def _as_run(row: Any) -> JobRun:
 
 
 def get_run(conn: Any, run_id: int) -> JobRun | None:
-    ensure_schema(conn)
     row = conn.execute("SELECT * FROM job_runs WHERE id = ?", (run_id,)).fetchone()
     return None if row is None else _as_run(row)
 
 
 def list_runs(conn: Any, job: str | None = None, limit: int = 20) -> list[JobRun]:
     """Newest first."""
-    ensure_schema(conn)
     if job is None:
         rows = conn.execute("SELECT * FROM job_runs ORDER BY id DESC LIMIT ?", (limit,))
     else:
@@ -156,7 +145,11 @@ def list_runs(conn: Any, job: str | None = None, limit: int = 20) -> list[JobRun
 
 def last_runs(conn: Any) -> dict[str, JobRun]:
     """The newest run of every job that has one."""
-    ensure_schema(conn)
     rows = conn.execute("SELECT * FROM job_runs WHERE id IN "
                         "(SELECT max(id) FROM job_runs GROUP BY job)")
     return {row["job"]: _as_run(row) for row in rows}
+
+
+def runs_by_status(conn: Any) -> dict[str, int]:
+    """How many runs ended (or are) in each status, all jobs, all time."""
+    return dict(conn.execute("SELECT status, COUNT(*) FROM job_runs GROUP BY status").fetchall())

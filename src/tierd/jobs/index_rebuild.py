@@ -6,12 +6,12 @@ is killed halfway leaves a usable index and the next run carries on from where i
 
 from __future__ import annotations
 
-from ..app import Tierd
-from ..config import Config
-from ..db import connect
-from ..index.build import BuildStats, build_index
-from ..index.sources import SourceSpec
-from ..index_models import embedder_for, summarizer_for, summary_model
+from tierd.app import Tierd
+from tierd.config import Config
+from tierd.db import connect
+from tierd.index.build import BuildStats, build_index
+from tierd.index.models import embedder_for, summarizer_for, summary_model
+from tierd.index.sources import SourceSpec
 
 
 def index_sources(config: Config) -> list[SourceSpec]:

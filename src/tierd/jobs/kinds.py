@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from ..app import Tierd
-from . import index_rebuild
+from tierd.app import Tierd
+from tierd.jobs import index_rebuild
 
 
 @dataclass(frozen=True)

@@ -9,24 +9,19 @@ from __future__ import annotations
 import logging
 from contextlib import ExitStack
 
-from ..app import Tierd
-from ..config import JobConfig
-from ..db import connect
-from ..errors import TierdError
-from . import history
-from .history import JobRun, Trigger
-from .kinds import KINDS, JobKind
+from tierd.app import Tierd
+from tierd.config import JobConfig
+from tierd.db import connect
+from tierd.errors import TierdError, UnknownName
+from tierd.jobs import history
+from tierd.jobs.history import JobRun, Trigger
+from tierd.jobs.kinds import KINDS, JobKind
 
 log = logging.getLogger("tierd.jobs")
 
 
-class UnknownJob(TierdError):
-    http_status = 404
-
-    def __init__(self, name: str, known: list[str]):
-        self.name = name
-        self.known = sorted(known)
-        super().__init__(f"unknown job {name!r} (known jobs: {', '.join(self.known) or 'none'})")
+class UnknownJob(UnknownName):
+    kind = "job"
 
 
 def find_job(jobs: dict[str, JobConfig], name: str) -> JobConfig:

@@ -11,7 +11,7 @@ APScheduler stores a job as a reference to a module-level function plus its argu
 stored jobs call the functions below with the state folder as a key, and those find the running
 scheduler (and through it the running tierd) in `_RUNNING` rather than unpickling anything.
 
-Warm-up: for each job the budget manager is told which models the next run needs and when
+Warm-up: for each job the model manager is told which models the next run needs and when
 (`reserve_for_job`), and a one-off job calls `warm_up()` `warmup` seconds before the start, so
 the run finds its models loaded and nothing evicts them meanwhile. Those one-offs and manual
 runs live in a memory store: they are recomputed at every start.
@@ -32,14 +32,14 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 from sqlalchemy import create_engine
 
-from ..app import Tierd
-from ..config import JobConfig
-from ..db import connect, sqlite3
-from ..errors import TierdError
-from . import history
-from .history import JobAlreadyRunning
-from .kinds import KINDS, JobKind
-from .runner import claim, execute, find_job
+from tierd.app import Tierd
+from tierd.config import JobConfig
+from tierd.db import connect, sqlite3
+from tierd.errors import TierdError
+from tierd.jobs import history
+from tierd.jobs.history import JobAlreadyRunning
+from tierd.jobs.kinds import KINDS, JobKind
+from tierd.jobs.runner import claim, execute, find_job
 
 log = logging.getLogger("tierd.jobs")
 
@@ -69,13 +69,8 @@ def _scheduler_for(key: str, name: str) -> JobScheduler:
     return scheduler
 
 
-def _manager_now(app: Tierd) -> float:
-    """The budget manager's clock, on which job reservations are placed."""
-    return app.manager._clock()
-
-
 class JobScheduler:
-    """The jobs of one running tierd; `app.extras["scheduler"]`, shut down with the daemon."""
+    """The jobs of one running tierd (`app.scheduler`), shut down with the daemon."""
 
     def __init__(self, app: Tierd, jobs: tuple[JobConfig, ...] | None = None,
                  kinds: dict[str, JobKind] = KINDS):
@@ -188,7 +183,7 @@ class JobScheduler:
                                              args=args)
 
     def _prepare(self, job: JobConfig) -> None:
-        """Reserve the next run's models with the budget manager and schedule their warm-up."""
+        """Reserve the next run's models with the model manager and schedule their warm-up."""
         now = datetime.now(self._tz)
         start = self._trigger(job).get_next_fire_time(None, now)
         if start is None:
@@ -199,7 +194,7 @@ class JobScheduler:
                 self.app.manager.cancel_reservation(job.name)
                 return
             self.app.manager.reserve_for_job(
-                job.name, models, start_at=_manager_now(self.app) + (start - now).total_seconds(),
+                job.name, models, start_at=self.app.manager.now() + (start - now).total_seconds(),
                 warmup_seconds=job.warmup)
         except TierdError as err:
             # A host that is down now may be up by then; the run itself will say what failed.
@@ -242,8 +237,11 @@ class JobScheduler:
 
 
 def start_scheduler(app: Tierd) -> JobScheduler:
-    """Start the configured jobs and hang the scheduler on the app for shutdown to find."""
+    """Start the configured jobs and set the app's scheduler (once, before the daemon serves)
+    for the job routes and shutdown to find."""
+    if app.scheduler is not None:
+        raise RuntimeError("this tierd's scheduler is started already")
     scheduler = JobScheduler(app)
     scheduler.start()
-    app.extras["scheduler"] = scheduler
+    app.scheduler = scheduler
     return scheduler

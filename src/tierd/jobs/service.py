@@ -6,25 +6,30 @@ from datetime import datetime
 
 from apscheduler.triggers.cron import CronTrigger
 
-from ..app import Tierd
-from ..db import connect
-from . import history
-from .runner import find_job, run_here
-from .scheduler import JobScheduler
+from tierd.app import Tierd
+from tierd.db import connect
+from tierd.errors import TierdError
+from tierd.jobs import history
+from tierd.jobs.runner import find_job, run_here
+
+
+class UnknownRun(TierdError):
+    http_status = 404
+
+
+class NoScheduler(TierdError):
+    """Starting a run in the background needs the daemon's scheduler."""
+
+    http_status = 503
 
 
 def _jobs(app: Tierd) -> dict:
     return {job.name: job for job in app.config.jobs}
 
 
-def _scheduler(app: Tierd) -> JobScheduler | None:
-    scheduler = app.extras.get("scheduler")
-    return scheduler if scheduler is not None and scheduler.running else None
-
-
-def list_jobs(app: Tierd) -> list[dict]:
+def list_jobs(app: Tierd) -> dict:
     """Every configured job with its schedule, next run and newest run."""
-    scheduler = _scheduler(app)
+    scheduler = app.scheduler if app.scheduler is not None and app.scheduler.running else None
     conn = connect(app.state_db)
     try:
         last = history.last_runs(conn)
@@ -46,38 +51,40 @@ def list_jobs(app: Tierd) -> list[dict]:
                      "enabled": job.enabled,
                      "next_run": None if next_run is None else next_run.isoformat(),
                      "last_run": None if run is None else run.as_dict()})
-    return rows
+    return {"jobs": rows}
 
 
-def job_history(app: Tierd, name: str | None = None, limit: int = 20) -> list[dict]:
-    """Runs, newest first; `name` must be a configured job or one with history."""
+def job_history(app: Tierd, job: str | None = None, limit: int = 20) -> dict:
+    """Runs, newest first; `job` must be a configured job or one with history."""
     conn = connect(app.state_db)
     try:
-        runs = history.list_runs(conn, name, limit)
+        runs = history.list_runs(conn, job, limit)
     finally:
         conn.close()
-    if name is not None and not runs:
-        find_job(_jobs(app), name)
-    return [run.as_dict() for run in runs]
+    if job is not None and not runs:
+        find_job(_jobs(app), job)
+    return {"runs": [run.as_dict() for run in runs]}
 
 
-def get_run(app: Tierd, run_id: int) -> dict | None:
+def get_run(app: Tierd, run_id: int) -> dict:
     conn = connect(app.state_db)
     try:
         run = history.get_run(conn, run_id)
     finally:
         conn.close()
-    return None if run is None else run.as_dict()
+    if run is None:
+        raise UnknownRun(f"no job run has id {run_id}")
+    return run.as_dict()
 
 
 def start_run(app: Tierd, name: str) -> dict:
-    """Start `name` in the daemon's scheduler now; the run's id comes back at once."""
-    scheduler = _scheduler(app)
-    if scheduler is None:
-        raise RuntimeError("start_run needs the daemon's scheduler (app.extras['scheduler'])")
-    return {"job": name, "run_id": scheduler.run_now(name), "status": "running"}
+    """Start `name` in the daemon's scheduler now; the run comes back at once, running."""
+    if app.scheduler is None or not app.scheduler.running:
+        raise NoScheduler("starting a job in the background needs the daemon's scheduler "
+                          "(`tierd serve`); `tierd jobs run` runs it here instead")
+    return get_run(app, app.scheduler.run_now(name))
 
 
 def run_job(app: Tierd, name: str) -> dict:
-    """Run `name` in this process, to the end (the CLI's path when no daemon is running)."""
+    """Run `name` in this process, to the end: what `tierd jobs run` does with no daemon."""
     return run_here(app, find_job(_jobs(app), name), "manual").as_dict()

@@ -22,7 +22,7 @@ from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from ..runtimes.base import GenerateOptions, Timings
+from tierd.runtimes.base import GenerateOptions, Timings
 
 MAX_ENTRIES = 2048
 """Answers kept at most; the oldest go first. Bounds memory to a few MB of text."""

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..app import Tierd
-from ..runtimes.base import Capability, ModelInfo
+from tierd.app import Tierd
+from tierd.routing.tasks import route_names
+from tierd.runtimes.base import Capability, ModelInfo
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,21 @@ def resolve_entry(app: Tierd, entry: str, capability: Capability,
 
 def offered_models(app: Tierd) -> dict[str, list[ModelInfo]]:
     return {host: runtime.available() for host, runtime in app.runtimes.items()}
+
+
+def catalog(app: Tierd, offered: dict[str, list[ModelInfo]] | None = None
+            ) -> list[tuple[str, str]]:
+    """(model name, owner) for every name a request may give as its model: each host's
+    models (owner: the host), each provider's (owner: the provider) and the routes (owner:
+    tierd). What /v1/models lists and an unknown model's error names."""
+    offered = offered_models(app) if offered is None else offered
+    seen: set[str] = set()
+    names = []
+    for host, infos in offered.items():
+        for info in infos:
+            if info.name not in seen:
+                seen.add(info.name)
+                names.append((info.name, host))
+    names += [(model, provider) for provider, runtime in app.providers.items()
+              for model in getattr(runtime, "models", ())]
+    return names + [(route, "tierd") for route in route_names()]

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import argparse
 
-from ..app import open_tierd
-from ..config import load_config
-from ..output import print_json
-from .router import AUTO, explain
+from tierd.app import open_tierd
+from tierd.cli.output import print_json
+from tierd.config import load_config
+from tierd.routing.service import explain
+from tierd.routing.tasks import AUTO
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -28,23 +28,37 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, TypeVar
 
-from .. import inference
-from ..app import Tierd
-from ..costs import BudgetExceeded, CallRecord, cost_usd, price_for, worst_case_usd
-from ..errors import (CapacityExhausted, ContextOverflow, QueueFull, RuntimeUnavailable,
-                      TierdError, UnknownModel)
-from ..runtimes.base import Capability, Chunk, Embeddings, GenerateOptions
-from .breaker import Breaker
-from .cache import CachedReply, ResponseCache, cache_key
-from .chains import Candidate, Skipped, offered_models, resolve_entry
-from .classifier import classify
-from .tasks import (MECHANICAL_TASKS, STRONG_TIERS, TASKS, TIERS, check_task, check_tier,
-                    tier_config, tier_of_task)
+from tierd.app import Tierd
+from tierd.costs.budgets import BudgetExceeded
+from tierd.costs.ledger import CallRecord
+from tierd.costs.prices import cost_usd, price_for
+from tierd.costs.service import worst_case_usd
+from tierd.errors import (
+    CapacityExhausted,
+    ContextOverflow,
+    QueueFull,
+    RuntimeUnavailable,
+    TierdError,
+    UnknownModel,
+)
+from tierd.models import inference
+from tierd.routing.cache import CachedReply, cache_key
+from tierd.routing.chains import Candidate, Skipped, catalog, offered_models, resolve_entry
+from tierd.routing.classifier import classify
+from tierd.routing.tasks import (
+    AUTO,
+    MECHANICAL_TASKS,
+    STRONG_TIERS,
+    TIERS,
+    check_task,
+    check_tier,
+    tier_config,
+    tier_of_task,
+)
+from tierd.runtimes.base import Capability, Chunk, Embeddings, GenerateOptions
 
 log = logging.getLogger("tierd.routing")
 
-AUTO = "auto"
-"""The model name that asks tierd to pick the task (header, else classifier) and its tier."""
 DIRECT_TIER = "direct"
 """The tier recorded for an exact cloud model that no tier's chain lists."""
 DEFAULT_MAX_TOKENS = 4096
@@ -91,22 +105,6 @@ class Answer:
 
 
 # ---------------------------------------------------------------------------------------------
-# Shared state per daemon
-
-
-def breaker(app: Tierd) -> Breaker:
-    if "routing.breaker" not in app.extras:
-        app.extras["routing.breaker"] = Breaker(app.config.routing.cooldown)
-    return app.extras["routing.breaker"]
-
-
-def response_cache(app: Tierd) -> ResponseCache:
-    if "routing.cache" not in app.extras:
-        app.extras["routing.cache"] = ResponseCache(app.config.routing.cache_ttl)
-    return app.extras["routing.cache"]
-
-
-# ---------------------------------------------------------------------------------------------
 # Resolving
 
 
@@ -125,18 +123,11 @@ def _exact(app: Tierd, name: str, capability: Capability) -> Candidate:
     found = resolve_entry(app, name, capability, offered)
     if isinstance(found, Candidate):
         return found
-    known = [info.name for infos in offered.values() for info in infos]
-    if name in known:
+    if any(info.name == name for infos in offered.values() for info in infos):
         other = "an embedding model" if capability == "generate" else "not an embedding model"
         raise TierdError(f"{name} is {other}: use "
                          f"{'/v1/embeddings' if capability == 'generate' else 'chat'} with it")
-    known += [m for runtime in app.providers.values() for m in getattr(runtime, "models", ())]
-    raise UnknownModel(name, known + route_names())
-
-
-def route_names() -> list[str]:
-    """The model names that route instead of naming a model."""
-    return [AUTO] + [f"tier:{t}" for t in TIERS] + [f"task:{t}" for t in TASKS]
+    raise UnknownModel(name, [model for model, _ in catalog(app, offered)])
 
 
 def _tier_listing(app: Tierd, candidate: Candidate) -> str:
@@ -208,15 +199,6 @@ def resolve_route(app: Tierd, model: str, header_task: str | None = None,
             f"Configure one of those, or list a local model in routing.tiers.{tier}.candidates")
     return Route(task, tier, candidates, reason, skipped, tier_config(app.config, tier).max_wait,
                  warning, key=model)
-
-
-def explain(app: Tierd, model: str, header_task: str | None, messages: list[dict]) -> dict:
-    """The decision `resolve_route` makes, as data: what `tierd route explain` prints."""
-    route = resolve_route(app, model, header_task, messages)
-    return {"task": route.task, "tier": route.tier, "reason": route.reason,
-            "warning": route.warning, "candidates": [c.label for c in route.candidates],
-            "skipped": [{"entry": s.entry, "reason": s.reason} for s in route.skipped],
-            "max_wait": route.max_wait}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +283,7 @@ class _Walk:
     def try_each(self, attempt: Callable[[Candidate], T]) -> Iterator[tuple[Candidate, T]]:
         """Yield (candidate, result of `attempt`) for each candidate that did not fail, in
         order; failures are recorded and skipped. The caller stops at the first it accepts."""
-        cooling = breaker(self.app)
+        cooling = self.app.breaker
         for candidate in self.route.candidates:
             left = cooling.cooling(candidate.label)
             if left > 0:
@@ -370,7 +352,7 @@ class RoutedReply:
         return headers
 
     def chunks(self, cancel: threading.Event | None = None) -> Iterator[Chunk]:
-        cache = response_cache(self.app)
+        cache = self.app.cache
         leading = False
         if self.cache_key:
             hit = cache.get(self.cache_key)
@@ -499,7 +481,7 @@ class RoutedReply:
         except TierdError as err:
             status, error = "error", f"after {len(pieces)} chunks: {err}"
             if _trips_breaker(fallback_reason(err, candidate), candidate):
-                breaker(self.app).failed(candidate.label)
+                self.app.breaker.failed(candidate.label)
             raise
         finally:
             stream.close()
@@ -512,7 +494,7 @@ class RoutedReply:
                              ttft=first_at, error=error, reason=self.walk.arrived_because,
                              reservation=reservation)
             if status == "ok":
-                breaker(self.app).succeeded(candidate.label)
+                self.app.breaker.succeeded(candidate.label)
                 self._complete = CachedReply(tuple(p for p in pieces if p),
                                              final.finish_reason or "stop",
                                              timings, self.route.tier, candidate.target,
@@ -565,6 +547,8 @@ class RoutedEmbeddings:
 def route_embed(app: Tierd, model: str, header_task: str | None, texts: list[str],
                 request_id: str | None = None) -> RoutedEmbeddings:
     """Embed `texts` on the first embedding candidate of the route that succeeds."""
+    if any(not text for text in texts):
+        raise TierdError("input: empty strings cannot be embedded")
     route = resolve_route(app, model, header_task, capability="embed")
     walk = _Walk(app, route, request_id or new_request_id())
 
@@ -585,7 +569,7 @@ def route_embed(app: Tierd, model: str, header_task: str | None, texts: list[str
     for candidate, (result, started) in walk.try_each(attempt):
         walk.record(candidate, status="ok", started=started, prompt_tokens=result.prompt_tokens,
                     reason=walk.arrived_because)
-        breaker(app).succeeded(candidate.label)
+        app.breaker.succeeded(candidate.label)
         return RoutedEmbeddings(result, route, Answer(route.tier, candidate.target,
                                                       candidate.model), tuple(walk.fallbacks))
     raise walk.exhausted()

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 import typing
 
-from ..config import Config, RoutingTasks, TierConfig, TierName
-from ..errors import TierdError
+from tierd.config import Config, RoutingTasks, TierConfig, TierName
+from tierd.errors import TierdError
 
 TIERS: tuple[str, ...] = typing.get_args(TierName)
 """Cheapest first."""
@@ -22,6 +22,9 @@ STRONG_TIERS = frozenset({"mid", "code", "frontier"})
 """Tiers whose price only pays off when a human reads the result and it needs thinking."""
 
 TASKS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(RoutingTasks))
+
+AUTO = "auto"
+"""The model name that asks tierd to pick the task (header, else classifier) and its tier."""
 
 MECHANICAL_TASKS = frozenset({"classify", "extract", "format", "summarize", "scan", "embed"})
 """Tasks whose output a program reads or a human only scans: never worth a strong tier."""
@@ -59,3 +62,8 @@ def tier_of_task(config: Config, task: str) -> str:
 
 def tier_config(config: Config, tier: str) -> TierConfig:
     return getattr(config.routing.tiers, tier)
+
+
+def route_names() -> list[str]:
+    """The model names that route instead of naming a model."""
+    return [AUTO] + [f"tier:{t}" for t in TIERS] + [f"task:{t}" for t in TASKS]

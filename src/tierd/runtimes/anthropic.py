@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ..config import Secret
-from ..errors import RuntimeUnavailable
-from .base import GenerateOptions
-from .cloud import DEFAULT_MAX_TOKENS, CloudRuntime, StreamState
+from tierd.config import Secret
+from tierd.errors import RuntimeUnavailable
+from tierd.runtimes.base import GenerateOptions
+from tierd.runtimes.cloud import DEFAULT_MAX_TOKENS, CloudRuntime, StreamState
 
 ANTHROPIC_VERSION = "2023-06-01"
 

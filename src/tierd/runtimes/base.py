@@ -1,6 +1,6 @@
 """The small interface every runtime (embedded llama.cpp, Ollama, cloud) implements.
 
-Runtimes are synchronous and thread-safe per call: the budget manager serialises loads and
+Runtimes are synchronous and thread-safe per call: the model manager serialises loads and
 unloads per host, and the HTTP layer runs generation in worker threads. Streaming is a plain
 iterator of `Chunk`s; the last one has `done=True` and carries the timings. A caller stops a
 generation early by setting the `cancel` event it passed in.

@@ -56,7 +56,9 @@ def render_chat(
         except Exception as err:  # the template is data from the file: any error is its own
             raise TierdError(f"the model's chat template failed on these messages: {err}") from None
         stop = rendered.stop or []
-        return ChatPrompt(rendered.prompt, (stop,) if isinstance(stop, str) else tuple(stop), "gguf")
+        return ChatPrompt(
+            rendered.prompt, (stop,) if isinstance(stop, str) else tuple(stop), "gguf"
+        )
     if architecture.startswith("gemma"):
         return ChatPrompt(_gemma(normalised), ("<end_of_turn>",), "gemma")
     return ChatPrompt(_chatml(normalised), ("<|im_end|>",), "chatml")

@@ -22,11 +22,19 @@ from typing import Any, Iterable, Iterator
 
 import httpx
 
-from ..config import Config, Secret
-from ..errors import ConfigError, QueueFull, RuntimeUnavailable, TierdError, UnknownModel
-from .base import Chunk, Embeddings, GenerateOptions, LoadedModel, ModelInfo, Runtime, Timings
-from .keys import provider_key
-from .ollama import estimate_chat_tokens, estimate_text_tokens
+from tierd.config import Config, Secret
+from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, TierdError, UnknownModel
+from tierd.runtimes.base import (
+    Chunk,
+    Embeddings,
+    GenerateOptions,
+    LoadedModel,
+    ModelInfo,
+    Runtime,
+    Timings,
+)
+from tierd.runtimes.keys import provider_key
+from tierd.runtimes.ollama import estimate_chat_tokens, estimate_text_tokens
 
 CONNECT_TIMEOUT_S = 10.0
 ASSUMED_CONTEXT = 128_000
@@ -331,7 +339,7 @@ class OpenAIRuntime(CloudRuntime):
 
 def build_providers(config: Config) -> dict[str, Runtime]:
     """A runtime per configured provider; ConfigError naming every missing key variable."""
-    from .anthropic import AnthropicRuntime
+    from tierd.runtimes.anthropic import AnthropicRuntime
 
     providers: dict[str, Runtime] = {}
     problems: list[str] = []

@@ -2,7 +2,7 @@
 
 It serves the packaged models (`packaged:gemma3-270m`, `packaged:all-minilm`) and GGUF files
 named in the configuration, so a box without Ollama still chats and embeds. It never decides
-to load on its own: the budget manager calls `load`/`unload`, and `chat`/`embed` on a model
+to load on its own: the model manager calls `load`/`unload`, and `chat`/`embed` on a model
 that is not resident is an error.
 
 Footprint: `load` reports the bytes llama.cpp allocated for the model, read from the
@@ -68,7 +68,7 @@ TOKEN_MEMO_SIZE = 64
 
 
 class ModelNotLoaded(TierdError):
-    """A request reached a model the budget manager has not loaded."""
+    """A request reached a model the model manager has not loaded."""
 
     http_status = 409
 
@@ -264,7 +264,7 @@ class EmbeddedRuntime:
         # Say the more useful thing first: loading would not help a wrong-kind request.
         if capability is not None and _capability(self.metadata(model)) != capability:
             raise WrongCapability(_capability_message(model, _capability(self.metadata(model))))
-        raise ModelNotLoaded(f"{model} is not loaded on {self.host}; ask the budget manager")
+        raise ModelNotLoaded(f"{model} is not loaded on {self.host}; ask the model manager")
 
     # -- generation ----------------------------------------------------------------------
 
@@ -330,7 +330,9 @@ class EmbeddedRuntime:
             try:
                 llm = Llama(model_path=str(path), vocab_only=True, verbose=False)
             except ValueError as err:
-                raise ModelFileError(f"llama.cpp could not read the vocabulary of {path}: {err}") from None
+                raise ModelFileError(
+                    f"llama.cpp could not read the vocabulary of {path}: {err}"
+                ) from None
             self._vocab_only[path] = llm
         return llm
 

@@ -1,6 +1,6 @@
 """Read a GGUF file's header and metadata without touching its tensor data.
 
-The budget manager estimates a model's memory before the first load from these facts, and
+The model manager estimates a model's memory before the first load from these facts, and
 `tierd` lists models cheaply, so this must stay fast for a multi-gigabyte file: the file is
 memory-mapped and only the header pages are read. We parse the header ourselves rather than
 use `gguf.GGUFReader`, which builds a numpy view for every token of the vocabulary (hundreds
@@ -64,7 +64,7 @@ class GGUFMetadata:
         return self.pooling not in (None, "none")
 
     def as_model_metadata(self) -> dict:
-        """The `ModelInfo.metadata` shape the budget manager estimates from."""
+        """The `ModelInfo.metadata` shape the model manager estimates from."""
         return {
             "architecture": self.architecture,
             "family": self.architecture,

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import Config, ProviderConfig, Secret
-from ..errors import ConfigError
+from tierd.config import Config, ProviderConfig, Secret
+from tierd.errors import ConfigError
 
 
 def read_env_file(path: str) -> dict[str, Secret]:

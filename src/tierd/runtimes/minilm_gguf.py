@@ -115,7 +115,9 @@ def convert_minilm(dest: Path, source_zip: Path | None = None) -> Path:
 
 def _add_parameters(writer: gguf.GGUFWriter, config: dict, pooling: dict) -> None:
     if config.get("architectures") != ["BertModel"]:
-        raise ModelFileError(f"expected a BertModel, the package holds {config.get('architectures')}")
+        raise ModelFileError(
+            f"expected a BertModel, the package holds {config.get('architectures')}"
+        )
     writer.add_name(MODEL_NAME)
     writer.add_block_count(config["num_hidden_layers"])
     writer.add_context_length(config["max_position_embeddings"])

@@ -1,7 +1,7 @@
 """The Ollama runtime: one Ollama server (one configured host URL) behind tierd's `Runtime`.
 
 It talks through the official `ollama` client and keeps Ollama's own scheduler out of tierd's
-way: every load and every request says `keep_alive=-1` (tierd's budget manager, not Ollama's
+way: every load and every request says `keep_alive=-1` (tierd's model manager, not Ollama's
 timers, decides eviction) and carries the `num_ctx` the model was loaded with, because a request
 whose `num_ctx` differs makes Ollama silently reload the model.
 
@@ -18,13 +18,13 @@ import re
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, TextIO
+from typing import Any, Callable, Iterator, Mapping
 
 import httpx
 import ollama
 
-from ..errors import QueueFull, RuntimeUnavailable, TierdError, UnknownModel
-from .base import (
+from tierd.errors import QueueFull, RuntimeUnavailable, TierdError, UnknownModel
+from tierd.runtimes.base import (
     Capability,
     Chunk,
     Embeddings,
@@ -43,7 +43,9 @@ CONNECT_TIMEOUT_S = 5.0
 UNLOAD_WAIT_S = 10.0
 """How long unload() waits for /api/ps to drop a model (Ollama stops its runner asynchronously)."""
 
-EMBEDDING_FAMILIES = frozenset({"bert", "nomic-bert", "jina-bert-v2", "xlm-roberta", "nomic-bert-moe"})
+EMBEDDING_FAMILIES = frozenset(
+    {"bert", "nomic-bert", "jina-bert-v2", "xlm-roberta", "nomic-bert-moe"}
+)
 """Architectures that only embed, for Ollama versions whose /api/show has no `capabilities`."""
 
 TOKENS_PER_MESSAGE = 8
@@ -72,7 +74,8 @@ class OllamaRejected(TierdError):
 
 @dataclass(frozen=True)
 class PullProgress:
-    """One status line of a pull; `digest`, `total` and `completed` are set while a layer downloads."""
+    """One status line of a pull; `digest`, `total` and `completed` are set while a layer
+    downloads."""
 
     status: str
     digest: str | None = None
@@ -87,7 +90,7 @@ def canonical_name(name: str) -> str:
 
 
 class OllamaRuntime:
-    """One Ollama server. Thread-safe: the budget manager serialises loads and unloads per host,
+    """One Ollama server. Thread-safe: the model manager serialises loads and unloads per host,
     and generation runs in worker threads over the shared httpx connection pool.
 
     `context_lengths` maps model names to the num_ctx configured for them (used until tierd
@@ -148,7 +151,9 @@ class OllamaRuntime:
         with self._lock:
             for name in list(self._ours):
                 entry = current.get(name)
-                if entry is None or (entry.context_length and entry.context_length != self._ours[name]):
+                stale = entry is not None and entry.context_length \
+                    and entry.context_length != self._ours[name]
+                if entry is None or stale:
                     del self._ours[name]
             return [
                 LoadedModel(
@@ -185,7 +190,7 @@ class OllamaRuntime:
 
     def unload(self, model: str) -> None:
         """keep_alive=0, then wait (up to UNLOAD_WAIT_S) until /api/ps no longer lists the model,
-        so the budget manager only counts memory as free once it is."""
+        so the model manager only counts memory as free once it is."""
         name = canonical_name(model)
         entry = self._running(name)
         if entry is not None:
@@ -311,7 +316,8 @@ class OllamaRuntime:
                         return
                     if part.done:
                         yield Chunk(text_of(part), done=True,
-                                    finish_reason="length" if part.done_reason == "length" else "stop",
+                                    finish_reason="length" if part.done_reason == "length"
+                                    else "stop",
                                     timings=_timings(part))
                         return
                     if text := text_of(part):
@@ -358,7 +364,9 @@ class OllamaRuntime:
         except ollama.ResponseError as err:
             raise self._response_error(err, where, model) from None
         except httpx.TimeoutException as err:
-            raise RuntimeUnavailable(f"{where} did not answer in time ({type(err).__name__})") from None
+            raise RuntimeUnavailable(
+                f"{where} did not answer in time ({type(err).__name__})"
+            ) from None
         except (ConnectionError, httpx.TransportError) as err:
             # ollama.Client raises the builtin ConnectionError for a refused plain request, but
             # lets httpx.ConnectError through for a refused stream.
@@ -366,7 +374,8 @@ class OllamaRuntime:
                 f"{where} cannot be reached ({type(err).__name__}): is Ollama running there?"
             ) from None
 
-    def _response_error(self, err: ollama.ResponseError, where: str, model: str | None) -> Exception:
+    def _response_error(self, err: ollama.ResponseError, where: str,
+                        model: str | None) -> Exception:
         status, detail = err.status_code, err.error
         if status == 503:
             return QueueFull(f"{where} is busy: its request queue is full ({detail})")
@@ -442,7 +451,8 @@ def _text_of(content: Any) -> str:
         return ""
     if isinstance(content, str):
         return content
-    return "\n".join(p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+    return "\n".join(p.get("text", "") for p in content
+                     if isinstance(p, dict) and p.get("type") == "text")
 
 
 def _ollama_message(message: dict) -> dict:
@@ -514,37 +524,12 @@ def _model_info(name: str, entry: Any, show: ollama.ShowResponse) -> ModelInfo:
 
 def _capability(capabilities: list[str] | None, arch: str, family: str) -> Capability:
     if capabilities:
-        return "embed" if "embedding" in capabilities and "completion" not in capabilities else "generate"
+        embeds_only = "embedding" in capabilities and "completion" not in capabilities
+        return "embed" if embeds_only else "generate"
     return "embed" if arch in EMBEDDING_FAMILIES or family in EMBEDDING_FAMILIES else "generate"
 
 
-# -- the CLI's progress bar and a remote tierd's budget ----------------------------------------
-
-
-@contextlib.contextmanager
-def pull_progress_bars(file: TextIO | None = None) -> Iterator[Callable[[PullProgress], None]]:
-    """An `on_progress` for `pull` that draws one tqdm bar per layer and prints other statuses."""
-    from tqdm import tqdm
-
-    bars: dict[str, tqdm] = {}
-
-    def show(progress: PullProgress) -> None:
-        if progress.digest and progress.total:
-            bar = bars.get(progress.digest)
-            if bar is None:
-                bar = bars[progress.digest] = tqdm(
-                    total=progress.total, unit="B", unit_scale=True, unit_divisor=1024,
-                    desc=progress.status, file=file,
-                )
-            bar.update((progress.completed or 0) - bar.n)
-        else:
-            tqdm.write(progress.status, file=file)
-
-    try:
-        yield show
-    finally:
-        for bar in bars.values():
-            bar.close()
+# -- a remote tierd's budget ----------------------------------------
 
 
 def remote_budget(tierd_url: str, timeout: float = 5.0) -> int | None:

@@ -1,1 +1,0 @@
-"""The budget manager: the one owner of load and unload decisions."""

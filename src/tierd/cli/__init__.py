@@ -1,0 +1,1 @@
+"""The command line's plumbing: argument parsing, output, and the daemon client."""

@@ -1,0 +1,70 @@
+"""Running a request on a local model: take its turn, check the prompt fits, stream, release.
+
+This is the one path every local generation and embedding takes, from the HTTP API, the CLI
+and the jobs; the turn (queue, slot and lease) comes from the model manager, so its queueing
+and leasing rules hold everywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+from tierd.app import Tierd
+from tierd.errors import ContextOverflow, TierdError
+from tierd.runtimes.base import Chunk, Embeddings, GenerateOptions, ModelInfo
+
+
+def _loaded_context(app: Tierd, host: str, model: str) -> int:
+    for entry in app.manager.snapshot().get(host, {}).get("models", []):
+        if entry["name"] == model:
+            return int(entry["context_length"])
+    raise TierdError(f"{model} is not loaded on {host}")
+
+
+def stream_chat(app: Tierd, model: str, messages: list[dict], options: GenerateOptions,
+                cancel: threading.Event | None = None, timeout: float | None = None,
+                host: str | None = None) -> Iterator[Chunk]:
+    """Stream a chat reply from `model`; raises before the first chunk on any refusal.
+
+    `timeout` bounds the wait for the model's queue and for its lease (default:
+    server.queue_timeout), so the router can move on to its next candidate; `host` picks one
+    host when several offer the model."""
+    with app.manager.request(model, host, timeout) as lease:
+        runtime = app.runtime_for(lease.host)
+        context = _loaded_context(app, lease.host, model)
+        prompt_tokens = runtime.count_tokens(model, messages)
+        if prompt_tokens >= context:
+            raise ContextOverflow(model, prompt_tokens, context)
+        yield from runtime.chat(model, messages, options, cancel)
+
+
+def stream_generate(app: Tierd, model: str, prompt: str, options: GenerateOptions,
+                    cancel: threading.Event | None = None, timeout: float | None = None,
+                    host: str | None = None) -> Iterator[Chunk]:
+    """Stream a raw completion (no chat template) of `prompt`."""
+    with app.manager.request(model, host, timeout) as lease:
+        runtime = app.runtime_for(lease.host)
+        context = _loaded_context(app, lease.host, model)
+        prompt_tokens = runtime.count_tokens(model, [{"role": "user", "content": prompt}])
+        if prompt_tokens >= context:
+            raise ContextOverflow(model, prompt_tokens, context)
+        yield from runtime.generate(model, prompt, options, cancel)
+
+
+def embed(app: Tierd, model: str, texts: list[str], timeout: float | None = None,
+          host: str | None = None) -> Embeddings:
+    with app.manager.request(model, host, timeout) as lease:
+        return app.runtime_for(lease.host).embed(model, texts)
+
+
+def available_models(app: Tierd) -> list[tuple[str, ModelInfo]]:
+    """(host, model) for every model any runtime offers, first host first."""
+    seen: set[str] = set()
+    found = []
+    for host, runtime in app.runtimes.items():
+        for info in runtime.available():
+            if info.name not in seen:
+                seen.add(info.name)
+                found.append((host, info))
+    return found

@@ -1,0 +1,66 @@
+"""`tierd export --out DIR`: five JSON files, empty arrays before there is data, rows after,
+and a failed export leaves the previous snapshot whole."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import make_state_dir, run_tierd, state_conn
+from tierd.costs.ledger import CallRecord, Ledger
+from tierd.dashboard.service import write_snapshot
+
+FILES = {"status.json", "models.json", "costs.json", "jobs.json", "bench.json"}
+
+
+@pytest.fixture()
+def config(tmp_path, packaged_models_dir):
+    state = make_state_dir(tmp_path, packaged_models_dir)
+    path = tmp_path / "config.toml"
+    path.write_text(f'state_dir = "{state}"\n')
+    return path
+
+
+def export(config, out) -> dict[str, dict]:
+    done = run_tierd("--config", str(config), "export", "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} == FILES
+    return {p.stem: json.loads(p.read_text()) for p in out.iterdir()}
+
+
+def test_fresh_install_exports_empty_arrays_then_ledger_rows(config, tmp_path):
+    out = tmp_path / "site"
+    first = export(config, out)
+    assert all(section["generated_at"] for section in first.values())
+    assert first["costs"]["recent_calls"] == [] and first["costs"]["by_model"] == []
+    assert first["costs"]["periods"]["day"]["calls"] == 0
+    assert first["jobs"]["runs"] == [] and first["bench"]["runs"] == []
+    assert first["status"]["daemon"] is None and first["status"]["hosts"][0]["models"] == []
+    names = {m["name"] for m in first["models"]["models"]}
+    assert {"packaged:gemma3-270m", "packaged:all-minilm"} <= names
+
+    ledger = Ledger(state_conn(tmp_path / "state" / "state.db"))
+    ledger.record(CallRecord("r1", "extract", "cheap", "openai", "gpt-test", "openai", 100, 20,
+                             0.05, 300.0, 80.0, None, False, "ok"))
+    ledger.conn.close()
+    second = export(config, out)
+    assert [c["request_id"] for c in second["costs"]["recent_calls"]] == ["r1"]
+    assert second["costs"]["periods"]["day"]["cost_usd"] == pytest.approx(0.05)
+    assert second["costs"]["by_model"][0]["model"] == "gpt-test"
+    assert second["status"]["generated_at"] >= first["status"]["generated_at"]
+
+
+def test_a_failed_export_leaves_the_previous_snapshot_whole(tmp_path):
+    out = tmp_path / "site"
+    write_snapshot(out, {"status": {"v": 1}, "costs": {"v": 1}})
+
+    class Unserialisable:
+        pass
+
+    with pytest.raises(TypeError):
+        write_snapshot(out, {"status": {"v": 2}, "costs": {"v": float("nan"),
+                                                           "bad": {Unserialisable(): 1}}})
+    assert sorted(p.name for p in out.iterdir()) == ["costs.json", "status.json"]
+    assert json.loads((out / "status.json").read_text()) == {"v": 1}
+    assert json.loads((out / "costs.json").read_text()) == {"v": 1}
