@@ -71,8 +71,8 @@ _CODE_ASK = _words(
     r"complete|debug|code up)\b(?:\s+\S+){0,5}?\s+(function|class|script|method|module|"
     r"unit tests?|tests? for|endpoint|regex|regular expression|sql query|query|program|cli|"
     r"bug|decorator|component|migration|dockerfile|makefile|type hints|api client|parser)\b")
-_CODE_LANGUAGE = _words(r"\b(in|using|with) (python|rust|go|golang|javascript|typescript|java|c\+\+|"
-                        r"bash|sql|ruby|kotlin|swift|haskell)\b")
+_CODE_LANGUAGE = _words(r"\b(in|using|with) (python|rust|go|golang|javascript|typescript|java|"
+                        r"c\+\+|bash|sql|ruby|kotlin|swift|haskell)\b")
 _CODE_VERB = _words(r"\b(fix|refactor|implement|optimi[sz]e|rewrite|port|complete|debug|"
                     r"why does (?:this|it) (?:crash|fail|throw|panic|hang)|make (?:this|it) "
                     r"(?:faster|work|compile|pass))")
