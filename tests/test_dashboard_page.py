@@ -269,10 +269,10 @@ def test_live_page_renders_every_section_at_desktop_and_phone_width(browser, tmp
         first_time = part(page, "calls").locator("time").first
         assert first_time.get_attribute("title").endswith(" UTC")
 
+        save_screenshot(page, tmp_path, "dashboard-live-desktop.png")
         page.get_by_role("radio", name="tier").check()
         assert "frontier" in part(page, "daily").locator(".legend").inner_text()
 
-        save_screenshot(page, tmp_path, "dashboard-live-desktop.png")
         page.set_viewport_size(PHONE)
         page.wait_for_timeout(400)  # the charts redraw for the new width
         wide = page.evaluate("document.documentElement.scrollWidth")
