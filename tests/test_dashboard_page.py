@@ -25,8 +25,11 @@ from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, Thread
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
+from tests.conftest import run_tierd, start_daemon
+from tests.openai_test_server import start_openai_server
 from tierd.dashboard.site import DATA_DIR, PAGE_FILES, STATIC_DIR, write_site
 
 try:
@@ -209,11 +212,20 @@ def part(page: Page, name: str):
     return page.locator(f'[data-part="{name}"]')
 
 
+def wait_until_true(page: Page, expression: str, timeout: float = 15.0) -> None:
+    """Poll `expression` from outside the page: Playwright's wait_for_function evaluates its
+    predicate inside the page, which the daemon's Content-Security-Policy rightly forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout:g}s: {expression}")
+        time.sleep(0.1)
+
+
 def wait_rendered(page: Page) -> None:
     """Every part has content: data, or its "no data" note."""
-    page.wait_for_function(
-        "[...document.querySelectorAll('[data-part]')].every(el => el.childElementCount > 0)",
-        timeout=15000)
+    wait_until_true(
+        page, "[...document.querySelectorAll('[data-part]')].every(el => el.childElementCount > 0)")
 
 
 def save_screenshot(page: Page, tmp_path: Path, name: str) -> Path:
@@ -294,9 +306,9 @@ def test_live_page_refreshes_without_overlap_and_keeps_unchanged_parts(browser, 
         newest = dict(snapshots["calls"]["calls"][0], request_id="req-new", task="final_review",
                       ts=snapshots["calls"]["calls"][0]["ts"] + 30)
         snapshots["calls"] = {"calls": [newest, *snapshots["calls"]["calls"]]}
-        page.wait_for_function(
-            "document.querySelector('[data-part=calls]').innerText.includes('final_review')",
-            timeout=10000)
+        wait_until_true(
+            page, "document.querySelector('[data-part=calls]').innerText.includes('final_review')",
+            timeout=10)
         assert page.evaluate("window.scrollY") == 900
         # The hosts part saw the same data, so it is the same element, not a rebuilt one.
         assert page.evaluate(
@@ -427,3 +439,104 @@ def assert_core_content_static(page: Page) -> None:
     assert f"{spent_today():.2f}".replace(".", ",") + "\u00a0$" in part(page, "today").inner_text()
     run = part(page, "runs").get_by_role("row").filter(has_text="#49")
     assert run.is_visible() and "nightly-index" in run.inner_text()
+
+
+# ---------------------------------------------------------------------------------------------
+# The real daemon, and its export as a static site
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, packaged_models_dir):
+    """A `tierd serve` that has answered a local and a priced cloud call (ledger rows, spend
+    today, a loaded model) and run its index job once."""
+    root = tmp_path_factory.mktemp("dashboard-daemon")
+    cloud = start_openai_server(reply_tokens=5)
+    keys = root / "keys.env"
+    keys.write_text(f"TIERD_TEST_DASHBOARD_KEY={cloud.api_key}\n")
+    notes = root / "notes"
+    notes.mkdir()
+    for name in ("sourdough.md", "retry_http.py"):
+        shutil.copy(Path(__file__).parent / "index_corpus" / name, notes / name)
+    daemon = start_daemon(root, packaged_models_dir, f'''
+env_file = "{keys}"
+[[providers]]
+name = "openai"
+base_url = "http://127.0.0.1:{cloud.port}/v1"
+api_key_env = "TIERD_TEST_DASHBOARD_KEY"
+models = ["gpt-4o-mini"]
+[[prices]]
+model = "gpt-4o-mini"
+input = 1000.0
+output = 1000.0
+[budgets]
+daily = 5.0
+[index]
+summarize = false
+[[index.sources]]
+name = "notes"
+path = "{notes}"
+''')
+    try:
+        for model in ("packaged:gemma3-270m", "gpt-4o-mini"):
+            answer = httpx.post(f"{daemon.url}/v1/chat/completions", timeout=120, json={
+                "model": model, "max_tokens": 4,
+                "messages": [{"role": "user", "content": "Say hi."}]})
+            assert answer.status_code == 200, answer.text
+        started = httpx.post(f"{daemon.url}/jobs/index-rebuild/run", timeout=30)
+        assert started.status_code == 202, started.text
+        run = started.json()
+        deadline = time.monotonic() + 120
+        while run["status"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.5)
+            run = httpx.get(f"{daemon.url}{started.headers['Location']}").json()
+        assert run["status"] == "ok", run
+        yield daemon
+    finally:
+        daemon.stop()
+        cloud.stop()
+
+
+def assert_daemon_content(page: Page) -> None:
+    """The host, the loaded model with its measured bytes, today's spend, the job run."""
+    assert part(page, "hosts").get_by_role("heading", name="local").is_visible()
+    gemma = part(page, "models").get_by_role("row").filter(has_text="packaged:gemma3-270m")
+    assert gemma.is_visible() and "MiB" in gemma.inner_text()
+    today = part(page, "today")
+    spent = today.locator("dd").first.inner_text()
+    assert spent.startswith("$") and spent != "$0.00", spent
+    assert "of $5.00" in today.inner_text()
+    run = part(page, "runs").get_by_role("row").filter(has_text="index-rebuild")
+    assert run.first.is_visible() and "ok" in run.first.inner_text()
+
+
+def test_the_daemon_serves_the_page_with_its_own_data(browser, served, tmp_path):
+    page, console = open_page(browser, f"{served.url}/ui", DESKTOP)
+    wait_rendered(page)
+    assert page.url == f"{served.url}/ui/"
+    assert_daemon_content(page)
+    save_screenshot(page, tmp_path, "dashboard-daemon.png")
+    assert console.unexpected() == []
+    # A browser that opens the root lands on the page; an Ollama client still sees Ollama's line.
+    assert httpx.get(served.url, headers={"Accept": "text/html"}).headers["location"] == "ui/"
+    assert httpx.get(served.url).text == "Ollama is running (tierd)"
+    for route, params, field in [("/costs/daily", {"days": 0}, "days"),
+                                 ("/costs/calls", {"limit": 5000}, "limit"),
+                                 ("/costs/routing", {"period": "year"}, "period"),
+                                 ("/bench/runs", {"limit": 0}, "limit")]:
+        bad = httpx.get(f"{served.url}{route}", params=params)
+        assert bad.status_code == 400 and field in bad.json()["error"]["message"], bad.text
+
+
+def test_the_exported_site_renders_from_file_with_a_snapshot_missing(browser, served, tmp_path):
+    out = tmp_path / "site"
+    done = run_tierd("--config", str(served.config_path), "export", "--out", str(out), "--site")
+    assert done.returncode == 0, done.stderr
+    assert {p.name for p in out.iterdir()} == {*PAGE_FILES, DATA_DIR}
+    (out / DATA_DIR / "routing.json").unlink()
+    (out / DATA_DIR / "routing.js").unlink()
+    page, console = open_page(browser, (out / "index.html").as_uri(), DESKTOP)
+    wait_rendered(page)
+    assert_daemon_content(page)
+    assert "No data" in part(page, "tiers").inner_text()
+    save_screenshot(page, tmp_path, "dashboard-daemon-site.png")
+    assert console.unexpected(allowed=("routing.js",)) == []

@@ -12,7 +12,7 @@ from tierd.costs.budgets import Budgets
 from tierd.costs.ledger import Ledger
 from tierd.costs.periods import check_period
 from tierd.costs.prices import UnknownPrice, cost_usd, price_for
-from tierd.errors import ConfigError
+from tierd.errors import ConfigError, TierdError
 
 
 @dataclass
@@ -58,3 +58,37 @@ def cost_report(costs: Costs, period: str = "day", by: str | None = None) -> dic
         report["by"] = by
         report["breakdown"] = costs.ledger.breakdown(by, period)
     return report
+
+
+MAX_DAYS = 366
+MAX_CALLS = 1000
+
+
+def cost_days(costs: Costs, days: int = 30) -> dict:
+    """Spend per UTC day for the last `days` days, by provider and by tier, with the global
+    daily cap to draw beside it (`GET /costs/daily`, the dashboard's chart)."""
+    if not 1 <= days <= MAX_DAYS:
+        raise TierdError(f"days: {days} is not between 1 and {MAX_DAYS}")
+    cap = costs.config.budgets.daily
+    return {"days": costs.ledger.daily(days), "daily_cap_usd": cap}
+
+
+def routing_report(costs: Costs, period: str = "day") -> dict:
+    """Calls per tier, fallbacks by reason and cache hits for the period
+    (`GET /costs/routing`)."""
+    tiers = costs.ledger.breakdown("tier", period)
+    return {"period": period,
+            "tiers": [{"tier": t["tier"], "calls": t["calls"], "cost_usd": t["cost_usd"],
+                       "cache_hits": t["cache_hits"], "fallbacks": t["fallbacks"]}
+                      for t in tiers],
+            "fallback_reasons": costs.ledger.fallback_reasons(period),
+            "cache_hits": sum(t["cache_hits"] for t in tiers),
+            "calls": sum(t["calls"] for t in tiers)}
+
+
+def recent_calls(costs: Costs, limit: int = 50) -> dict:
+    """The newest ledger rows, newest first (`GET /costs/calls`)."""
+    if not 1 <= limit <= MAX_CALLS:
+        raise TierdError(f"limit: {limit} is not between 1 and {MAX_CALLS}")
+    return {"calls": [dict(row, cache_hit=bool(row["cache_hit"]))
+                      for row in costs.ledger.recent(limit)]}

@@ -7,10 +7,10 @@ Layout of `out_dir`:
                                       what the page loads: a file:// page may run a <script>
                                       from its folder but may not fetch() a file
 
-Everything is written the way `tierd.export.write_snapshot` writes a snapshot: every file goes
-to a temporary name in its final folder first, and only when all are written are they renamed
-into place, so a reader (a web server, the page itself on its next refresh) never sees half a
-file, and a failure part-way leaves the previous site whole.
+Every export goes through `write_files`: each file goes to a temporary name in its final folder
+first, and only when all are written are they renamed into place, so a reader (a web server,
+the page itself on its next refresh) never sees half a file, and a failure part-way leaves the
+previous export whole.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import os
 import re
 import tempfile
 from pathlib import Path
-
-from tierd.export import _fsync_dir
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 PAGE_FILES = ("index.html", "app.js", "style.css")
@@ -53,18 +51,27 @@ def site_files(snapshots: dict[str, dict]) -> dict[Path, str]:
     for name, data in snapshots.items():
         if not _NAME.fullmatch(name):
             raise ValueError(f"snapshot name {name!r}: use lowercase letters, digits and _")
-        files[Path(DATA_DIR, f"{name}.json")] = json.dumps(data, indent=2, default=str) + "\n"
+        files[Path(DATA_DIR, f"{name}.json")] = json_text(data)
         files[Path(DATA_DIR, f"{name}.js")] = snapshot_script(name, data)
     return files
+
+
+def json_text(data: dict) -> str:
+    return json.dumps(data, indent=2, default=str) + "\n"
 
 
 def write_site(out_dir: Path, snapshots: dict[str, dict]) -> list[Path]:
     """Write the page and `snapshots` (name → data) into `out_dir`; return the written paths.
 
     Snapshots not named here are left as they are: a missing one is the page's to show as
-    "no data", and an old one still carries its own `generated_at` when export added one.
+    "no data", and an old one still carries its own `generated_at`.
     """
-    files = site_files(snapshots)
+    return write_files(out_dir, site_files(snapshots))
+
+
+def write_files(out_dir: Path, files: dict[Path, str]) -> list[Path]:
+    """Write `files` (path relative to `out_dir` → text): all to temporary files first, then
+    the renames, then the folders fsynced so the renames themselves survive a crash."""
     staged: list[tuple[str, Path]] = []
     try:
         for relative, text in files.items():
@@ -86,3 +93,15 @@ def write_site(out_dir: Path, snapshots: dict[str, dict]) -> list[Path]:
     for folder in {final.parent for _, final in staged}:
         _fsync_dir(folder)
     return [final for _, final in staged]
+
+
+def _fsync_dir(path: Path) -> None:
+    """Make the renames durable (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

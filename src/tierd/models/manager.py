@@ -357,7 +357,7 @@ class ModelManager:
                         "running": state.queues[r.name].running if r.name in state.queues else 0,
                         "waiting": len(state.queues[r.name].waiters)
                         if r.name in state.queues else 0,
-                        "last_used": r.last_used,
+                        "last_used": self._wall_time(r.last_used),
                         "reserved_for": reserved.get(r.name),
                         "load_seconds": r.load_seconds,
                     })
@@ -655,6 +655,11 @@ class ModelManager:
                 del self._reservations[job]
             return {model: r.job for r in self._reservations.values()
                     if r.busy_from <= now for model in r.models}
+
+    def _wall_time(self, stamp: float) -> float | None:
+        """A stamp of the manager's clock as Unix time, for people and the page (None: never
+        used since tierd adopted it)."""
+        return None if not stamp else time.time() - (self._clock() - stamp)
 
     def _settings(self, state: _HostState, model: str) -> ModelSettings:
         return state.slot.models.get(model, ModelSettings())
