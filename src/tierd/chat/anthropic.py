@@ -352,6 +352,8 @@ class StreamReader:
             found = payload.get("usage") or {}
             if "output_tokens" in found:
                 self.completion_tokens = int(found["output_tokens"])
+            if input_tokens(found):  # the final counts, where the API sends them here too
+                self.prompt_tokens = input_tokens(found)
         elif kind == "message_stop":
             self.complete = True
         return "", ()

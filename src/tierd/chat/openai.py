@@ -101,8 +101,7 @@ def _message_in(message: dict, index: int) -> Message:
         raise BadField(f"{where}.tool_call_id", "a tool message must say which call it answers")
     if any(isinstance(p, ImagePart) for p in parts) and role != "user":
         raise BadField(f"{where}.content", "only a user message may carry images")
-    return Message(role, parts, calls, message.get("tool_call_id") or "",
-                   message.get("name") or "" if role == "tool" else "")
+    return Message(role, parts, calls, message.get("tool_call_id") or "")
 
 
 def _parts_in(content: Any, where: str) -> tuple[Part, ...]:
@@ -205,8 +204,6 @@ def _message_out(message: Message) -> dict:
                              for c in message.tool_calls]
     if message.role == "tool":
         out["tool_call_id"] = message.tool_call_id
-        if message.name:
-            out["name"] = message.name
     return out
 
 

@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Iterable, Literal
 
 from jsonschema import Draft202012Validator, SchemaError
@@ -106,7 +106,8 @@ class Message:
     tool_call_id: str = ""
     """The call a `tool` message answers."""
     name: str = ""
-    """The function a `tool` message answers (Ollama's tool_name), when the API says."""
+    """The function a `tool` message answers (Ollama's tool_name); `check` fills it in from
+    the call it answers."""
 
     def text(self) -> str:
         return "".join(p.text for p in self.parts if isinstance(p, TextPart))
@@ -258,14 +259,19 @@ def check(request: ChatRequest, fields: Fields) -> ChatRequest:
     if choice.mode == "required" and not request.tools:
         raise BadField(fields.tool_choice, f"is \"required\" but {fields.tools} is empty")
     made: dict[str, str] = {}
+    messages = []
     for i, message in enumerate(request.messages):
         for call in message.tool_calls:
             made[call.id] = call.name
-        if message.role == "tool" and message.tool_call_id not in made:
-            known = ", ".join(made) or "no call was made before it"
-            raise BadField(f"{fields.messages}[{i}].{fields.tool_call_id}",
-                           f"{message.tool_call_id!r} answers no tool call of an earlier "
-                           f"assistant message ({known})")
+        if message.role == "tool":
+            if message.tool_call_id not in made:
+                known = ", ".join(made) or "no call was made before it"
+                raise BadField(f"{fields.messages}[{i}].{fields.tool_call_id}",
+                               f"{message.tool_call_id!r} answers no tool call of an earlier "
+                               f"assistant message ({known})")
+            # Ollama names the function a result answers: say it whatever the API was.
+            message = replace(message, name=made[message.tool_call_id])
+        messages.append(message)
     form = request.response_format
     where = ".".join(n for n in (fields.response_format, fields.schema) if n)
     if form.type == "json_schema":
@@ -274,7 +280,7 @@ def check(request: ChatRequest, fields: Fields) -> ChatRequest:
         problem = schema_problem(form.schema, object_only=False)
         if problem:
             raise BadField(where, problem)
-    return request
+    return replace(request, messages=tuple(messages))
 
 
 def schema_problem(schema: object, object_only: bool) -> str | None:
