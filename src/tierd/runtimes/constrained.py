@@ -51,8 +51,31 @@ class Decoding:
                                                                           verbose=False)
 
 
+SMALL_RANGE = 256
+"""An integer range up to this wide is held to exactly by listing its values: the schema to
+grammar conversion of llama-cpp-python ignores minimum and maximum."""
+
+
 def _schema_grammar(schema: dict) -> str:
-    return json_schema_to_gbnf(json.dumps(schema))
+    return json_schema_to_gbnf(json.dumps(_enumerate_small_ranges(schema)))
+
+
+def _enumerate_small_ranges(schema: object) -> object:
+    """`schema` with each bounded integer of a small range written as the enum of its values."""
+    if isinstance(schema, list):
+        return [_enumerate_small_ranges(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {key: _enumerate_small_ranges(value) for key, value in schema.items()}
+    if out.get("type") == "integer" and "enum" not in out:
+        low = out.get("minimum", out.get("exclusiveMinimum"))
+        high = out.get("maximum", out.get("exclusiveMaximum"))
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)):
+            low = int(low) + (1 if "exclusiveMinimum" in out and "minimum" not in out else 0)
+            high = int(high) - (1 if "exclusiveMaximum" in out and "maximum" not in out else 0)
+            if 0 <= high - low <= SMALL_RANGE:
+                out = {"enum": list(range(low, high + 1))}
+    return out
 
 
 def decoding_for(request: ChatRequest, tools: Literal["native", "generic"]) -> Decoding:
