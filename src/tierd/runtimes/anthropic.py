@@ -23,17 +23,8 @@ ANTHROPIC_VERSION = "2023-06-01"
 
 class AnthropicStreamState(StreamState):
     def __init__(self, provider: str, request: ChatRequest):
-        super().__init__(provider)
         tool = anthropic_shape.format_tool(request)
-        self.reader = anthropic_shape.StreamReader(tool.name if tool else "")
-
-    @property
-    def prompt_tokens(self) -> int | None:
-        return self.reader.prompt_tokens
-
-    @property
-    def completion_tokens(self) -> int | None:
-        return self.reader.completion_tokens
+        super().__init__(provider, anthropic_shape.StreamReader(tool.name if tool else ""))
 
     def feed(self, event: str, data: str) -> tuple[str, tuple[ToolCallDelta, ...]]:
         try:
@@ -47,7 +38,6 @@ class AnthropicStreamState(StreamState):
             found = self.reader.feed(payload)
         except (ValueError, TypeError, KeyError, AttributeError):
             raise self.garbage(data) from None
-        self.finish_reason = self.reader.finish_reason
         self.complete = self.reader.complete
         return found
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 import httpx
@@ -57,25 +56,31 @@ class ProviderRejected(TierdError):
     Retrying elsewhere may help; retrying here will not."""
 
 
-@dataclass
 class StreamState:
     """What a reply has said so far; subclasses read one provider's events through the
-    translation of its API shape (tierd.chat.openai, tierd.chat.anthropic)."""
+    `reader` of its API shape (tierd.chat.openai, tierd.chat.anthropic), which keeps the
+    finish reason and the usage the provider reports."""
 
-    provider: str
-    text_pieces: int = 0
-    finish_reason: str | None = None
-    complete: bool = False
-    """The provider said the reply is over ([DONE], message_stop)."""
-    text: list[str] = field(default_factory=list)
+    def __init__(self, provider: str, reader: Any):
+        self.provider = provider
+        self.reader = reader
+        self.text_pieces = 0
+        self.text: list[str] = []
+        self.complete = False
+        """The provider said the reply is over ([DONE], message_stop)."""
+        self.cancelled = False
+
+    @property
+    def finish_reason(self) -> str | None:
+        return "cancelled" if self.cancelled else self.reader.finish_reason
 
     @property
     def prompt_tokens(self) -> int | None:
-        raise NotImplementedError
+        return self.reader.prompt_tokens
 
     @property
     def completion_tokens(self) -> int | None:
-        raise NotImplementedError
+        return self.reader.completion_tokens
 
     def feed(self, event: str, data: str) -> tuple[str, tuple[ToolCallDelta, ...]]:
         """The text and tool-call fragments in one event."""
@@ -87,17 +92,8 @@ class StreamState:
 
 
 class OpenAIStreamState(StreamState):
-    def __init__(self, provider: str, request: ChatRequest):
-        super().__init__(provider)
-        self.reader = openai_shape.StreamReader()
-
-    @property
-    def prompt_tokens(self) -> int | None:
-        return self.reader.prompt_tokens
-
-    @property
-    def completion_tokens(self) -> int | None:
-        return self.reader.completion_tokens
+    def __init__(self, provider: str):
+        super().__init__(provider, openai_shape.StreamReader())
 
     def feed(self, event: str, data: str) -> tuple[str, tuple[ToolCallDelta, ...]]:
         if data.strip() == "[DONE]":
@@ -110,11 +106,9 @@ class OpenAIStreamState(StreamState):
                 message = error.get("message") if isinstance(error, dict) else error
                 raise RuntimeUnavailable(f"provider {self.provider!r} failed mid-reply: "
                                          f"{str(message)[:_SNIPPET]}")
-            found = self.reader.feed(payload)
+            return self.reader.feed(payload)
         except (ValueError, TypeError, AttributeError):
             raise self.garbage(data) from None
-        self.finish_reason = self.reader.finish_reason
-        return found
 
 
 def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
@@ -238,7 +232,7 @@ class CloudRuntime:
                     raise self._status_error(response, body.get("model", ""))
                 for event, data in sse_events(response.iter_lines()):
                     if cancel is not None and cancel.is_set():
-                        state.finish_reason = "cancelled"
+                        state.cancelled = True
                         break
                     text, calls = state.feed(event, data)
                     if text or calls:
@@ -334,7 +328,7 @@ class OpenAIRuntime(CloudRuntime):
         return {"Authorization": f"Bearer {key}"}
 
     def _new_state(self, request: ChatRequest) -> StreamState:
-        return OpenAIStreamState(self.host, request)
+        return OpenAIStreamState(self.host)
 
     def _chat_body(self, model: str, request: ChatRequest) -> dict:
         """Everything the request says, in OpenAI's words (tierd.chat.openai), streamed with
