@@ -79,7 +79,9 @@ def daemon(tmp_path_factory, packaged_models_dir, seer, claude):
         '[routing.tiers.local]\n'
         f'candidates = ["local/{CHAT}", "seer/plain-1", "seer/seer-1"]\n'
         '[routing.tiers.cheap]\n'
-        f'candidates = ["local/{CHAT}", "claude/claude-haiku-4.5"]\n'))
+        f'candidates = ["local/{CHAT}", "claude/claude-haiku-4.5"]\n'
+        '[routing.tiers.mid]\n'
+        f'candidates = ["local/{CHAT}", "seer/plain-1"]\n'))
     yield d
     d.stop()
 
@@ -251,6 +253,17 @@ def test_an_image_to_the_text_only_packaged_model_is_a_400_naming_vision(daemon)
             {"role": "user", "content": "what is this?", "images": [base64.b64encode(PNG)
                                                                      .decode()]}]})
     assert ollama_shaped.status_code == 400 and "needs vision" in ollama_shaped.json()["error"]
+
+
+def test_a_chain_where_no_candidate_has_vision_is_a_400_naming_who_has_it(daemon):
+    response = httpx.post(f"{daemon.url}/v1/chat/completions", timeout=60, json={
+        "model": "tier:mid", "messages": image_message()})
+    assert response.status_code == 400, response.text
+    message = response.json()["error"]["message"]
+    assert message.startswith("no candidate of tier mid can serve this request: this request "
+                              "needs vision")
+    assert f"local/{CHAT} lacks vision; seer/plain-1 lacks vision" in message
+    assert "Models with vision: seer-1, claude-haiku-4.5" in message
 
 
 def test_an_image_goes_to_the_candidate_with_vision_byte_for_byte(daemon, seer):

@@ -22,6 +22,7 @@ from tests.ollama_test_server import (
     OllamaTestServer,
     _fake_vector,
 )
+from tierd.chat.reply import assemble
 from tierd.chat.request import (
     ChatRequest,
     ImagePart,
@@ -30,6 +31,7 @@ from tierd.chat.request import (
     TextPart,
     Tool,
     ToolCall,
+    ToolChoice,
 )
 from tierd.errors import QueueFull, RuntimeUnavailable, UnknownModel
 from tierd.models.commands import progress_bars
@@ -242,6 +244,35 @@ def test_images_tools_and_format_reach_ollama_as_ollama_takes_them(runtime, serv
         {"role": "tool", "content": "sunny", "tool_name": "weather"}]
     assert body["tools"][0]["function"]["name"] == "weather"
     assert body["format"] == {"type": "object"}
+
+
+def test_tool_calls_from_ollama_come_back_as_calls(runtime, server):
+    server.state.tool_calls = [{"function": {"name": "weather", "arguments": {"city": "Oslo"}}}]
+    try:
+        chunks = list(runtime.chat(CHAT, ChatRequest(
+            (Message("user", (TextPart("Weather?"),)),), tools=(Tool("weather"),))))
+    finally:
+        server.state.tool_calls = None
+    reply = assemble(chunks)
+    assert [(c.name, c.argument_object()) for c in reply.tool_calls] == [
+        ("weather", {"city": "Oslo"})]
+    assert reply.tool_calls[0].id and reply.finish_reason == "tool_calls"
+
+
+def test_a_forced_call_is_asked_of_ollama_through_format(runtime, server):
+    server.state.reply_text = '{"name": "weather", "arguments": {"city": "Lima"}}'
+    tool = Tool("weather", "", {"type": "object", "properties": {"city": {"type": "string"}}})
+    try:
+        chunks = list(runtime.chat(CHAT, ChatRequest(
+            (Message("user", (TextPart("Weather?"),)),), tools=(tool,),
+            tool_choice=ToolChoice("required"))))
+    finally:
+        server.state.reply_text = None
+    (body,) = server.requests_to("/api/chat")
+    assert not body.get("tools") and body["format"]["properties"]["name"] == {"const": "weather"}
+    reply = assemble(chunks)
+    assert reply.text == "" and reply.tool_calls[0].argument_object() == {"city": "Lima"}
+    assert reply.finish_reason == "tool_calls"
 
 
 def test_max_tokens_ends_with_length(runtime, server):

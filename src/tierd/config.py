@@ -203,7 +203,7 @@ def _check_cloud(config: Config) -> list[str]:
         for j, model in enumerate(provider.models):
             if not names[j]:
                 problems.append(f"{where}.models[{j}].name: must not be empty")
-            elif names.count(names[j]) > 1:
+            elif names[j] in names[:j]:
                 problems.append(f"{where}.models[{j}]: {names[j]!r} is listed more than once")
             if isinstance(model, ProviderModel) and model.context_length < 0:
                 problems.append(f"{where}.models[{j}].context_length: {model.context_length} "

@@ -27,6 +27,7 @@ from llama_cpp.llama_grammar import JSON_GBNF, json_schema_to_gbnf
 
 from tierd.chat.request import ChatRequest, ToolCall
 from tierd.chat.structured import call_from_json, call_schema, violation
+from tierd.errors import TierdError
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,20 @@ SMALL_RANGE = 256
 grammar conversion of llama-cpp-python ignores minimum and maximum."""
 
 
+class UnsupportedSchema(TierdError):
+    """A valid JSON schema that llama.cpp's grammars cannot express (a remote $ref, a regex
+    construct the converter does not know): the request's to fix, or another model's to
+    serve."""
+
+
 def _schema_grammar(schema: dict) -> str:
-    return json_schema_to_gbnf(json.dumps(_enumerate_small_ranges(schema)))
+    try:
+        grammar = json_schema_to_gbnf(json.dumps(_enumerate_small_ranges(schema)))
+        LlamaGrammar.from_string(grammar, verbose=False)
+    except Exception as err:  # the converter fails in its own ways (asserts, KeyErrors)
+        raise UnsupportedSchema(f"this JSON schema cannot be turned into a llama.cpp grammar "
+                                f"({type(err).__name__}: {str(err)[:160]})") from None
+    return grammar
 
 
 def _enumerate_small_ranges(schema: object) -> object:
@@ -123,9 +136,14 @@ def read_reply(decoding: Decoding, text: str, request: ChatRequest
             text = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
     elif decoding.reading == "native":
         text, calls = native_calls(text)
+    if not request.parallel_tool_calls:
+        calls = calls[:1]
     for call in calls:
         tool = request.tool(call.name)
-        problem = violation(tool.parameters, call.argument_object()) if tool else "no such tool"
+        try:
+            problem = violation(tool.parameters, call.argument_object()) if tool else "no tool"
+        except Exception as err:  # a schema the validator cannot follow ($ref elsewhere)
+            problem = f"not checked ({type(err).__name__})"
         if problem:
             log.warning("the model's call to %s does not fit its parameters: %s", call.name,
                         problem)
