@@ -292,6 +292,8 @@ def schema_problem(schema: object, object_only: bool) -> str | None:
     except SchemaError as err:
         where = "/".join(str(p) for p in err.path)
         return f"is not a valid JSON schema ({where + ': ' if where else ''}{err.message})"
+    except RecursionError:
+        return "is nested too deeply to be a usable JSON schema"
     if object_only and schema.get("type", "object") != "object":
         return f"must describe an object (\"type\": \"object\"), not {schema.get('type')!r}"
     return None

@@ -90,10 +90,6 @@ class NoUsableCandidate(TierdError):
 class MissingFeature(TierdError):
     """The model asked for, or every candidate of the chain, lacks what the request needs."""
 
-    def __init__(self, message: str, feature: str):
-        self.feature = feature
-        super().__init__(message)
-
 
 FEATURE_WORDS = {"tools": "it offers tools or carries tool calls",
                  "vision": "it carries images",
@@ -163,7 +159,7 @@ def _exact(app: Tierd, name: str, capability: Capability,
     raise UnknownModel(name, [card["id"] for card in catalog(app, offered)])
 
 
-def unfit_reason(candidate: Candidate, needs: frozenset[Feature], request: ChatRequest | None
+def _unfit_reason(candidate: Candidate, needs: frozenset[Feature], request: ChatRequest | None
                  ) -> tuple[str, str] | None:
     """(code, detail) when `candidate` cannot serve `request`, else None. Local models' fit is
     checked by their own tokenizer when they run; a cloud model's context by the estimate."""
@@ -190,7 +186,7 @@ def _fit(app: Tierd, candidates: tuple[Candidate, ...], needs: frozenset[Feature
     MissingFeature when none is left."""
     fit, unfit, details = [], [], []
     for candidate in candidates:
-        why = unfit_reason(candidate, needs, request)
+        why = _unfit_reason(candidate, needs, request)
         if why is None:
             fit.append(candidate)
         else:
@@ -204,8 +200,8 @@ def _fit(app: Tierd, candidates: tuple[Candidate, ...], needs: frozenset[Feature
             raise MissingFeature(
                 f"{where}: this request needs {feature} ({FEATURE_WORDS[feature]}), but "
                 f"{'; '.join(details)}. Models with {feature}: {', '.join(others) or 'none'} "
-                "(a model's capabilities can be declared in the config)", feature)
-        raise MissingFeature(f"{where}: {'; '.join(details)}", code)
+                "(a model's capabilities can be declared in the config)")
+        raise MissingFeature(f"{where}: {'; '.join(details)}")
     return tuple(fit), tuple(unfit)
 
 
