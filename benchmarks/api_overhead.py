@@ -34,6 +34,7 @@ from fastapi.concurrency import run_in_threadpool
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+from tierd.chat.request import ChatRequest  # noqa: E402
 from tierd.runtimes.base import GenerateOptions  # noqa: E402
 from tierd.runtimes.embedded import EmbeddedRuntime  # noqa: E402
 from tierd.runtimes.packaged import ensure_packaged  # noqa: E402
@@ -109,7 +110,8 @@ def serve_bare(port: int, models: Path) -> None:
 
         def run() -> str:
             options = GenerateOptions(max_tokens=body["max_tokens"], temperature=0.0, seed=1)
-            return "".join(c.text for c in runtime.chat(CHAT, body["messages"], options))
+            request = ChatRequest.plain(body["messages"], options)
+            return "".join(c.text for c in runtime.chat(CHAT, request))
 
         text = await run_in_threadpool(run)
         return {"choices": [{"index": 0, "message": {"role": "assistant", "content": text}}]}
@@ -161,7 +163,7 @@ def main() -> None:
         embed_body = lambda i: {"model": EMBED, "input": [f"the quick brown fox number {i}"]}  # noqa: E731
         paths = {
             "/v1/chat/completions": (
-                lambda i: list(runtime.chat(CHAT, messages(i), OPTIONS)),
+                lambda i: list(runtime.chat(CHAT, ChatRequest.plain(messages(i), OPTIONS))),
                 over_http(bare_port, "/v1/chat/completions", chat_body),
                 over_http(tierd_port, "/v1/chat/completions", chat_body)),
             "/v1/embeddings": (

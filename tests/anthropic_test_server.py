@@ -5,7 +5,9 @@ content_block_start, ping, content_block_delta per word, content_block_stop, mes
 (stop_reason, output-token usage), message_stop. It checks `x-api-key` and `anthropic-version`
 and refuses what Anthropic refuses: a missing max_tokens, a "system" role inside messages.
 Token counts and switches are those of openai_test_server, plus `overloaded_mid_stream` (an
-`error` event of type overloaded_error after the first word).
+`error` event of type overloaded_error after the first word). A request whose tool_choice is
+`any` or names a tool is answered with a tool_use block for it, its input (`tool_arguments`)
+streamed as three input_json_delta fragments, and stop_reason tool_use.
 """
 
 from __future__ import annotations
@@ -15,7 +17,13 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from tests.openai_test_server import StandIn, StandInHandler, prompt_tokens_of, reply_words
+from tests.openai_test_server import (
+    StandIn,
+    StandInHandler,
+    forced_tool,
+    prompt_tokens_of,
+    reply_words,
+)
 
 
 @dataclass
@@ -56,6 +64,8 @@ class AnthropicHandler(StandInHandler):
             return "max_tokens: Field required"
         if any(m.get("role") not in ("user", "assistant") for m in body.get("messages", [])):
             return "messages: roles must be user or assistant (system goes in `system`)"
+        if any("input_schema" not in t for t in body.get("tools") or []):
+            return "tools: each tool needs an input_schema"
         return None
 
     def stream(self, body: dict) -> None:
@@ -79,6 +89,22 @@ class AnthropicHandler(StandInHandler):
             "id": "msg_standin", "type": "message", "role": "assistant", "model": body["model"],
             "content": [], "stop_reason": None,
             "usage": {"input_tokens": prompt, "output_tokens": 1}}})
+        called = forced_tool(body.get("tools") or [], body.get("tool_choice"), lambda t: t["name"])
+        if called is not None:
+            arguments = json.dumps(state.tool_arguments)
+            third = max(1, len(arguments) // 3)
+            event("content_block_start", {"index": 0, "content_block": {
+                "type": "tool_use", "id": "toolu_standin", "name": called["name"], "input": {}}})
+            for fragment in (arguments[:third], arguments[third:2 * third],
+                             arguments[2 * third:]):
+                event("content_block_delta", {"index": 0, "delta": {
+                    "type": "input_json_delta", "partial_json": fragment}})
+            event("content_block_stop", {"index": 0})
+            event("message_delta", {"delta": {"stop_reason": "tool_use", "stop_sequence": None},
+                                    "usage": {"output_tokens": 9}})
+            event("message_stop", {})
+            self.end_stream()
+            return
         event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
         event("ping", {})
         for n, word in enumerate(words):

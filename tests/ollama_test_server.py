@@ -16,7 +16,9 @@ tierd against a tierd). It follows Ollama's wire format and the behaviour tierd 
 
 Switches for tests: `queue_full` (503 on generate/chat/embed, like Ollama's full queue),
 `fail_status` (any other status there), `cpu_only` (size_vram 0),
-`load_external(model, num_ctx)` (another client loaded a model), `token_delay` (slow streams,
+`load_external(model, num_ctx)` (another client loaded a model), `reply_text` (the words of
+every reply instead of the fox), `tool_calls` (a chat reply's calls, sent in a line of their
+own before the last, as Ollama sends them), `token_delay` (slow streams,
 for cancelling; an embed call then takes as long as a chat reply), `tierd_status` (a body for
 `GET /status`, as a tierd on that host answers). `in_flight`, `peak_in_flight` and `peak_total`
 say how many requests it answered at once.
@@ -136,6 +138,8 @@ class ServerState:
     fail_status: int | None = None
     """Answer generate/chat/embed with this HTTP status (e.g. 500, a crashed runner)."""
     token_delay: float = 0.0
+    reply_text: str | None = None
+    tool_calls: list[dict] | None = None
     cpu_only: bool = False
     """Report size_vram 0, as Ollama does for a model running on the CPU."""
     unload_delay: float = 0.05
@@ -442,8 +446,9 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
 
         def reply_now(self, body: dict, runner: Runner, prompt_tokens: int, chat: bool) -> None:
             limit = (body.get("options") or {}).get("num_predict")
-            words = REPLY_WORDS if limit is None or limit < 0 else REPLY_WORDS[:limit]
-            reason = "length" if len(words) < len(REPLY_WORDS) else "stop"
+            every = state.reply_text.split(" ") if state.reply_text is not None else REPLY_WORDS
+            words = every if limit is None or limit < 0 else every[:limit]
+            reason = "length" if len(words) < len(every) else "stop"
             name = runner.model.name
 
             def piece(text: str, done: bool) -> dict:
@@ -459,6 +464,10 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
                     if state.token_delay:
                         time.sleep(state.token_delay)
                     yield piece(word if i == 0 else " " + word, False)
+                if chat and state.tool_calls:
+                    calls = piece("", False)
+                    calls["message"]["tool_calls"] = state.tool_calls
+                    yield calls
                 final = piece("", True)
                 final.update(done_reason=reason, total_duration=9_000_000,
                              load_duration=1_000_000, prompt_eval_count=prompt_tokens,
@@ -472,6 +481,8 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
                 *parts, final = list(lines())
                 text = "".join((p["message"]["content"] if chat else p["response"]) for p in parts)
                 final.update(piece(text, True))
+                if chat and state.tool_calls:
+                    final["message"]["tool_calls"] = state.tool_calls
                 self.send_json(final)
 
         def embed(self, body: dict) -> None:

@@ -10,6 +10,9 @@ Switches for tests, set on the server object between requests:
 (sent with it), `hang` (seconds to sleep before answering), `hang_mid_stream` (seconds to
 sleep after the first token), `garbage` (a stream whose events are not JSON),
 `close_after` (drop the connection after that many tokens), `omit_usage` (no usage chunk).
+A request that forces a tool call (`tool_choice` "required" or a named function) is answered
+with a call to that tool (the first one for "required") whose arguments are `tool_arguments`,
+streamed in three fragments, with finish_reason "tool_calls".
 Every request is kept in `requests` (path, headers, body) so tests can check what was sent.
 """
 
@@ -54,6 +57,7 @@ class StandIn:
     garbage: bool = False
     close_after: int | None = None
     omit_usage: bool = False
+    tool_arguments: dict = field(default_factory=lambda: {"city": "Paris"})
     requests: list[Recorded] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -185,6 +189,11 @@ class OpenAIHandler(StandInHandler):
 
     def chat(self, body: dict) -> None:
         state = self.server_state
+        called = forced_tool(body.get("tools") or [], body.get("tool_choice"),
+                             lambda t: t["function"]["name"])
+        if called is not None:
+            self.call(body, called["function"]["name"])
+            return
         prompt = prompt_tokens_of(body["messages"])
         limit = body.get("max_tokens") or body.get("max_completion_tokens") or 1_000_000
         words = reply_words(min(state.reply_tokens, limit))
@@ -222,6 +231,53 @@ class OpenAIHandler(StandInHandler):
             event({"choices": [], "usage": usage})
         self.send_event("data: [DONE]\n\n")
         self.end_stream()
+
+
+    def call(self, body: dict, name: str) -> None:
+        """A forced tool call, its arguments in three fragments."""
+        state = self.server_state
+        arguments = json.dumps(state.tool_arguments)
+        third = max(1, len(arguments) // 3)
+        fragments = [arguments[:third], arguments[third:2 * third], arguments[2 * third:]]
+        usage = {"prompt_tokens": prompt_tokens_of(body["messages"]), "completion_tokens": 9,
+                 "total_tokens": prompt_tokens_of(body["messages"]) + 9}
+        base = {"id": "chatcmpl-standin", "created": 0, "model": body["model"]}
+        call = {"id": "call_standin", "type": "function",
+                "function": {"name": name, "arguments": arguments}}
+        if not body.get("stream"):
+            self.send_json(200, {**base, "object": "chat.completion", "choices": [{
+                "index": 0, "message": {"role": "assistant", "content": None,
+                                        "tool_calls": [call]},
+                "finish_reason": "tool_calls"}], "usage": usage})
+            return
+        self.start_stream()
+
+        def event(choice: dict | None, extra: dict | None = None) -> None:
+            payload = {**base, "object": "chat.completion.chunk",
+                       "choices": [choice] if choice else [], **(extra or {})}
+            self.send_event(f"data: {json.dumps(payload)}\n\n")
+
+        event({"index": 0, "delta": {"role": "assistant", "content": None}, "finish_reason": None})
+        for n, fragment in enumerate(fragments):
+            delta = {"index": 0, "function": {"arguments": fragment}}
+            if n == 0:
+                delta.update(id="call_standin", type="function")
+                delta["function"]["name"] = name
+            event({"index": 0, "delta": {"tool_calls": [delta]}, "finish_reason": None})
+        event({"index": 0, "delta": {}, "finish_reason": "tool_calls"})
+        event(None, {"usage": usage})
+        self.send_event("data: [DONE]\n\n")
+        self.end_stream()
+
+
+def forced_tool(tools: list[dict], choice: Any, name_of) -> dict | None:
+    """The tool a request forces a call to (OpenAI's and Anthropic's ways of saying so)."""
+    if not tools or choice in (None, "auto", "none"):
+        return None
+    if choice == "required" or (isinstance(choice, dict) and choice.get("type") == "any"):
+        return tools[0]
+    wanted = (choice.get("function") or {}).get("name") or choice.get("name")
+    return next((t for t in tools if name_of(t) == wanted), None)
 
 
 def start_openai_server(**switches: Any) -> StandIn:

@@ -13,6 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from tierd.chat.request import ChatRequest
 from tierd.models.estimate import estimate_model_bytes
 from tierd.runtimes.base import (
     Chunk,
@@ -120,9 +121,9 @@ class SimRuntime:
                 self.violations.append(f"{model} unloaded while not loaded")
             self._resident.pop(model, None)
 
-    def chat(self, model: str, messages: list[dict], options: GenerateOptions,
+    def chat(self, model: str, request: ChatRequest,
              cancel: threading.Event | None = None) -> Iterator[Chunk]:
-        return self.generate(model, "", options, cancel)
+        return self.generate(model, "", request.options, cancel)
 
     def generate(self, model: str, prompt: str, options: GenerateOptions,
                  cancel: threading.Event | None = None) -> Iterator[Chunk]:
@@ -133,8 +134,8 @@ class SimRuntime:
         self._require_resident(model)
         return Embeddings([[0.0] for _ in texts], prompt_tokens=len(texts))
 
-    def count_tokens(self, model: str, messages: list[dict]) -> int:
-        return sum(len(m.get("content", "").split()) for m in messages)
+    def count_tokens(self, model: str, request: ChatRequest) -> int:
+        return sum(len(m.text().split()) for m in request.messages)
 
     # -- invariants ------------------------------------------------------------------------------
 

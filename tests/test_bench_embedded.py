@@ -11,6 +11,7 @@ from tierd.bench.prompts import fit_prompt
 from tierd.bench.runner import run_generation, stream_request
 from tierd.bench.settings import EmbeddingSettings, GenerationSettings
 from tierd.bench.target import Target
+from tierd.chat.request import ChatRequest
 from tierd.errors import RuntimeUnavailable
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
 from tierd.runtimes.base import GenerateOptions
@@ -70,8 +71,9 @@ def test_a_short_benchmark_measures_every_metric(target):
 
 
 def test_tokens_counted_match_the_model(target, runtime, manager):
-    messages, built = fit_prompt(lambda m: runtime.count_tokens(GEMMA, m), 40, seed=99)
-    assert built == runtime.count_tokens(GEMMA, messages) <= 40
+    count = lambda m: runtime.count_tokens(GEMMA, ChatRequest.plain(m))  # noqa: E731
+    messages, built = fit_prompt(count, 40, seed=99)
+    assert built == count(messages) <= 40
     with manager.lease(GEMMA):
         sample = stream_request(target, GEMMA, messages, built,
                                 GenerateOptions(max_tokens=6, temperature=0.0))

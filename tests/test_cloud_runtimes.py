@@ -8,12 +8,13 @@ import threading
 import pytest
 
 from tests.anthropic_test_server import start_anthropic_server
+from tests.chat_helpers import turns
 from tests.conftest import free_port
 from tests.openai_test_server import prompt_tokens_of, start_openai_server
 from tierd.config import Secret, parse_text
 from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, UnknownModel
 from tierd.runtimes.anthropic import AnthropicRuntime
-from tierd.runtimes.base import GenerateOptions, Runtime
+from tierd.runtimes.base import Runtime
 from tierd.runtimes.cloud import OpenAIRuntime, ProviderRejected, build_providers
 
 PLANTED_KEY = "sk-planted-4f1c9e7a2b"
@@ -55,7 +56,7 @@ def cloud(request, openai_server, anthropic_server):
 def test_stream_carries_text_and_the_providers_usage(cloud):
     runtime, server = cloud
     assert isinstance(runtime, Runtime)
-    chunks = list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions(max_tokens=50)))
+    chunks = list(runtime.chat("gpt-4o-mini", turns(MESSAGES, max_tokens=50)))
     assert "".join(c.text for c in chunks) == "".join(f"w{i} " for i in range(12))
     final = chunks[-1]
     assert final.done and final.finish_reason == "stop"
@@ -67,7 +68,7 @@ def test_stream_carries_text_and_the_providers_usage(cloud):
 
 def test_max_tokens_cuts_the_reply_and_says_length(cloud):
     runtime, _ = cloud
-    chunks = list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions(max_tokens=5)))
+    chunks = list(runtime.chat("gpt-4o-mini", turns(MESSAGES, max_tokens=5)))
     assert chunks[-1].finish_reason == "length"
     assert chunks[-1].timings.eval_count == 5
 
@@ -76,7 +77,7 @@ def test_openai_request_asks_for_usage_and_sends_the_key_only_in_a_header(openai
     openai_server.reset()
     runtime = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
                             Secret(PLANTED_KEY), ["gpt-4o-mini"])
-    list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions(temperature=0.2, stop=("x",))))
+    list(runtime.chat("gpt-4o-mini", turns(MESSAGES, temperature=0.2, stop=("x",))))
     sent = openai_server.requests[-1]
     assert sent.path == "/v1/chat/completions"
     assert sent.headers["Authorization"] == f"Bearer {PLANTED_KEY}"
@@ -91,7 +92,7 @@ def test_anthropic_request_moves_system_to_the_top_level(anthropic_server):
     anthropic_server.reset()
     runtime = AnthropicRuntime("claude", f"http://127.0.0.1:{anthropic_server.port}",
                                Secret(PLANTED_KEY), ["claude-haiku-4.5"])
-    chunks = list(runtime.chat("claude-haiku-4.5", MESSAGES, GenerateOptions()))
+    chunks = list(runtime.chat("claude-haiku-4.5", turns(MESSAGES)))
     sent = anthropic_server.requests[-1]
     assert sent.path == "/v1/messages"
     assert sent.headers["x-api-key"] == PLANTED_KEY and sent.headers["anthropic-version"]
@@ -107,14 +108,14 @@ def test_server_errors_are_runtime_unavailable(cloud, status):
     runtime, server = cloud
     server.fail_status = status
     with pytest.raises(RuntimeUnavailable, match=rf"provider '{runtime.host}'.*HTTP {status}"):
-        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
 
 
 def test_rate_limit_is_queue_full_with_the_providers_retry_after(cloud):
     runtime, server = cloud
     server.fail_status, server.retry_after = 429, "7"
     with pytest.raises(QueueFull, match="rate limiting") as caught:
-        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
     assert caught.value.retry_after == 7.0
 
 
@@ -124,7 +125,7 @@ def test_a_rejected_key_names_the_provider_not_the_key(cloud):
     try:
         with pytest.raises(ProviderRejected, match=rf"'{runtime.host}'.*rejected the API key") \
                 as caught:
-            list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+            list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
     finally:
         server.api_key = PLANTED_KEY
     assert PLANTED_KEY not in str(caught.value)
@@ -134,14 +135,14 @@ def test_a_hanging_provider_times_out(cloud):
     runtime, server = cloud
     server.hang = 3.0  # the runtime waits 1 s
     with pytest.raises(RuntimeUnavailable, match="did not answer in time"):
-        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
 
 
 def test_a_provider_that_stalls_mid_stream_times_out(cloud):
     runtime, server = cloud
     server.hang_mid_stream = 3.0
     with pytest.raises(RuntimeUnavailable, match="did not answer in time.*after 1 tokens"):
-        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
 
 
 def test_garbage_names_the_provider(cloud):
@@ -149,7 +150,7 @@ def test_garbage_names_the_provider(cloud):
     server.garbage = True
     with pytest.raises(RuntimeUnavailable, match=rf"provider '{runtime.host}' sent a stream "
                                                  "event that is not the JSON expected"):
-        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
 
 
 def test_a_stream_that_closes_early_says_how_far_it_got(cloud):
@@ -157,7 +158,7 @@ def test_a_stream_that_closes_early_says_how_far_it_got(cloud):
     server.close_after = 3
     received = []
     with pytest.raises(RuntimeUnavailable, match="closed mid-stream after 3 tokens"):
-        for chunk in runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()):
+        for chunk in runtime.chat("gpt-4o-mini", turns(MESSAGES)):
             received.append(chunk.text)
     assert received == ["w0 ", "w1 ", "w2 "]
 
@@ -168,7 +169,7 @@ def test_anthropic_overload_mid_stream_is_runtime_unavailable(anthropic_server):
     runtime = AnthropicRuntime("claude", f"http://127.0.0.1:{anthropic_server.port}",
                                Secret(PLANTED_KEY), ["claude-haiku-4.5"])
     with pytest.raises(RuntimeUnavailable, match="overloaded_error"):
-        list(runtime.chat("claude-haiku-4.5", MESSAGES, GenerateOptions()))
+        list(runtime.chat("claude-haiku-4.5", turns(MESSAGES)))
     anthropic_server.reset()
 
 
@@ -176,14 +177,14 @@ def test_connection_refused_is_runtime_unavailable():
     runtime = OpenAIRuntime("gone", f"http://127.0.0.1:{free_port()}/v1", Secret(PLANTED_KEY),
                             ["gpt-4o-mini"], timeout=1.0)
     with pytest.raises(RuntimeUnavailable, match="provider 'gone'.*cannot be reached"):
-        list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
 
 
 def test_cancel_stops_the_stream_and_still_reports_usage(cloud):
     runtime, _ = cloud
     cancel = threading.Event()
     chunks = []
-    for chunk in runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions(), cancel):
+    for chunk in runtime.chat("gpt-4o-mini", turns(MESSAGES), cancel):
         chunks.append(chunk)
         if len(chunks) == 2:
             cancel.set()
@@ -199,7 +200,7 @@ def test_missing_usage_falls_back_to_estimates_on_the_high_side(openai_server):
     openai_server.omit_usage = True
     runtime = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
                             Secret(PLANTED_KEY), ["gpt-4o-mini"])
-    final = list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))[-1]
+    final = list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))[-1]
     openai_server.reset()
     assert final.timings.eval_count >= 12
     assert final.timings.prompt_eval_count >= prompt_tokens_of(MESSAGES) // 2
@@ -208,7 +209,7 @@ def test_missing_usage_falls_back_to_estimates_on_the_high_side(openai_server):
 def test_an_unconfigured_model_is_unknown(cloud):
     runtime, _ = cloud
     with pytest.raises(UnknownModel, match="gpt-4o-mini"):
-        list(runtime.chat("gpt-5-codex", MESSAGES, GenerateOptions()))
+        list(runtime.chat("gpt-5-codex", turns(MESSAGES)))
 
 
 def test_openai_embeddings(openai_server):
@@ -228,7 +229,7 @@ def test_the_key_never_reaches_errors_or_logs(cloud, caplog):
         server.reset()
         setattr(server, switch, value)
         with pytest.raises(Exception) as caught:
-            list(runtime.chat("gpt-4o-mini", MESSAGES, GenerateOptions()))
+            list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
         messages.append(f"{caught.value!r} {caught.value}")
     assert len(messages) == 5
     assert PLANTED_KEY not in "\n".join(messages)

@@ -175,3 +175,26 @@ def test_check_good_file_and_show(tmp_path):
     assert shown.returncode == 0
     assert 'token = "********"' in shown.stdout and "abc" not in shown.stdout
     assert 'reserve = "2.0GiB"' in shown.stdout
+
+
+def test_capabilities_are_declared_per_model_and_round_trip():
+    text = (
+        '[[models]]\nname = "llava:13b"\ncapabilities = ["completion", "vision"]\n'
+        '[[providers]]\nname = "router"\nbase_url = "https://example.invalid/v1"\n'
+        'api_key_env = "KEY"\n'
+        'models = ["gpt-4o-mini", {name = "my-vlm", capabilities = ["completion", "vision"], '
+        'context_length = 32000}]\n')
+    config = parse_text(text)
+    assert config.models[0].capabilities == ("completion", "vision")
+    provider = config.providers[0]
+    assert provider.model_names == ("gpt-4o-mini", "my-vlm")
+    assert provider.declared_models["my-vlm"].context_length == 32000
+    assert parse_text(to_toml(to_dict(config))) == config  # `config show` writes it back
+
+    assert problems_of('[[models]]\nname = "m"\ncapabilities = ["sight"]\n') == [
+        'models[0].capabilities[0]: "sight" is not one of "completion", "tools", "vision", '
+        '"json_schema", "embedding"']
+    assert problems_of(text.replace('"my-vlm"', '"gpt-4o-mini"')) == [
+        "providers[0].models[1]: 'gpt-4o-mini' is listed more than once"]
+    assert problems_of(text.replace("32000", "-1")) == [
+        "providers[0].models[1].context_length: -1 is negative"]

@@ -10,6 +10,7 @@ import pytest
 
 from tests.conftest import state_conn
 from tests.openai_test_server import start_openai_server
+from tierd.chat.request import ChatRequest
 from tierd.config import Secret, parse_text
 from tierd.costs.budgets import BudgetExceeded
 from tierd.costs.ledger import CallRecord
@@ -142,7 +143,8 @@ def test_fifty_concurrent_calls_never_overspend_or_double_count(tmp_path, cloud_
         costs = daemon_costs if n % 2 else cli_costs
         messages = [{"role": "user", "content": f"extract the fields of invoice {n} " * 3}]
         worst = worst_case_usd(config, "openai", "gpt-4o-mini",
-                               runtime.count_tokens("gpt-4o-mini", messages), max_tokens)
+                               runtime.count_tokens("gpt-4o-mini", ChatRequest.plain(messages)),
+                               max_tokens)
         start.wait()
         try:
             reservation = costs.budgets.reserve("openai", "cheap", worst)
@@ -150,8 +152,8 @@ def test_fifty_concurrent_calls_never_overspend_or_double_count(tmp_path, cloud_
             with lock:
                 refused.append(err)
             return
-        final = list(runtime.chat("gpt-4o-mini", messages,
-                                  GenerateOptions(max_tokens=max_tokens)))[-1]
+        request = ChatRequest.plain(messages, GenerateOptions(max_tokens=max_tokens))
+        final = list(runtime.chat("gpt-4o-mini", request))[-1]
         timings = final.timings
         call = record(cost=cost_usd(price, timings.prompt_eval_count, timings.eval_count),
                       request_id=f"req-{n}")

@@ -3,6 +3,7 @@ tests/ollama_test_server.py (a stand-in for Ollama that records what tierd asks 
 
 from __future__ import annotations
 
+import base64
 import io
 import socket
 import threading
@@ -12,6 +13,7 @@ from pathlib import Path
 import ollama
 import pytest
 
+from tests.chat_helpers import say
 from tests.ollama_test_server import (
     CHAT_MODEL,
     EMBED_MODEL,
@@ -19,6 +21,17 @@ from tests.ollama_test_server import (
     REPLY_WORDS,
     OllamaTestServer,
     _fake_vector,
+)
+from tierd.chat.reply import assemble
+from tierd.chat.request import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolCall,
+    ToolChoice,
 )
 from tierd.errors import QueueFull, RuntimeUnavailable, UnknownModel
 from tierd.models.commands import progress_bars
@@ -149,7 +162,7 @@ def test_every_request_carries_the_loaded_num_ctx_so_ollama_never_reloads(runtim
     runtime.load(CHAT, 1024)
     runtime.load(EMBED, 512)
 
-    list(runtime.chat(CHAT, [{"role": "user", "content": "hi"}], GenerateOptions()))
+    list(runtime.chat(CHAT, say("hi")))
     list(runtime.generate(CHAT, "Once upon", GenerateOptions(max_tokens=2)))
     runtime.embed(EMBED, ["a", "b"])
 
@@ -177,7 +190,7 @@ def test_a_model_loaded_by_another_client_is_external_and_used_at_its_context(se
     assert seen.context_length == 2048
     assert seen.bytes == CHAT_MODEL.vram_bytes(2048)
 
-    list(runtime.chat(CHAT, [{"role": "user", "content": "hi"}], GenerateOptions()))
+    list(runtime.chat(CHAT, say("hi")))
     assert server.state.reloads == []
 
     runtime.load(CHAT, 2048)
@@ -193,8 +206,7 @@ def test_a_model_someone_else_reloaded_at_another_context_becomes_external(runti
 
 def test_chat_streams_chunks_and_ends_with_timings(runtime, server):
     runtime.load(CHAT, 1024)
-    chunks = list(runtime.chat(CHAT, [{"role": "user", "content": "tell me a story"}],
-                               GenerateOptions(temperature=0.2, seed=7, stop=("\n",))))
+    chunks = list(runtime.chat(CHAT, say("tell me a story", temperature=0.2, seed=7, stop=("\n",))))
 
     *pieces, final = chunks
     assert len(pieces) == len(REPLY_WORDS)
@@ -213,12 +225,54 @@ def test_chat_streams_chunks_and_ends_with_timings(runtime, server):
     assert body["options"] == {"num_ctx": 1024, "temperature": 0.2, "seed": 7, "stop": ["\n"]}
 
 
-def test_openai_content_parts_reach_ollama_as_text(runtime, server):
-    content = [{"type": "text", "text": "first"}, {"type": "image_url", "image_url": {"url": "x"}},
-               {"type": "text", "text": "second"}]
-    list(runtime.chat(CHAT, [{"role": "user", "content": content}], GenerateOptions()))
+def test_images_tools_and_format_reach_ollama_as_ollama_takes_them(runtime, server):
+    png = b"\x89PNG\r\n\x1a\n" + bytes(range(40))
+    call = ToolCall("call_1", "weather", '{"city": "Oslo"}')
+    request = ChatRequest((
+        Message("user", (TextPart("first"), ImagePart("image/png", png), TextPart(" second"))),
+        Message("assistant", (), (call,)),
+        Message("tool", (TextPart("sunny"),), (), "call_1", "weather"),
+    ), tools=(Tool("weather", "the weather", {"type": "object", "properties": {
+        "city": {"type": "string"}}}),),
+        response_format=ResponseFormat("json_schema", {"type": "object"}))
+    list(runtime.chat(CHAT, request))
     (body,) = server.requests_to("/api/chat")
-    assert body["messages"] == [{"role": "user", "content": "first\nsecond"}]
+    assert body["messages"] == [
+        {"role": "user", "content": "first second", "images": [base64.b64encode(png).decode()]},
+        {"role": "assistant",  # the ollama client leaves out empty content
+         "tool_calls": [{"function": {"name": "weather", "arguments": {"city": "Oslo"}}}]},
+        {"role": "tool", "content": "sunny", "tool_name": "weather"}]
+    assert body["tools"][0]["function"]["name"] == "weather"
+    assert body["format"] == {"type": "object"}
+
+
+def test_tool_calls_from_ollama_come_back_as_calls(runtime, server):
+    server.state.tool_calls = [{"function": {"name": "weather", "arguments": {"city": "Oslo"}}}]
+    try:
+        chunks = list(runtime.chat(CHAT, ChatRequest(
+            (Message("user", (TextPart("Weather?"),)),), tools=(Tool("weather"),))))
+    finally:
+        server.state.tool_calls = None
+    reply = assemble(chunks)
+    assert [(c.name, c.argument_object()) for c in reply.tool_calls] == [
+        ("weather", {"city": "Oslo"})]
+    assert reply.tool_calls[0].id and reply.finish_reason == "tool_calls"
+
+
+def test_a_forced_call_is_asked_of_ollama_through_format(runtime, server):
+    server.state.reply_text = '{"name": "weather", "arguments": {"city": "Lima"}}'
+    tool = Tool("weather", "", {"type": "object", "properties": {"city": {"type": "string"}}})
+    try:
+        chunks = list(runtime.chat(CHAT, ChatRequest(
+            (Message("user", (TextPart("Weather?"),)),), tools=(tool,),
+            tool_choice=ToolChoice("required"))))
+    finally:
+        server.state.reply_text = None
+    (body,) = server.requests_to("/api/chat")
+    assert not body.get("tools") and body["format"]["properties"]["name"] == {"const": "weather"}
+    reply = assemble(chunks)
+    assert reply.text == "" and reply.tool_calls[0].argument_object() == {"city": "Lima"}
+    assert reply.finish_reason == "tool_calls"
 
 
 def test_max_tokens_ends_with_length(runtime, server):
@@ -245,7 +299,7 @@ def test_cancel_mid_stream_closes_the_response_so_the_server_stops(runtime, serv
     server.state.token_delay = 0.05
     cancel = threading.Event()
     received = []
-    for chunk in runtime.chat(CHAT, [{"role": "user", "content": "hi"}], GenerateOptions(), cancel):
+    for chunk in runtime.chat(CHAT, say("hi"), cancel):
         received.append(chunk)
         if len(received) == 2:
             cancel.set()
@@ -288,7 +342,7 @@ def test_connection_refused_is_runtime_unavailable_naming_host_and_url():
     with pytest.raises(RuntimeUnavailable, match=rf"'mac-mini' \({url}\) cannot be reached"):
         runtime.available()
     with pytest.raises(RuntimeUnavailable, match="cannot be reached"):  # streams fail differently
-        list(runtime.chat(CHAT, [{"role": "user", "content": "hi"}], GenerateOptions()))
+        list(runtime.chat(CHAT, say("hi")))
 
 
 def test_a_host_that_never_answers_times_out_as_runtime_unavailable():
@@ -304,7 +358,7 @@ def test_a_host_that_never_answers_times_out_as_runtime_unavailable():
 def test_a_full_ollama_queue_is_queue_full(runtime, server):
     server.state.queue_full = True
     with pytest.raises(QueueFull, match="queue is full"):
-        list(runtime.chat(CHAT, [{"role": "user", "content": "hi"}], GenerateOptions()))
+        list(runtime.chat(CHAT, say("hi")))
     with pytest.raises(QueueFull):
         runtime.embed(EMBED, ["a"])
 
@@ -317,7 +371,7 @@ def test_a_server_error_is_runtime_unavailable_with_its_status(runtime, server):
 
 def test_an_unknown_model_is_unknown_model(runtime):
     with pytest.raises(UnknownModel) as raised:
-        list(runtime.chat("llama9", [{"role": "user", "content": "hi"}], GenerateOptions()))
+        list(runtime.chat("llama9", say("hi")))
     assert raised.value.name == "llama9:latest"
     assert CHAT in raised.value.known
     with pytest.raises(UnknownModel):
@@ -379,6 +433,6 @@ def test_count_tokens_overestimates_but_not_wildly(gemma_vocab, kind):
     templated += "<start_of_turn>model\n"
     real = len(gemma_vocab.tokenize(templated.encode(), add_bos=True, special=True))
 
-    estimate = estimate_chat_tokens(messages)
+    estimate = estimate_chat_tokens(ChatRequest.plain(messages))
 
     assert real <= estimate <= 2.5 * real, (kind, real, estimate)

@@ -13,8 +13,10 @@ import threading
 import httpx
 import pytest
 
+from tests.chat_helpers import say
 from tests.conftest import free_port, start_daemon
 from tierd.app import open_tierd
+from tierd.chat.request import ChatRequest
 from tierd.config import parse_text
 from tierd.errors import RuntimeUnavailable, UnknownModel
 from tierd.models.inference import embed, stream_chat
@@ -58,8 +60,7 @@ def test_load_chat_generate_embed_unload(runtime, serving):
     assert CHAT in serving_ps(serving)
     assert any(m.name == CHAT and not m.external for m in runtime.loaded())
 
-    chunks = list(runtime.chat(CHAT, [{"role": "user", "content": "Say hi."}],
-                               GenerateOptions(max_tokens=8, temperature=0)))
+    chunks = list(runtime.chat(CHAT, say("Say hi.", max_tokens=8, temperature=0)))
     assert len(chunks) >= 3 and chunks[-1].done
     timings = chunks[-1].timings
     assert timings.eval_count == 8 and chunks[-1].finish_reason == "length"
@@ -81,8 +82,7 @@ def test_load_chat_generate_embed_unload(runtime, serving):
 def test_cancel_stops_the_stream(runtime):
     cancel = threading.Event()
     seen = []
-    for chunk in runtime.chat(CHAT, [{"role": "user", "content": "Tell a long story."}],
-                              GenerateOptions(max_tokens=400), cancel):
+    for chunk in runtime.chat(CHAT, say("Tell a long story.", max_tokens=400), cancel):
         seen.append(chunk)
         if len(seen) == 3:
             cancel.set()
@@ -91,7 +91,7 @@ def test_cancel_stops_the_stream(runtime):
 
 def test_errors_are_specific(runtime, serving):
     with pytest.raises(UnknownModel) as missing:
-        list(runtime.chat("nope:latest", [{"role": "user", "content": "x"}], GenerateOptions()))
+        list(runtime.chat("nope:latest", say("x")))
     assert CHAT in str(missing.value)
     closed = OllamaRuntime("gone", f"http://127.0.0.1:{free_port()}")
     with pytest.raises(RuntimeUnavailable, match="gone"):
@@ -123,8 +123,8 @@ def test_a_tierd_managing_a_tierd(serving, tmp_path):
         f'[[models]]\nname = "{CHAT}"\ncontext_length = 1024\n'
         f'[[models]]\nname = "{EMBED}"\ncontext_length = 512\n', "managing")
     app = open_tierd(config)
-    reply = list(stream_chat(app, CHAT, [{"role": "user", "content": "Hello"}],
-                             GenerateOptions(max_tokens=5)))
+    reply = list(stream_chat(app, CHAT, ChatRequest.plain([{"role": "user", "content": "Hello"}],
+                                                          GenerateOptions(max_tokens=5))))
     assert reply[-1].timings.eval_count == 5
     result = embed(app, EMBED, ["one", "two"])
     assert len(result.vectors) == 2

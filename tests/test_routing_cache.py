@@ -4,11 +4,22 @@ runs (no timing involved: the leader lands only when the test says so)."""
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
+from tierd.chat.request import (
+    ChatRequest,
+    ImagePart,
+    Message,
+    ResponseFormat,
+    TextPart,
+    Tool,
+    ToolChoice,
+)
 from tierd.routing.cache import CachedReply, ResponseCache, cache_key
-from tierd.runtimes.base import GenerateOptions
+from tierd.runtimes.base import Chunk, GenerateOptions
 
-REPLY = CachedReply(("hello ", "world"), "stop", None, "local", "local", "m")
+REPLY = CachedReply((Chunk("hello "), Chunk("world")), "stop", None, "local", "local", "m")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 16
 
 
 class Clock:
@@ -57,12 +68,27 @@ def test_a_leader_without_an_answer_lets_followers_run_themselves():
     assert cache.follow(follower, timeout=10) is None and cache.get("k") is None
 
 
-def test_the_key_covers_route_task_messages_and_parameters():
-    messages = [{"role": "user", "content": "hi"}]
-    base = cache_key("auto", "chat", messages, GenerateOptions())
-    assert base == cache_key("auto", "chat", [dict(m) for m in messages], GenerateOptions())
-    assert base != cache_key("tier:mid", "chat", messages, GenerateOptions())
-    assert base != cache_key("auto", "code", messages, GenerateOptions())
-    assert base != cache_key("auto", "chat", messages, GenerateOptions(temperature=0.2))
-    assert base != cache_key("auto", "chat", [{"role": "user", "content": "hi!"}],
-                             GenerateOptions())
+def test_the_key_covers_everything_that_changes_an_answer():
+    plain = ChatRequest.plain([{"role": "user", "content": "hi"}])
+    base = cache_key("auto", "chat", plain)
+    assert base == cache_key("auto", "chat", ChatRequest.plain([{"role": "user",
+                                                                 "content": "hi"}]))
+    tool = Tool("lookup", "find a word", {"type": "object", "properties": {}})
+    image = Message("user", (TextPart("hi"), ImagePart("image/png", PNG)))
+    other_image = Message("user", (TextPart("hi"), ImagePart("image/png", PNG + b"!")))
+    changed = [
+        cache_key("tier:mid", "chat", plain),
+        cache_key("auto", "code", plain),
+        cache_key("auto", "chat", replace(plain, options=GenerateOptions(temperature=0.2))),
+        cache_key("auto", "chat", ChatRequest.plain([{"role": "user", "content": "hi!"}])),
+        cache_key("auto", "chat", replace(plain, tools=(tool,))),
+        cache_key("auto", "chat", replace(plain, tools=(tool,),
+                                          tool_choice=ToolChoice("required"))),
+        cache_key("auto", "chat", replace(plain, tools=(tool,), parallel_tool_calls=False)),
+        cache_key("auto", "chat", replace(plain, response_format=ResponseFormat("json_object"))),
+        cache_key("auto", "chat", replace(plain, response_format=ResponseFormat(
+            "json_schema", {"type": "object"}))),
+        cache_key("auto", "chat", replace(plain, messages=(image,))),
+        cache_key("auto", "chat", replace(plain, messages=(other_image,))),
+    ]
+    assert len(set(changed) | {base}) == len(changed) + 1

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from tierd.errors import ConfigError
 from tierd.net import BadAddress, parse_listen
+from tierd.runtimes.base import Feature
 from tierd.sizes import format_size, parse_size
 
 
@@ -94,12 +95,26 @@ class ModelConfig:
     """Never evicted."""
     keep_warm: bool = False
     """Loaded at start and reloaded when room returns."""
+    capabilities: tuple[Feature, ...] = ()
+    """What the model can do ("completion", "tools", "vision", "json_schema", "embedding");
+    when set, it replaces what the runtime reports. Empty: ask the runtime."""
 
 
 DEFAULT_MODELS = (
     ModelConfig(name="packaged:gemma3-270m", context_length=2048),
     ModelConfig(name="packaged:all-minilm", context_length=512),
 )
+
+
+@dataclass(frozen=True)
+class ProviderModel:
+    """A provider's model written as a table, to declare what it can do."""
+
+    name: str
+    capabilities: tuple[Feature, ...] = ()
+    """Replaces tierd's table of well-known models for this one; empty: use the table."""
+    context_length: int = 0
+    """The longest prompt it takes, in tokens; 0: the table's figure, else 128k."""
 
 
 @dataclass(frozen=True)
@@ -113,12 +128,22 @@ class ProviderConfig:
     api_key_env: str
     """Name of the environment variable (or env_file entry) that holds the key, never the key."""
     kind: Literal["openai", "anthropic"] = "openai"
-    models: tuple[str, ...] = ()
-    """Model ids this provider serves, as the provider spells them."""
+    models: tuple[str | ProviderModel, ...] = ()
+    """Model ids this provider serves, as the provider spells them: a string, or a table
+    {name, capabilities, context_length} that declares what the model can do."""
     timeout: float = 60.0
     """Seconds to wait for the provider to connect, or for the next piece of a reply."""
     env_file: str = ""
     """A dotenv-style file of keys for this provider; overrides the top-level env_file."""
+
+    @property
+    def model_names(self) -> tuple[str, ...]:
+        return tuple(m if isinstance(m, str) else m.name for m in self.models)
+
+    @property
+    def declared_models(self) -> dict[str, ProviderModel]:
+        """The models written as tables, by name."""
+        return {m.name: m for m in self.models if isinstance(m, ProviderModel)}
 
 
 @dataclass(frozen=True)
@@ -174,6 +199,15 @@ def _check_cloud(config: Config) -> list[str]:
                             "the key (e.g. \"OPENAI_API_KEY\")")
         if not provider.models:
             problems.append(f"{where}.models: list the model ids this provider serves")
+        names = provider.model_names
+        for j, model in enumerate(provider.models):
+            if not names[j]:
+                problems.append(f"{where}.models[{j}].name: must not be empty")
+            elif names[j] in names[:j]:
+                problems.append(f"{where}.models[{j}]: {names[j]!r} is listed more than once")
+            if isinstance(model, ProviderModel) and model.context_length < 0:
+                problems.append(f"{where}.models[{j}].context_length: {model.context_length} "
+                                "is negative")
         if not provider.timeout > 0:
             problems.append(f"{where}.timeout: must be more than 0 seconds")
     for i, price in enumerate(config.prices):
@@ -527,6 +561,10 @@ def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
         inner = [a for a in args if a is not type(None)]
+        # "a string or a table": a table builds the dataclass, anything else the first type.
+        table = next((a for a in inner if dataclasses.is_dataclass(a)), None)
+        if table is not None and isinstance(value, dict):
+            return _coerce(table, value, where, problems)
         return _coerce(inner[0], value, where, problems)
     if origin is Literal:
         if value in args:
@@ -654,5 +692,8 @@ def _toml_value(value: Any) -> str:
         return repr(value)
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()
+                               if v is not None) + "}"
     escaped = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{escaped}"'

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tierd.chat.request import BadField
 from tierd.errors import QueueFull, TierdError, UnknownModel
 
 log = logging.getLogger("tierd.api")
@@ -50,6 +51,8 @@ def tierd_error_response(request: Request, err: TierdError) -> JSONResponse:
     if isinstance(err, QueueFull):
         headers = {"Retry-After": str(max(1, round(err.retry_after)))}
     extra = {"known_models": err.known} if isinstance(err, UnknownModel) else None
+    if isinstance(err, BadField):
+        extra = {"param": err.field}
     code = type(err).__name__
     return error_response(request, err.http_status, str(err), code, headers, extra)
 

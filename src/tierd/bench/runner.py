@@ -22,6 +22,7 @@ from tierd.bench.settings import BenchError, GenerationSettings
 from tierd.bench.stats import summarize
 from tierd.bench.tally import Tally, counted_cold_lease, finish_run
 from tierd.bench.target import Progress, Target, find_model, loaded_context, model_bound, now_iso
+from tierd.chat.request import ChatRequest
 from tierd.runtimes.base import Chunk, GenerateOptions, ModelInfo, Timings
 
 
@@ -68,8 +69,8 @@ def stream_request(target: Target, model: str, messages: list[dict], prompt_toke
     started = time.perf_counter()
     try:
         with target.request(model):
-            return _timed_reply(target.runtime.chat(model, messages, options), started,
-                                prompt_tokens)
+            return _timed_reply(target.runtime.chat(model, ChatRequest.plain(messages, options)),
+                                started, prompt_tokens)
     except Exception as err:  # any runtime failure is a measured error, not a crash
         return RequestSample(prompt_tokens, error=f"{type(err).__name__}: {err}")
 
@@ -136,7 +137,7 @@ def run_generation(target: Target, model: str, settings: GenerationSettings,
 
 
 def _token_counter(target: Target, model: str) -> Callable[[list[dict]], int]:
-    return lambda messages: target.runtime.count_tokens(model, messages)
+    return lambda messages: target.runtime.count_tokens(model, ChatRequest.plain(messages))
 
 
 def _run_level(target: Target, model: str, settings: GenerationSettings, level: int,

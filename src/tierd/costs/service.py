@@ -27,7 +27,7 @@ def check_provider_prices(config: Config) -> None:
     startup, not on the first call."""
     problems = []
     for i, provider in enumerate(config.providers):
-        for model in provider.models:
+        for model in provider.model_names:
             try:
                 price_for(config, provider.name, model)
             except UnknownPrice as err:

@@ -19,6 +19,9 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from tierd import __version__
 from tierd.api.paths import PULL
 from tierd.api.streaming import callback_stream, collect, open_stream
+from tierd.chat import ollama as ollama_shape
+from tierd.chat.reply import assemble
+from tierd.chat.request import BadField
 from tierd.errors import TierdError
 from tierd.faces.openai import request_id, task_header
 from tierd.faces.schemas import (
@@ -26,7 +29,6 @@ from tierd.faces.schemas import (
     OllamaEmbeddingsRequest,
     OllamaEmbedRequest,
     OllamaGenerateRequest,
-    OllamaOptions,
     OllamaPullRequest,
     OllamaShowRequest,
     as_list,
@@ -34,7 +36,7 @@ from tierd.faces.schemas import (
 from tierd.faces.vectors import normalised
 from tierd.models.service import act_on_model, find_entry, model_entries, pull_model
 from tierd.routing.router import open_chat, route_embed
-from tierd.runtimes.base import Chunk, GenerateOptions, ModelInfo
+from tierd.runtimes.base import ModelInfo
 
 router = APIRouter(tags=["ollama"])
 
@@ -49,30 +51,6 @@ def _now() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
-def _options(options: OllamaOptions | None) -> GenerateOptions:
-    if options is None:
-        return GenerateOptions()
-    limit = options.num_predict
-    return GenerateOptions(
-        max_tokens=limit if limit is not None and limit > 0 else None,
-        temperature=options.temperature,
-        top_p=options.top_p,
-        seed=options.seed,
-        stop=tuple(options.stop or ()),
-    )
-
-
-def _final_fields(chunk: Chunk) -> dict:
-    t = chunk.timings
-    fields = {"done": True, "done_reason": "length" if chunk.finish_reason == "length" else "stop"}
-    if t is not None:
-        fields.update(total_duration=t.total_duration, load_duration=t.load_duration,
-                      prompt_eval_count=t.prompt_eval_count,
-                      prompt_eval_duration=t.prompt_eval_duration,
-                      eval_count=t.eval_count, eval_duration=t.eval_duration)
-    return fields
-
-
 def _is_unload(keep_alive: object) -> bool:
     return keep_alive in (0, 0.0, "0", "0s", "0m")
 
@@ -83,20 +61,30 @@ async def _load_or_unload(request: Request, model: str, keep_alive: object, shap
     return {"model": model, "created_at": _now(), **shape, "done": True, "done_reason": action}
 
 
-def _ndjson(stream, model: str, body_of, headers: dict[str, str]) -> StreamingResponse:
+def _head(model: str) -> dict:
+    return {"model": model, "created_at": _now()}
+
+
+async def _answer(reply, stream: bool, chat: bool) -> JSONResponse | StreamingResponse:
+    """The reply as one body or as NDJSON lines, in Ollama's shape (tierd.chat.ollama)."""
+    if not stream:
+        chunks = await collect(reply.chunks)
+        return JSONResponse(ollama_shape.reply_line(assemble(chunks), _head(reply.answer.model),
+                                                    chat), headers=reply.headers())
+    parts = await open_stream(reply.chunks)
+    writer = ollama_shape.StreamWriter(_head(reply.answer.model), chat)
+
     async def lines():
         try:
-            async for chunk in stream:
-                line = {"model": model, "created_at": _now(), **body_of(chunk.text)}
-                if chunk.done:
-                    line.update(_final_fields(chunk))
-                else:
-                    line["done"] = False
-                yield json.dumps(line) + "\n"
+            async for chunk in parts:
+                writer.head["created_at"] = _now()
+                for line in writer.write(chunk):
+                    yield json.dumps(line) + "\n"
         except TierdError as err:  # mid-stream: Ollama reports errors as a line of their own
             yield json.dumps({"error": str(err)}) + "\n"
 
-    return StreamingResponse(lines(), media_type="application/x-ndjson", headers=headers)
+    return StreamingResponse(lines(), media_type="application/x-ndjson",
+                             headers=reply.headers())
 
 
 @router.post("/api/generate")
@@ -104,20 +92,15 @@ async def generate(body: OllamaGenerateRequest, request: Request):
     app = request.app.state.tierd
     if not body.prompt and not body.system:
         return await _load_or_unload(request, body.model, body.keep_alive, {"response": ""})
-    options = _options(body.options)
-    messages = ([{"role": "system", "content": body.system}] if body.system else [])
-    messages.append({"role": "user", "content": body.prompt})
-    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
-                                    messages, options, body.stream, request_id(request),
+    fields = body.model_dump(exclude_unset=True)
+    if body.raw and (body.format or body.images):
+        raise BadField("raw", "a raw prompt cannot take format or images: they need the "
+                              "chat template")
+    chat = ollama_shape.request_from_ollama(fields)
+    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request), chat,
+                                    body.stream, request_id(request),
                                     body.prompt if body.raw else None)
-    if body.stream:
-        stream = await open_stream(reply.chunks)
-        return _ndjson(stream, reply.answer.model, lambda text: {"response": text},
-                       reply.headers())
-    chunks = await collect(reply.chunks)
-    return JSONResponse({"model": reply.answer.model, "created_at": _now(),
-                         "response": "".join(c.text for c in chunks),
-                         **_final_fields(chunks[-1])}, headers=reply.headers())
+    return await _answer(reply, body.stream, chat=False)
 
 
 @router.post("/api/chat")
@@ -126,18 +109,10 @@ async def chat(body: OllamaChatRequest, request: Request):
     empty = {"message": {"role": "assistant", "content": ""}}
     if not body.messages:
         return await _load_or_unload(request, body.model, body.keep_alive, empty)
-    messages = [{"role": m.role, "content": m.content} for m in body.messages]
-    options = _options(body.options)
-    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
-                                    messages, options, body.stream, request_id(request))
-    message = lambda text: {"message": {"role": "assistant", "content": text}}  # noqa: E731
-    if body.stream:
-        stream = await open_stream(reply.chunks)
-        return _ndjson(stream, reply.answer.model, message, reply.headers())
-    chunks = await collect(reply.chunks)
-    return JSONResponse({"model": reply.answer.model, "created_at": _now(),
-                         **message("".join(c.text for c in chunks)), **_final_fields(chunks[-1])},
-                        headers=reply.headers())
+    chat = ollama_shape.request_from_ollama(body.model_dump(exclude_unset=True))
+    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request), chat,
+                                    body.stream, request_id(request))
+    return await _answer(reply, body.stream, chat=True)
 
 
 @router.post("/api/embed")
@@ -200,7 +175,8 @@ async def ps(request: Request):
 
 @router.post("/api/show")
 async def show(body: OllamaShowRequest, request: Request):
-    info = (await run_in_threadpool(find_entry, request.app.state.tierd, body.model_name())).info
+    entry = await run_in_threadpool(find_entry, request.app.state.tierd, body.model_name())
+    info = entry.info
     arch = info.metadata.get("architecture") or info.metadata.get("family") or "llama"
     model_info = {"general.architecture": arch, f"{arch}.context_length": info.context_length}
     for key in ("block_count", "embedding_length"):
@@ -209,9 +185,9 @@ async def show(body: OllamaShowRequest, request: Request):
     for key in ("head_count", "head_count_kv", "key_length", "value_length"):
         if key in info.metadata:
             model_info[f"{arch}.attention.{key}"] = info.metadata[key]
-    capability = "embedding" if info.capability == "embed" else "completion"
     return {"modelfile": "", "parameters": "", "template": "", "details": _details(info),
-            "model_info": model_info, "capabilities": [capability], "modified_at": NEVER}
+            "model_info": model_info, "capabilities": entry.capabilities,
+            "modified_at": NEVER}
 
 
 @router.get("/api/version")

@@ -16,29 +16,15 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd.api.streaming import collect, open_stream
-from tierd.errors import TierdError
+from tierd.chat import openai as openai_shape
+from tierd.chat.reply import assemble
+from tierd.errors import TierdError, UnknownModel
 from tierd.faces.schemas import ChatCompletionRequest, EmbeddingRequest, as_list
 from tierd.faces.vectors import encoded, normalised
 from tierd.routing.chains import catalog
 from tierd.routing.router import open_chat, route_embed
-from tierd.runtimes.base import Chunk, GenerateOptions
 
 router = APIRouter(tags=["openai"])
-
-
-def _options(body: ChatCompletionRequest) -> GenerateOptions:
-    stop = body.stop if isinstance(body.stop, list) else ([body.stop] if body.stop else [])
-    return GenerateOptions(
-        max_tokens=body.max_completion_tokens or body.max_tokens,
-        temperature=body.temperature,
-        top_p=body.top_p,
-        seed=body.seed,
-        stop=tuple(stop),
-    )
-
-
-def _finish_reason(chunk: Chunk) -> str:
-    return "length" if chunk.finish_reason == "length" else "stop"
 
 
 def task_header(request: Request) -> str | None:
@@ -50,67 +36,37 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
-def _usage(chunk: Chunk) -> dict:
-    timings = chunk.timings
-    prompt = timings.prompt_eval_count if timings else 0
-    completion = timings.eval_count if timings else 0
-    return {"prompt_tokens": prompt, "completion_tokens": completion,
-            "total_tokens": prompt + completion}
-
-
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request):
+    """Tools, tool calls, images and response formats are translated by tierd.chat.openai;
+    the route picks a model that has what the request needs."""
     app = request.app.state.tierd
-    messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                for m in body.messages]
-    options = _options(body)
+    chat = openai_shape.request_from_openai(body.model_dump(exclude_unset=True, by_alias=True))
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
-    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
-                                    messages, options, body.stream, request_id(request))
+    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request), chat,
+                                    body.stream, request_id(request))
 
     if not body.stream:
         chunks = await collect(reply.chunks)
-        return JSONResponse({
-            "id": completion_id,
-            "object": "chat.completion",
-            "created": created,
-            "model": reply.answer.model,
-            "choices": [{
-                "index": 0,
-                "message": {"role": "assistant", "content": "".join(c.text for c in chunks)},
-                "finish_reason": _finish_reason(chunks[-1]),
-                "logprobs": None,
-            }],
-            "usage": _usage(chunks[-1]),
-        }, headers=reply.headers())
+        return JSONResponse(openai_shape.completion_body(
+            assemble(chunks), completion_id=completion_id, created=created,
+            model=reply.answer.model), headers=reply.headers())
 
     stream = await open_stream(reply.chunks)
-    answered_by = reply.answer.model
-    include_usage = bool(body.stream_options and body.stream_options.include_usage)
+    writer = openai_shape.StreamWriter(
+        completion_id=completion_id, created=created, model=reply.answer.model,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage))
 
-    def event(delta: dict, finish: str | None = None, usage: dict | None = None) -> str:
-        payload = {
-            "id": completion_id, "object": "chat.completion.chunk", "created": created,
-            "model": answered_by,
-            "choices": [] if usage is not None else
-            [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
-        }
-        if usage is not None:
-            payload["usage"] = usage
-        return f"data: {json.dumps(payload)}\n\n"
+    def sse_lines(events: list[dict]) -> str:
+        return "".join(f"data: {json.dumps(event)}\n\n" for event in events)
 
     async def sse():
-        yield event({"role": "assistant", "content": ""})
+        yield sse_lines(writer.start())
         try:
             async for chunk in stream:
-                if chunk.text:
-                    yield event({"content": chunk.text})
-                if chunk.done:
-                    yield event({}, _finish_reason(chunk))
-                    if include_usage:
-                        yield event({}, usage=_usage(chunk))
+                yield sse_lines(writer.write(chunk))
         except TierdError as err:  # after the stream started: report in-band, as OpenAI does
             yield f"data: {json.dumps({'error': {'message': str(err), 'type': 'api_error'}})}\n\n"
         yield "data: [DONE]\n\n"
@@ -145,7 +101,16 @@ async def embeddings(body: EmbeddingRequest, request: Request):
 
 @router.get("/v1/models")
 async def models(request: Request):
-    names = await run_in_threadpool(catalog, request.app.state.tierd)
+    """OpenAI's listing, plus tierd's `capabilities` and `context_length` for each model."""
+    cards = await run_in_threadpool(catalog, request.app.state.tierd)
     return {"object": "list",
-            "data": [{"id": name, "object": "model", "created": 0, "owned_by": owner}
-                     for name, owner in names]}
+            "data": [{"object": "model", "created": 0, **card} for card in cards]}
+
+
+@router.get("/v1/models/{model:path}")
+async def model(model: str, request: Request):
+    cards = await run_in_threadpool(catalog, request.app.state.tierd)
+    for card in cards:
+        if card["id"] == model:
+            return {"object": "model", "created": 0, **card}
+    raise UnknownModel(model, [card["id"] for card in cards])

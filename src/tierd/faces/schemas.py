@@ -1,11 +1,14 @@
 """Request bodies of the OpenAI and Ollama APIs, as much of them as tierd honours.
 
-Unknown fields are ignored (clients send many), wrong types and out-of-range values are 400s.
+These check types and ranges (a wrong type or an out-of-range value is a 400 naming the
+field) and describe the bodies in the OpenAPI schema; what the fields mean is translated in
+tierd.chat.openai and tierd.chat.ollama, which also refuse the fields tierd cannot honour.
+Other unknown fields are ignored (clients send many: `user`, `metadata`, ...).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,28 +17,81 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-class TextPart(_Lenient):
-    type: Literal["text"]
-    text: str
+class ImageURL(_Lenient):
+    url: str
+    detail: Literal["auto", "low", "high"] | None = None
+
+
+class ContentPart(_Lenient):
+    type: str = Field(description="text or image_url")
+    text: str | None = None
+    image_url: ImageURL | None = None
+    refusal: str | None = None
+
+
+class FunctionCall(_Lenient):
+    name: str
+    arguments: str = ""
+
+
+class ToolCall(_Lenient):
+    id: str = Field(min_length=1)
+    type: Literal["function"] = "function"
+    function: FunctionCall
 
 
 class ChatMessage(_Lenient):
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[TextPart] | None = None
+    content: str | list[ContentPart] | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
 
-    def text(self) -> str:
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "".join(part.text for part in self.content)
+
+class FunctionDefinition(_Lenient):
+    name: str
+    description: str | None = None
+    parameters: Any = Field(default=None, description="a JSON schema of the arguments")
+    strict: bool | None = None
+
+
+class ToolDefinition(_Lenient):
+    type: str = "function"
+    function: FunctionDefinition
+
+
+class NamedFunction(_Lenient):
+    name: str
+
+
+class NamedToolChoice(_Lenient):
+    type: Literal["function"]
+    function: NamedFunction
+
+
+class JsonSchemaFormat(_Lenient):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    name: str = ""
+    description: str | None = None
+    schema_: Any = Field(default=None, alias="schema")
+    strict: bool | None = None
+
+
+class ResponseFormat(_Lenient):
+    type: str = Field(description="text, json_object or json_schema")
+    json_schema: JsonSchemaFormat | None = None
 
 
 class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(_Lenient):
+class ChatCompletionRequest(BaseModel):
+    # Unknown fields are kept, so the translation can refuse the ones that change an answer
+    # (logprobs, functions, ...) by name.
+    model_config = ConfigDict(extra="allow")
+
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
@@ -47,6 +103,10 @@ class ChatCompletionRequest(_Lenient):
     seed: int | None = None
     stop: str | list[str] | None = None
     n: int = Field(default=1, ge=1, le=1, description="tierd returns one choice")
+    tools: list[ToolDefinition] | None = None
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    response_format: ResponseFormat | None = None
 
 
 class EmbeddingRequest(_Lenient):
@@ -67,6 +127,9 @@ class OllamaOptions(_Lenient):
 KeepAlive = str | int | float | None
 
 
+OllamaFormat = Literal["", "json"] | dict | None
+
+
 class OllamaGenerateRequest(_Lenient):
     model: str = Field(min_length=1)
     prompt: str = ""
@@ -75,11 +138,29 @@ class OllamaGenerateRequest(_Lenient):
     stream: bool = True
     options: OllamaOptions | None = None
     keep_alive: KeepAlive = None
+    images: list[str] | None = None
+    format: OllamaFormat = None
+    think: bool | str | None = None
+    suffix: str | None = None
+    template: str | None = None
+    context: list[int] | None = None
+
+
+class OllamaFunctionCall(_Lenient):
+    name: str
+    arguments: dict | str = Field(default_factory=dict)
+
+
+class OllamaToolCall(_Lenient):
+    function: OllamaFunctionCall
 
 
 class OllamaChatMessage(_Lenient):
     role: Literal["system", "user", "assistant", "tool"]
     content: str = ""
+    images: list[str] | None = None
+    tool_calls: list[OllamaToolCall] | None = None
+    tool_name: str | None = None
 
 
 class OllamaChatRequest(_Lenient):
@@ -88,6 +169,9 @@ class OllamaChatRequest(_Lenient):
     stream: bool = True
     options: OllamaOptions | None = None
     keep_alive: KeepAlive = None
+    tools: list[ToolDefinition] | None = None
+    format: OllamaFormat = None
+    think: bool | str | None = None
 
 
 class OllamaEmbedRequest(_Lenient):

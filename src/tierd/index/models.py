@@ -15,6 +15,7 @@ import re
 from typing import Callable, Iterator
 
 from tierd.app import Tierd
+from tierd.chat.request import ChatRequest
 from tierd.errors import ContextOverflow, TierdError, UnknownModel
 from tierd.index.embedder import Embedder, Summarize
 from tierd.models.inference import available_models, embed, stream_chat
@@ -126,9 +127,10 @@ def summarizer_for(app: Tierd) -> Summarize:
     configured = app.config.index.summary_model
 
     def reply(messages: list[dict]) -> Iterator[Chunk]:
+        request = ChatRequest.plain(messages, options)
         if configured:
-            return stream_chat(app, configured, messages, options)
-        return open_chat(app, SUMMARY_ROUTE, None, messages, options, stream=False).chunks()
+            return stream_chat(app, configured, request)
+        return open_chat(app, SUMMARY_ROUTE, None, request, stream=False).chunks()
 
     def summarize(path: str, text: str) -> str:
         excerpt = text[:max_chars]

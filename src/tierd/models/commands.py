@@ -50,10 +50,12 @@ def _models(args: argparse.Namespace) -> int:
         return 0
     size = lambda n: format_size(n) if n else "-"  # noqa: E731
     print_table(
-        ["HOST", "MODEL", "LOADED", "BYTES", "ESTIMATED", "PINNED", "LEASES"],
+        ["HOST", "MODEL", "LOADED", "BYTES", "ESTIMATED", "PINNED", "LEASES", "CONTEXT",
+         "CAPABILITIES"],
         [[r["host"], r["name"], "yes" if r["loaded"] else "no", size(r["bytes"]),
           size(r["estimated_bytes"]), "yes" if r["pinned"] else "",
-          r["leases"] if r["loaded"] else ""] for r in rows])
+          r["leases"] if r["loaded"] else "", r["context_length"],
+          ",".join(r["capabilities"])] for r in rows])
     return 0
 
 

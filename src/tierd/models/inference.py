@@ -11,6 +11,7 @@ import threading
 from typing import Iterator
 
 from tierd.app import Tierd
+from tierd.chat.request import ChatRequest
 from tierd.errors import ContextOverflow, TierdError
 from tierd.runtimes.base import Chunk, Embeddings, GenerateOptions, ModelInfo
 
@@ -22,7 +23,7 @@ def _loaded_context(app: Tierd, host: str, model: str) -> int:
     raise TierdError(f"{model} is not loaded on {host}")
 
 
-def stream_chat(app: Tierd, model: str, messages: list[dict], options: GenerateOptions,
+def stream_chat(app: Tierd, model: str, request: ChatRequest,
                 cancel: threading.Event | None = None, timeout: float | None = None,
                 host: str | None = None) -> Iterator[Chunk]:
     """Stream a chat reply from `model`; raises before the first chunk on any refusal.
@@ -33,10 +34,10 @@ def stream_chat(app: Tierd, model: str, messages: list[dict], options: GenerateO
     with app.manager.request(model, host, timeout) as lease:
         runtime = app.runtime_for(lease.host)
         context = _loaded_context(app, lease.host, model)
-        prompt_tokens = runtime.count_tokens(model, messages)
+        prompt_tokens = runtime.count_tokens(model, request)
         if prompt_tokens >= context:
             raise ContextOverflow(model, prompt_tokens, context)
-        yield from runtime.chat(model, messages, options, cancel)
+        yield from runtime.chat(model, request, cancel)
 
 
 def stream_generate(app: Tierd, model: str, prompt: str, options: GenerateOptions,
@@ -46,7 +47,8 @@ def stream_generate(app: Tierd, model: str, prompt: str, options: GenerateOption
     with app.manager.request(model, host, timeout) as lease:
         runtime = app.runtime_for(lease.host)
         context = _loaded_context(app, lease.host, model)
-        prompt_tokens = runtime.count_tokens(model, [{"role": "user", "content": prompt}])
+        prompt_tokens = runtime.count_tokens(
+            model, ChatRequest.plain([{"role": "user", "content": prompt}]))
         if prompt_tokens >= context:
             raise ContextOverflow(model, prompt_tokens, context)
         yield from runtime.generate(model, prompt, options, cancel)

@@ -13,9 +13,10 @@ from typing import Callable, Literal
 
 from tierd import __version__
 from tierd.app import Tierd
+from tierd.chat.capabilities import features_of
 from tierd.errors import TierdError, UnknownHost, UnknownModel
 from tierd.models.inference import available_models
-from tierd.runtimes.base import ModelInfo
+from tierd.runtimes.base import FEATURES, Feature, ModelInfo
 from tierd.runtimes.ollama import PullProgress
 from tierd.runtimes.packaged import ensure_packaged, packaged_names
 
@@ -36,10 +37,17 @@ class ModelEntry:
     info: ModelInfo
     loaded: dict | None
     """The manager's snapshot entry (bytes, leases, pinned, ...) when resident, else None."""
+    features: frozenset[Feature] = frozenset()
+    """What the model can do (the config's word, else the runtime's)."""
+
+    @property
+    def capabilities(self) -> list[str]:
+        return [f for f in FEATURES if f in self.features]
 
     def as_dict(self) -> dict:
         loaded = self.loaded or {}
         return {"host": self.host, "name": self.info.name, "capability": self.info.capability,
+                "capabilities": self.capabilities,
                 "file_bytes": self.info.file_bytes, "context_length":
                     loaded.get("context_length", self.info.context_length),
                 "loaded": self.loaded is not None, "bytes": loaded.get("bytes"),
@@ -53,7 +61,8 @@ def model_entries(app: Tierd) -> list[ModelEntry]:
     """Every model the hosts offer, first host first, with its loaded state."""
     resident = {(host, m["name"]): m for host, state in app.manager.snapshot().items()
                 for m in state["models"]}
-    return [ModelEntry(host, info, resident.get((host, info.name)))
+    return [ModelEntry(host, info, resident.get((host, info.name)),
+                       features_of(app.config, host, info))
             for host, info in available_models(app)]
 
 

@@ -2,8 +2,10 @@
 
 Cron jobs re-ask the same extraction, and a retrying client re-sends a request whose first
 copy is still running; both should cost one upstream call. The key is a hash of everything
-that shapes the answer (the model field or route, the task, the messages, the sampling
-parameters), so a hit is the answer the same request got before. It lives in memory: a
+that shapes the answer (the model field or route, the task, the messages with their images
+and tool calls, the tools and tool choice, the response format, the sampling parameters), so
+a hit is the answer the same request got before; a reply that made tool calls is kept as the
+chunks it streamed, so its replay carries the same calls. It lives in memory: a
 restart empties it, which costs at most one call per distinct request.
 
 Coalescing: the first request for a key leads and runs; identical requests arriving while it
@@ -19,10 +21,11 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Callable
 
-from tierd.runtimes.base import GenerateOptions, Timings
+from tierd.chat.request import ChatRequest
+from tierd.runtimes.base import Chunk, Timings
 
 MAX_ENTRIES = 2048
 """Answers kept at most; the oldest go first. Bounds memory to a few MB of text."""
@@ -30,8 +33,9 @@ MAX_ENTRIES = 2048
 
 @dataclass(frozen=True)
 class CachedReply:
-    pieces: tuple[str, ...]
-    """The reply's text as it streamed, so a replayed stream still arrives in pieces."""
+    chunks: tuple[Chunk, ...]
+    """The reply's text and tool-call pieces as they streamed (the last chunk's
+    finish_reason and timings apart), so a replayed stream arrives in the same pieces."""
     finish_reason: str
     timings: Timings | None
     tier: str
@@ -40,8 +44,8 @@ class CachedReply:
     model: str
 
 
-def cache_key(route_key: str, task: str, messages: list[dict], options: GenerateOptions) -> str:
-    payload = json.dumps([route_key, task, messages, asdict(options)], sort_keys=True,
+def cache_key(route_key: str, task: str, request: ChatRequest) -> str:
+    payload = json.dumps([route_key, task, request.cache_payload()], sort_keys=True,
                          default=str, ensure_ascii=False)
     return hashlib.sha256(payload.encode()).hexdigest()
 

@@ -11,12 +11,13 @@ chains name cloud models a fresh machine has no keys for, and that is not an err
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from tierd.app import Tierd
+from tierd.chat.capabilities import features_of
 from tierd.routing.tasks import route_names
-from tierd.runtimes.base import Capability, ModelInfo
+from tierd.runtimes.base import FEATURES, Capability, Feature, ModelInfo
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,9 @@ class Candidate:
     """The host (local) or provider (cloud) that serves the model."""
     model: str
     """The model as that host or provider spells it."""
+    features: frozenset[Feature] = field(default=frozenset(), compare=False)
+    """What the model can do (tierd.chat.capabilities)."""
+    context_length: int = field(default=0, compare=False)
 
     @property
     def label(self) -> str:
@@ -53,11 +57,16 @@ def _same_cloud_model(listed: str, wanted: str) -> bool:
     return plain(listed) == plain(wanted)
 
 
-def _provider_model(app: Tierd, provider: str, model: str) -> str | None:
-    for listed in getattr(app.providers[provider], "models", ()):
-        if _same_cloud_model(listed, model):
-            return listed
+def _provider_model(app: Tierd, provider: str, model: str) -> Candidate | None:
+    for info in app.providers[provider].available():
+        if _same_cloud_model(info.name, model):
+            return Candidate("cloud", provider, info.name, info.features, info.context_length)
     return None
+
+
+def _local(app: Tierd, host: str, info: ModelInfo) -> Candidate:
+    return Candidate("local", host, info.name, features_of(app.config, host, info),
+                     info.context_length)
 
 
 def resolve_entry(app: Tierd, entry: str, capability: Capability,
@@ -66,24 +75,26 @@ def resolve_entry(app: Tierd, entry: str, capability: Capability,
     available models (listed once per request: an Ollama host answers over HTTP)."""
     prefix, slash, rest = entry.partition("/")
     if slash and prefix in app.runtimes:
-        if _offers(offered[prefix], rest, capability):
-            return Candidate("local", prefix, rest)
+        info = _offers(offered[prefix], rest, capability)
+        if info is not None:
+            return _local(app, prefix, info)
         return Skipped(entry, f"host {prefix!r} offers no {capability} model {rest!r}")
     if slash and prefix in app.providers:
         if capability == "embed":
             return Skipped(entry, "cloud candidates serve chat only")
         listed = _provider_model(app, prefix, rest)
         if listed is not None:
-            return Candidate("cloud", prefix, listed)
+            return listed
         return Skipped(entry, f"provider {prefix!r} does not list {rest!r} in its models")
     for host, infos in offered.items():
-        if _offers(infos, entry, capability):
-            return Candidate("local", host, entry)
+        info = _offers(infos, entry, capability)
+        if info is not None:
+            return _local(app, host, info)
     if capability == "generate":
         for provider in app.providers:
             listed = _provider_model(app, provider, entry)
             if listed is not None:
-                return Candidate("cloud", provider, listed)
+                return listed
     if any(info.name == entry for infos in offered.values() for info in infos):
         return Skipped(entry, f"not a {capability} model")
     return Skipped(entry, f"no host or provider serves it (add a [[providers]] entry whose "
@@ -94,19 +105,33 @@ def offered_models(app: Tierd) -> dict[str, list[ModelInfo]]:
     return {host: runtime.available() for host, runtime in app.runtimes.items()}
 
 
-def catalog(app: Tierd, offered: dict[str, list[ModelInfo]] | None = None
-            ) -> list[tuple[str, str]]:
-    """(model name, owner) for every name a request may give as its model: each host's
-    models (owner: the host), each provider's (owner: the provider) and the routes (owner:
-    tierd). What /v1/models lists and an unknown model's error names."""
+def models_with(app: Tierd, offered: dict[str, list[ModelInfo]], feature: Feature
+                ) -> list[str]:
+    """Every model, local or cloud, that has `feature` (for an error that says where to go)."""
+    names = [info.name for host, infos in offered.items() for info in infos
+             if feature in features_of(app.config, host, info)]
+    names += [info.name for runtime in app.providers.values() for info in runtime.available()
+              if feature in info.features]
+    return list(dict.fromkeys(names))
+
+
+def catalog(app: Tierd, offered: dict[str, list[ModelInfo]] | None = None) -> list[dict]:
+    """Every name a request may give as its model, with its owner: each host's models
+    (owner: the host), each provider's (owner: the provider) and the routes (owner: tierd);
+    models with what they can do and their context length. What /v1/models lists and an
+    unknown model's error names."""
     offered = offered_models(app) if offered is None else offered
-    seen: set[str] = set()
-    names = []
+    cards: dict[str, dict] = {}
+
+    def add(owner: str, info: ModelInfo, features: frozenset[Feature]) -> None:
+        cards.setdefault(info.name, {"id": info.name, "owned_by": owner,
+                                     "capabilities": [f for f in FEATURES if f in features],
+                                     "context_length": info.context_length})
+
     for host, infos in offered.items():
         for info in infos:
-            if info.name not in seen:
-                seen.add(info.name)
-                names.append((info.name, host))
-    names += [(model, provider) for provider, runtime in app.providers.items()
-              for model in getattr(runtime, "models", ())]
-    return names + [(route, "tierd") for route in route_names()]
+            add(host, info, features_of(app.config, host, info))
+    for provider, runtime in app.providers.items():
+        for info in runtime.available():
+            add(provider, info, info.features)
+    return list(cards.values()) + [{"id": route, "owned_by": "tierd"} for route in route_names()]

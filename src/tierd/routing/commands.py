@@ -8,8 +8,10 @@ import argparse
 from tierd.app import open_tierd
 from tierd.cli.output import print_json
 from tierd.config import load_config
+from tierd.errors import TierdError
 from tierd.routing.service import explain
 from tierd.routing.tasks import AUTO
+from tierd.runtimes.base import FEATURES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                           "an exact model")
     why.add_argument("--task", help="as the X-Tierd-Task header")
     why.add_argument("--system", default="", help="a system message")
+    why.add_argument("--needs", default="", metavar="FEATURES",
+                     help="features the request needs, comma-separated (tools, vision, "
+                          "json_schema), as a request with tools, images or a schema would")
     why.add_argument("--json", action="store_true", help="print JSON")
     why.set_defaults(handler=_explain)
     route.set_defaults(handler=lambda args: route.print_help() or 1)
@@ -32,13 +37,18 @@ def _explain(args: argparse.Namespace) -> int:
     app = open_tierd(load_config(args.config))
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": args.prompt})
-    decision = explain(app, args.model, args.task, messages)
+    needs = [n.strip() for n in args.needs.split(",") if n.strip()]
+    unknown = [n for n in needs if n not in FEATURES]
+    if unknown:
+        raise TierdError(f"--needs: {', '.join(unknown)} is not one of {', '.join(FEATURES)}")
+    decision = explain(app, args.model, args.task, messages, needs)
     if args.json:
         print_json(decision)
         return 0
     print(f"task:   {decision['task']}")
     print(f"tier:   {decision['tier']}")
     print(f"why:    {decision['reason']}")
+    print(f"needs:  {', '.join(decision['needs'])}")
     if decision["warning"]:
         print(f"note:   {decision['warning']}")
     for n, candidate in enumerate(decision["candidates"], 1):

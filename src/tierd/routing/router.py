@@ -15,6 +15,12 @@ candidates in order:
   the stream is never switched to another model mid-answer;
 - candidates that failed by themselves cool down (tierd.routing.breaker).
 
+Before any of that, the request's needs (tools, images, a response schema, a prompt longer
+than a cloud model takes) skip the candidates that lack them, each with its reason (route
+explain, the X-Tierd-Fallbacks header and the first attempt's ledger row say which and why);
+an exact model that lacks one, or a chain where no candidate has it, is a 400 naming the
+feature and the models that have it.
+
 Every attempt is a ledger row (local ones at $0, cloud ones settled against their budget
 reservation), and so is every cache hit ($0, cache_hit=1).
 """
@@ -29,6 +35,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator, TypeVar
 
 from tierd.app import Tierd
+from tierd.chat.capabilities import missing
+from tierd.chat.request import ChatRequest
 from tierd.costs.budgets import BudgetExceeded
 from tierd.costs.ledger import CallRecord
 from tierd.costs.prices import cost_usd, price_for
@@ -43,7 +51,14 @@ from tierd.errors import (
 )
 from tierd.models import inference
 from tierd.routing.cache import CachedReply, cache_key
-from tierd.routing.chains import Candidate, Skipped, catalog, offered_models, resolve_entry
+from tierd.routing.chains import (
+    Candidate,
+    Skipped,
+    catalog,
+    models_with,
+    offered_models,
+    resolve_entry,
+)
 from tierd.routing.classifier import classify
 from tierd.routing.tasks import (
     AUTO,
@@ -55,7 +70,8 @@ from tierd.routing.tasks import (
     tier_config,
     tier_of_task,
 )
-from tierd.runtimes.base import Capability, Chunk, Embeddings, GenerateOptions
+from tierd.runtimes.base import Capability, Chunk, Embeddings, Feature, ModelInfo
+from tierd.runtimes.ollama import estimate_chat_tokens
 
 log = logging.getLogger("tierd.routing")
 
@@ -69,6 +85,17 @@ class NoUsableCandidate(TierdError):
     """Every candidate of a tier is skipped: nothing is configured that could serve it."""
 
     http_status = 503
+
+
+class MissingFeature(TierdError):
+    """The model asked for, or every candidate of the chain, lacks what the request needs."""
+
+
+FEATURE_WORDS = {"tools": "it offers tools or carries tool calls",
+                 "vision": "it carries images",
+                 "json_schema": "it asks for a response format",
+                 "completion": "it is a chat"}
+"""Why a request needs each feature, for the error that says it lacks one."""
 
 
 class ChainExhausted(TierdError):
@@ -93,6 +120,8 @@ class Route:
     exact: bool = False
     key: str = ""
     """What the caller asked for, for the response cache."""
+    unfit: tuple[tuple[str, str], ...] = ()
+    """(candidate, reason) for each candidate skipped for lacking what the request needs."""
 
 
 @dataclass(frozen=True)
@@ -108,9 +137,9 @@ class Answer:
 # Resolving
 
 
-def _chain(app: Tierd, tier: str, capability: Capability) -> tuple[tuple[Candidate, ...],
-                                                                    tuple[Skipped, ...]]:
-    offered = offered_models(app)
+def _chain(app: Tierd, tier: str, capability: Capability,
+           offered: dict[str, list[ModelInfo]]) -> tuple[tuple[Candidate, ...],
+                                                         tuple[Skipped, ...]]:
     candidates, skipped = [], []
     for entry in tier_config(app.config, tier).candidates:
         found = resolve_entry(app, entry, capability, offered)
@@ -118,8 +147,8 @@ def _chain(app: Tierd, tier: str, capability: Capability) -> tuple[tuple[Candida
     return tuple(dict.fromkeys(candidates)), tuple(skipped)
 
 
-def _exact(app: Tierd, name: str, capability: Capability) -> Candidate:
-    offered = offered_models(app)
+def _exact(app: Tierd, name: str, capability: Capability,
+           offered: dict[str, list[ModelInfo]]) -> Candidate:
     found = resolve_entry(app, name, capability, offered)
     if isinstance(found, Candidate):
         return found
@@ -127,7 +156,53 @@ def _exact(app: Tierd, name: str, capability: Capability) -> Candidate:
         other = "an embedding model" if capability == "generate" else "not an embedding model"
         raise TierdError(f"{name} is {other}: use "
                          f"{'/v1/embeddings' if capability == 'generate' else 'chat'} with it")
-    raise UnknownModel(name, [model for model, _ in catalog(app, offered)])
+    raise UnknownModel(name, [card["id"] for card in catalog(app, offered)])
+
+
+def _unfit_reason(candidate: Candidate, needs: frozenset[Feature], request: ChatRequest | None
+                 ) -> tuple[str, str] | None:
+    """(code, detail) when `candidate` cannot serve `request`, else None. Local models' fit is
+    checked by their own tokenizer when they run; a cloud model's context by the estimate."""
+    lacking = missing(candidate.features, needs)
+    if lacking:
+        return f"lacks_{lacking[0]}", f"lacks {', '.join(lacking)}"
+    if request is None:
+        return None
+    if candidate.kind == "local" and request.image_urls:
+        return ("image_url", "is local, and tierd does not fetch image URLs on a caller's "
+                             "behalf: send the image inline as a data URL")
+    if candidate.kind == "cloud" and candidate.context_length:
+        tokens = estimate_chat_tokens(request)
+        if tokens > candidate.context_length:
+            return "context", (f"takes {candidate.context_length} tokens; the messages take "
+                               f"about {tokens}")
+    return None
+
+
+def _fit(app: Tierd, candidates: tuple[Candidate, ...], needs: frozenset[Feature],
+         request: ChatRequest | None, offered: dict[str, list[ModelInfo]], where: str
+         ) -> tuple[tuple[Candidate, ...], tuple[tuple[str, str], ...]]:
+    """The candidates that have what the request needs, and (label, reason) for the others;
+    MissingFeature when none is left."""
+    fit, unfit, details = [], [], []
+    for candidate in candidates:
+        why = _unfit_reason(candidate, needs, request)
+        if why is None:
+            fit.append(candidate)
+        else:
+            unfit.append((candidate.label, why[0]))
+            details.append(f"{candidate.label} {why[1]}")
+    if not fit:
+        code = unfit[0][1]
+        feature = code.removeprefix("lacks_")
+        if feature in FEATURE_WORDS:
+            others = models_with(app, offered, feature)  # type: ignore[arg-type]
+            raise MissingFeature(
+                f"{where}: this request needs {feature} ({FEATURE_WORDS[feature]}), but "
+                f"{'; '.join(details)}. Models with {feature}: {', '.join(others) or 'none'} "
+                "(a model's capabilities can be declared in the config)")
+        raise MissingFeature(f"{where}: {'; '.join(details)}")
+    return tuple(fit), tuple(unfit)
 
 
 def _tier_listing(app: Tierd, candidate: Candidate) -> str:
@@ -155,12 +230,20 @@ def _enforced(app: Tierd, task: str, tier: str) -> tuple[str, str | None]:
 
 
 def resolve_route(app: Tierd, model: str, header_task: str | None = None,
-                  messages: list[dict] | None = None,
-                  capability: Capability = "generate") -> Route:
+                  request: ChatRequest | None = None,
+                  capability: Capability = "generate",
+                  needs: frozenset[Feature] | None = None) -> Route:
     """Decide task, tier and chain for a request. Unknown tiers, tasks and models raise
     4xx errors naming the known ones; a tier with no usable candidate raises
-    NoUsableCandidate naming what to configure."""
+    NoUsableCandidate naming what to configure; candidates lacking what the request needs
+    (its `needs`, else what `request` needs) are skipped, and MissingFeature is raised when
+    none is left."""
     routing = app.config.routing
+    if needs is None:
+        needs = request.needs() if request is not None else frozenset()
+    messages = [{"role": m.role, "content": m.text()} for m in request.messages] \
+        if request is not None else []
+    offered = offered_models(app)
     task = check_task(header_task, "X-Tierd-Task") if header_task else None
     task_reason = "X-Tierd-Task header" if task else ""
 
@@ -169,7 +252,7 @@ def resolve_route(app: Tierd, model: str, header_task: str | None = None,
             return task, task_reason
         if capability == "embed":
             return "embed", "an embeddings request"
-        found = classify(messages or [], routing.default_task)
+        found = classify(messages, routing.default_task)
         return found.task, f"classifier rule {found.rule}"
 
     if model.startswith("task:"):
@@ -186,19 +269,22 @@ def resolve_route(app: Tierd, model: str, header_task: str | None = None,
         tier = tier_of_task(app.config, task)
         reason = f"task {task} from {why}; it runs on tier {tier}"
     else:
-        candidate = _exact(app, model, capability)
+        candidate = _exact(app, model, capability, offered)
+        _fit(app, (candidate,), needs, request, offered, f"model {model}")
         task, why = pick_task()
         return Route(task, _tier_listing(app, candidate), (candidate,),
                      f"exact model {model}; task {task} from {why}", exact=True, key=model)
     tier, warning = _enforced(app, task, tier)
-    candidates, skipped = _chain(app, tier, capability)
+    candidates, skipped = _chain(app, tier, capability, offered)
     if not candidates:
         listed = "; ".join(f"{s.entry}: {s.reason}" for s in skipped) or "the chain is empty"
         raise NoUsableCandidate(
             f"tier {tier} (for task {task}) has no usable {capability} candidate — {listed}. "
             f"Configure one of those, or list a local model in routing.tiers.{tier}.candidates")
+    candidates, unfit = _fit(app, candidates, needs, request, offered,
+                             f"no candidate of tier {tier} can serve this request")
     return Route(task, tier, candidates, reason, skipped, tier_config(app.config, tier).max_wait,
-                 warning, key=model)
+                 warning, key=model, unfit=unfit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,22 +408,20 @@ class RoutedReply:
     """A routed chat reply: iterate `chunks(cancel)`; `answer` is set before the first chunk
     is handed out, so the HTTP layer can put it in headers."""
 
-    def __init__(self, app: Tierd, route: Route, messages: list[dict],
-                 options: GenerateOptions, request_id: str, stream: bool,
-                 raw_prompt: str | None = None):
+    def __init__(self, app: Tierd, route: Route, request: ChatRequest, request_id: str,
+                 stream: bool, raw_prompt: str | None = None):
         self.app = app
         self.route = route
-        self.messages = messages
-        self.options = options
+        self.request = request
         self.request_id = request_id
         self.stream = stream
         self.raw_prompt = raw_prompt
         self.answer: Answer | None = None
         self.cache_hit = False
-        self.walk = _Walk(app, route, request_id)
+        self.walk = _Walk(app, route, request_id, fallbacks=list(route.unfit))
         self._complete: CachedReply | None = None
         cacheable = raw_prompt is None
-        self.cache_key = cache_key(route.key, route.task, messages, options) if cacheable else ""
+        self.cache_key = cache_key(route.key, route.task, request) if cacheable else ""
 
     def headers(self) -> dict[str, str]:
         headers = {"X-Tierd-Task": self.route.task,
@@ -380,28 +464,27 @@ class RoutedReply:
             provider=hit.provider, model=hit.model, host="", prompt_tokens=0,
             completion_tokens=0, cost_usd=0.0, latency_ms=0.0, ttft_ms=None,
             fallback_reason=None, cache_hit=True, status="ok"))
-        for piece in hit.pieces:
-            yield Chunk(piece)
+        yield from hit.chunks
         yield Chunk("", done=True, finish_reason=hit.finish_reason, timings=hit.timings)
 
     def _open(self, candidate: Candidate, cancel: threading.Event | None) -> Iterator[Chunk]:
         if candidate.kind == "local":
             if self.raw_prompt is not None:
                 return inference.stream_generate(self.app, candidate.model, self.raw_prompt,
-                                                 self.options, cancel, self.route.max_wait,
-                                                 candidate.target)
-            return inference.stream_chat(self.app, candidate.model, self.messages, self.options,
-                                         cancel, self.route.max_wait, candidate.target)
-        return self.app.providers[candidate.target].chat(candidate.model, self.messages,
-                                                         self.options, cancel)
+                                                 self.request.options, cancel,
+                                                 self.route.max_wait, candidate.target)
+            return inference.stream_chat(self.app, candidate.model, self.request, cancel,
+                                         self.route.max_wait, candidate.target)
+        return self.app.providers[candidate.target].chat(candidate.model, self.request, cancel)
 
     def _start(self, candidate: Candidate, cancel: threading.Event | None):
         """Open `candidate` and wait for its first chunk; a failure here is a fallback."""
         reservation = None
         if candidate.kind == "cloud":
             runtime = self.app.providers[candidate.target]
-            prompt_tokens = runtime.count_tokens(candidate.model, self.messages)
-            reservation = self.walk.reserve(candidate, prompt_tokens, self.options.max_tokens)
+            prompt_tokens = runtime.count_tokens(candidate.model, self.request)
+            reservation = self.walk.reserve(candidate, prompt_tokens,
+                                            self.request.options.max_tokens)
         started = time.monotonic()
         stream = None
         try:
@@ -443,7 +526,7 @@ class RoutedReply:
             reason = fallback_reason(err, candidate)
             self.walk.record(candidate, status="error", started=started,
                              prompt_tokens=self._estimate_prompt(candidate),
-                             completion_tokens=sum(1 for c in chunks if c.text), ttft=first_at,
+                             completion_tokens=sum(1 for c in chunks if _said(c)), ttft=first_at,
                              error=f"after {len(chunks)} chunks: {err}", reason=reason,
                              reservation=reservation)
             raise
@@ -462,13 +545,14 @@ class RoutedReply:
     def _relay(self, candidate: Candidate, stream: Iterator[Chunk], first: Chunk,
                started: float, first_at: float, reservation) -> Iterator[Chunk]:
         """Hand the committed candidate's chunks on; errors now go to the client in-band."""
-        pieces: list[str] = []
+        pieces: list[Chunk] = []
         final: Chunk | None = None
         status, error = "cancelled", None
         chunk = first
         try:
             while True:
-                pieces.append(chunk.text)
+                if _said(chunk):
+                    pieces.append(Chunk(chunk.text, tool_calls=chunk.tool_calls))
                 if chunk.done:
                     final = chunk
                 yield chunk
@@ -488,15 +572,14 @@ class RoutedReply:
             timings = final.timings if final is not None else None
             prompt_tokens = timings.prompt_eval_count if timings else self._estimate_prompt(
                 candidate)
-            completion_tokens = timings.eval_count if timings else sum(1 for p in pieces if p)
+            completion_tokens = timings.eval_count if timings else len(pieces)
             self.walk.record(candidate, status=status, started=started,
                              prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                              ttft=first_at, error=error, reason=self.walk.arrived_because,
                              reservation=reservation)
             if status == "ok":
                 self.app.breaker.succeeded(candidate.label)
-                self._complete = CachedReply(tuple(p for p in pieces if p),
-                                             final.finish_reason or "stop",
+                self._complete = CachedReply(tuple(pieces), final.finish_reason or "stop",
                                              timings, self.route.tier, candidate.target,
                                              candidate.model)
 
@@ -504,7 +587,12 @@ class RoutedReply:
         """Prompt tokens of a reply cut short (no usage came): a cloud call still bills them."""
         if candidate.kind == "local":
             return 0
-        return self.app.providers[candidate.target].count_tokens(candidate.model, self.messages)
+        return self.app.providers[candidate.target].count_tokens(candidate.model, self.request)
+
+
+def _said(chunk: Chunk) -> bool:
+    """Whether a chunk carries anything of the answer (text or a tool call)."""
+    return bool(chunk.text or chunk.tool_calls)
 
 
 def iter_chunks(chunks: list[Chunk]) -> Iterator[Chunk]:
@@ -515,18 +603,17 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
-def open_chat(app: Tierd, model: str, header_task: str | None, messages: list[dict],
-              options: GenerateOptions, stream: bool, request_id: str | None = None,
+def open_chat(app: Tierd, model: str, header_task: str | None, request: ChatRequest,
+              stream: bool, request_id: str | None = None,
               raw_prompt: str | None = None) -> RoutedReply:
     """Resolve the route (raising 4xx errors now) and return the reply, not yet started."""
-    route = resolve_route(app, model, header_task, messages)
+    route = resolve_route(app, model, header_task, request)
     if raw_prompt is not None and not (route.exact and route.candidates[0].kind == "local"):
         raise TierdError(f"raw generation needs an exact local model, not {model!r}: tiers "
                          "and cloud models apply a chat template")
     if route.warning:
         log.warning("%s", route.warning)
-    return RoutedReply(app, route, messages, options, request_id or new_request_id(), stream,
-                       raw_prompt)
+    return RoutedReply(app, route, request, request_id or new_request_id(), stream, raw_prompt)
 
 
 @dataclass(frozen=True)
@@ -549,7 +636,8 @@ def route_embed(app: Tierd, model: str, header_task: str | None, texts: list[str
     """Embed `texts` on the first embedding candidate of the route that succeeds."""
     if any(not text for text in texts):
         raise TierdError("input: empty strings cannot be embedded")
-    route = resolve_route(app, model, header_task, capability="embed")
+    route = resolve_route(app, model, header_task, capability="embed",
+                          needs=frozenset({"embedding"}))
     walk = _Walk(app, route, request_id or new_request_id())
 
     def attempt(candidate: Candidate) -> tuple[Embeddings, float]:

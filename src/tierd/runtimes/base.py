@@ -1,18 +1,29 @@
 """The small interface every runtime (embedded llama.cpp, Ollama, cloud) implements.
 
 Runtimes are synchronous and thread-safe per call: the model manager serialises loads and
-unloads per host, and the HTTP layer runs generation in worker threads. Streaming is a plain
-iterator of `Chunk`s; the last one has `done=True` and carries the timings. A caller stops a
-generation early by setting the `cancel` event it passed in.
+unloads per host, and the HTTP layer runs generation in worker threads. A chat request is a
+`tierd.chat.request.ChatRequest` (text, images, tools, tool calls, a response format);
+its reply streams as a plain iterator of `Chunk`s, the events every API face renders: text,
+tool-call fragments, and a last one with `done=True` that carries the finish reason and the
+timings. A caller stops a generation early by setting the `cancel` event it passed in.
 """
 
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Iterator, Literal, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from tierd.chat.request import ChatRequest
 
 Capability = Literal["generate", "embed"]
+"""What kind of model it is: one that writes text, or one that embeds."""
+
+Feature = Literal["completion", "tools", "vision", "json_schema", "embedding"]
+"""What a model can do for a request (Ollama's names, plus json_schema for structured
+output): the router skips a candidate that lacks what a request needs."""
+FEATURES: tuple[Feature, ...] = ("completion", "tools", "vision", "json_schema", "embedding")
 
 
 @dataclass(frozen=True)
@@ -28,6 +39,9 @@ class ModelInfo:
     metadata: dict = field(default_factory=dict, compare=False)
     """Architecture facts for the memory estimate: block_count, head_count, head_count_kv,
     embedding_length, key_length, value_length, quantization, family."""
+    features: frozenset[Feature] = frozenset()
+    """What the runtime says the model can do (config declarations override it: see
+    tierd.chat.capabilities)."""
 
 
 @dataclass(frozen=True)
@@ -62,11 +76,23 @@ class Timings:
 
 
 @dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a tool call as it streams. The first piece of call `index` carries its `id`
+    and `name`; `arguments` pieces, joined in order, are the call's JSON arguments."""
+
+    index: int
+    id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+@dataclass(frozen=True)
 class Chunk:
     text: str
     done: bool = False
-    finish_reason: str | None = None  # "stop" | "length" | "cancelled"
+    finish_reason: str | None = None  # "stop" | "length" | "tool_calls" | "cancelled"
     timings: Timings | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -98,11 +124,11 @@ class Runtime(Protocol):
     def chat(
         self,
         model: str,
-        messages: list[dict],
-        options: GenerateOptions,
+        request: ChatRequest,
         cancel: threading.Event | None = None,
     ) -> Iterator[Chunk]:
-        """Stream a chat reply; messages are OpenAI-shaped {"role", "content"} dicts."""
+        """Stream the reply to `request`, honouring its tools, images and response format
+        (the router sends a runtime only requests its model has the features for)."""
         ...
 
     def generate(
@@ -117,6 +143,7 @@ class Runtime(Protocol):
 
     def embed(self, model: str, texts: list[str]) -> Embeddings: ...
 
-    def count_tokens(self, model: str, messages: list[dict]) -> int:
-        """Tokens the chat prompt for `messages` takes, to check it against the context."""
+    def count_tokens(self, model: str, request: ChatRequest) -> int:
+        """Tokens the chat prompt for `request` takes (tools included), to check it against
+        the context."""
         ...

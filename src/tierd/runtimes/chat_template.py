@@ -1,19 +1,36 @@
-"""Turn OpenAI-shaped chat messages into the prompt text a GGUF model was trained on.
+"""Turn a chat request into the prompt text a GGUF model was trained on.
 
 A GGUF that carries `tokenizer.chat_template` is rendered with that Jinja template (through
-llama-cpp-python's sandboxed formatter, as llama.cpp's server does). Some files, like the
-packaged Gemma 3 270M, carry none; for those we fall back to the family's documented turn
-format, and to ChatML for families we do not know, since it is the format most open models
-have seen.
+llama-cpp-python's sandboxed formatter, as llama.cpp's server does), tools, tool calls and tool
+results included when the template renders them. Some files, like the packaged Gemma 3 270M,
+carry none; for those we fall back to the family's documented turn format, and to ChatML for
+families we do not know, since it is the format most open models have seen.
+
+Tools reach a model one of two ways (`ChatPrompt.tools`):
+- "native": its template has a tools section (rendered with a probe tool to find out), so the
+  tools, the assistant's earlier calls and the `tool` results go in as the template lays them
+  out, and calls come back in the model's own syntax (tierd.runtimes.tool_syntax reads it);
+- "generic": no template, or one that ignores tools. As llama.cpp's server does for such
+  templates, the tools are described in the system text and the reply is held by a grammar to
+  JSON that is either {"tool_call": {"name", "arguments"}} or {"response": "..."}; earlier
+  calls are written as that JSON and results as user turns.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
+from typing import Literal
 
 from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+from tierd.chat.request import ChatRequest, Message, Tool
 from tierd.errors import TierdError
+
+PROBE_TOOL = "tierd_template_probe"
+"""A tool name no template would write by itself: its presence in a rendering shows the
+template renders tools."""
 
 
 @dataclass(frozen=True)
@@ -24,51 +41,106 @@ class ChatPrompt:
     """Strings that end the reply besides the model's end-of-generation tokens."""
     template: str
     """Which template rendered it: "gguf", "gemma" or "chatml"."""
-
-
-def message_text(message: dict) -> str:
-    """The text of a message whose content is a string or a list of OpenAI content parts."""
-    content = message.get("content")
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if part.get("type") == "text")
-    raise TierdError(f"message content must be a string or a list of parts, not {content!r}")
+    tools: Literal["native", "generic"] = "generic"
+    """How tools are given to the model and read back (see the module's docstring)."""
 
 
 def render_chat(
-    messages: list[dict],
+    request: ChatRequest,
     architecture: str,
     gguf_template: str | None,
     bos_token: str,
     eos_token: str,
 ) -> ChatPrompt:
-    """Render `messages`, ending with the cue for the assistant's turn."""
-    normalised = [_normalise(message) for message in messages]
-    if not normalised:
+    """Render `request`'s conversation (and tools), ending with the cue for the assistant."""
+    if not request.messages:
         raise TierdError("a chat needs at least one message")
+    native = bool(gguf_template) and renders_tools(gguf_template, bos_token, eos_token)
+    if native:
+        messages = [_native(m) for m in request.messages]
+        tools = [_tool_json(t) for t in request.tools] if request.offers_tools else None
+    else:
+        messages = _generic(request)
+        tools = None
     if gguf_template:
         formatter = Jinja2ChatFormatter(gguf_template, eos_token=eos_token, bos_token=bos_token)
         try:
-            rendered = formatter(messages=normalised)
+            rendered = formatter(messages=messages, tools=tools)
         except Exception as err:  # the template is data from the file: any error is its own
             raise TierdError(f"the model's chat template failed on these messages: {err}") from None
         stop = rendered.stop or []
-        return ChatPrompt(
-            rendered.prompt, (stop,) if isinstance(stop, str) else tuple(stop), "gguf"
-        )
+        return ChatPrompt(rendered.prompt, (stop,) if isinstance(stop, str) else tuple(stop),
+                          "gguf", "native" if native else "generic")
     if architecture.startswith("gemma"):
-        return ChatPrompt(_gemma(normalised), ("<end_of_turn>",), "gemma")
-    return ChatPrompt(_chatml(normalised), ("<|im_end|>",), "chatml")
+        return ChatPrompt(_gemma(messages), ("<end_of_turn>",), "gemma")
+    return ChatPrompt(_chatml(messages), ("<|im_end|>",), "chatml")
 
 
-def _normalise(message: dict) -> dict:
-    role = message.get("role")
-    if role not in ("system", "user", "assistant", "tool", "developer"):
-        raise TierdError(f"unknown chat role {role!r} (use system, user or assistant)")
-    return {"role": "system" if role == "developer" else role, "content": message_text(message)}
+@functools.lru_cache(maxsize=16)
+def renders_tools(template: str, bos_token: str = "", eos_token: str = "") -> bool:
+    """Whether `template` writes the tools it is given into the prompt."""
+    probe = [{"role": "user", "content": "hello"}]
+    tool = _tool_json(Tool(PROBE_TOOL, "probe", {"type": "object", "properties": {}}))
+    try:
+        rendered = Jinja2ChatFormatter(template, eos_token=eos_token, bos_token=bos_token)(
+            messages=probe, tools=[tool])
+    except Exception:  # a template that fails on tools cannot take them
+        return False
+    return PROBE_TOOL in rendered.prompt
+
+
+def _tool_json(tool: Tool) -> dict:
+    return {"type": "function", "function": {"name": tool.name, "description": tool.description,
+                                             "parameters": tool.parameters}}
+
+
+def _native(message: Message) -> dict:
+    """A message as Hugging Face chat templates read it (arguments as objects)."""
+    out: dict = {"role": message.role, "content": message.text()}
+    if message.tool_calls:
+        out["tool_calls"] = [{"id": c.id, "type": "function",
+                              "function": {"name": c.name, "arguments": c.argument_object()}}
+                             for c in message.tool_calls]
+    if message.role == "tool":
+        out.update(tool_call_id=message.tool_call_id, name=message.name)
+    return out
+
+
+def generic_instructions(tools: tuple[Tool, ...]) -> str:
+    """The system text that tells a model without a tools template how to call tools."""
+    listed = "\n".join(json.dumps({"name": t.name, "description": t.description,
+                                   "parameters": t.parameters}, ensure_ascii=False)
+                       for t in tools)
+    return ("You can call these tools:\n" + listed + "\n\nAnswer with JSON only: "
+            '{"tool_call": {"name": "<tool name>", "arguments": {...}}} to call a tool, or '
+            '{"response": "<your answer>"} to answer.')
+
+
+def _generic(request: ChatRequest) -> list[dict]:
+    """Plain turns: earlier calls written as the JSON the grammar asks for, results as user
+    turns, the tools' description at the head of the system text."""
+    messages: list[dict] = []
+    for message in request.messages:
+        if message.role == "tool":
+            messages.append({"role": "user", "content": f"Result of tool {message.name} "
+                                                        f"(call {message.tool_call_id}):\n"
+                                                        f"{message.text()}"})
+        elif message.tool_calls:
+            calls = [json.dumps({"tool_call": {"name": c.name,
+                                               "arguments": c.argument_object()}},
+                                ensure_ascii=False) for c in message.tool_calls]
+            messages.append({"role": "assistant",
+                             "content": "\n".join(filter(None, [message.text(), *calls]))})
+        else:
+            messages.append({"role": message.role, "content": message.text()})
+    if request.offers_tools:
+        instructions = generic_instructions(request.tools)
+        if messages and messages[0]["role"] == "system":
+            messages[0] = {"role": "system",
+                           "content": f"{messages[0]['content']}\n\n{instructions}"}
+        else:
+            messages.insert(0, {"role": "system", "content": instructions})
+    return messages
 
 
 def _gemma(messages: list[dict]) -> str:

@@ -17,21 +17,25 @@ from __future__ import annotations
 import json
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 import httpx
 
-from tierd.config import Config, Secret
+from tierd.chat import openai as openai_shape
+from tierd.chat.capabilities import PLAIN, known_cloud_model
+from tierd.chat.request import ChatRequest
+from tierd.config import Config, ProviderModel, Secret
 from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, TierdError, UnknownModel
 from tierd.runtimes.base import (
     Chunk,
     Embeddings,
+    Feature,
     GenerateOptions,
     LoadedModel,
     ModelInfo,
     Runtime,
     Timings,
+    ToolCallDelta,
 )
 from tierd.runtimes.keys import provider_key
 from tierd.runtimes.ollama import estimate_chat_tokens, estimate_text_tokens
@@ -52,20 +56,34 @@ class ProviderRejected(TierdError):
     Retrying elsewhere may help; retrying here will not."""
 
 
-@dataclass
 class StreamState:
-    """What a reply has said so far; subclasses read one provider's events."""
+    """What a reply has said so far; subclasses read one provider's events through the
+    `reader` of its API shape (tierd.chat.openai, tierd.chat.anthropic), which keeps the
+    finish reason and the usage the provider reports."""
 
-    provider: str
-    text_pieces: int = 0
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    finish_reason: str | None = None
-    complete: bool = False
-    """The provider said the reply is over ([DONE], message_stop)."""
-    text: list[str] = field(default_factory=list)
+    def __init__(self, provider: str, reader: Any):
+        self.provider = provider
+        self.reader = reader
+        self.text_pieces = 0
+        self.text: list[str] = []
+        self.complete = False
+        """The provider said the reply is over ([DONE], message_stop)."""
+        self.cancelled = False
 
-    def feed(self, event: str, data: str) -> str:
+    @property
+    def finish_reason(self) -> str | None:
+        return "cancelled" if self.cancelled else self.reader.finish_reason
+
+    @property
+    def prompt_tokens(self) -> int | None:
+        return self.reader.prompt_tokens
+
+    @property
+    def completion_tokens(self) -> int | None:
+        return self.reader.completion_tokens
+
+    def feed(self, event: str, data: str) -> tuple[str, tuple[ToolCallDelta, ...]]:
+        """The text and tool-call fragments in one event."""
         raise NotImplementedError
 
     def garbage(self, data: str) -> RuntimeUnavailable:
@@ -74,10 +92,13 @@ class StreamState:
 
 
 class OpenAIStreamState(StreamState):
-    def feed(self, event: str, data: str) -> str:
+    def __init__(self, provider: str):
+        super().__init__(provider, openai_shape.StreamReader())
+
+    def feed(self, event: str, data: str) -> tuple[str, tuple[ToolCallDelta, ...]]:
         if data.strip() == "[DONE]":
             self.complete = True
-            return ""
+            return "", ()
         try:
             payload = json.loads(data)
             if "error" in payload:
@@ -85,19 +106,9 @@ class OpenAIStreamState(StreamState):
                 message = error.get("message") if isinstance(error, dict) else error
                 raise RuntimeUnavailable(f"provider {self.provider!r} failed mid-reply: "
                                          f"{str(message)[:_SNIPPET]}")
-            usage = payload.get("usage")
-            if usage:
-                self.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-                self.completion_tokens = int(usage.get("completion_tokens") or 0)
-            text = ""
-            for choice in payload.get("choices") or []:
-                text += (choice.get("delta") or {}).get("content") or ""
-                if choice.get("finish_reason"):
-                    self.finish_reason = "length" if choice["finish_reason"] == "length" \
-                        else "stop"
+            return self.reader.feed(payload)
         except (ValueError, TypeError, AttributeError):
             raise self.garbage(data) from None
-        return text
 
 
 def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
@@ -119,14 +130,15 @@ def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
 class CloudRuntime:
     """Shared plumbing: one pooled httpx client, streaming, error translation, key hygiene."""
 
-    state_class: type[StreamState] = StreamState
     chat_path = ""
 
-    def __init__(self, host: str, base_url: str, api_key: Secret, models: Iterable[str],
-                 timeout: float = 60.0):
+    def __init__(self, host: str, base_url: str, api_key: Secret,
+                 models: Iterable[str | ProviderModel], timeout: float = 60.0):
         self.host = host
         self.base_url = base_url.rstrip("/")
-        self.models = tuple(models)
+        listed = tuple(models)
+        self.models = tuple(m if isinstance(m, str) else m.name for m in listed)
+        self._declared = {m.name: m for m in listed if isinstance(m, ProviderModel)}
         self._key = api_key
         self._client = httpx.Client(
             base_url=self.base_url, headers=self._auth_headers(api_key),
@@ -138,14 +150,32 @@ class CloudRuntime:
     def _auth_headers(self, key: Secret) -> dict[str, str]:
         raise NotImplementedError
 
-    def _chat_body(self, model: str, messages: list[dict], options: GenerateOptions) -> dict:
+    def _chat_body(self, model: str, request: ChatRequest) -> dict:
+        raise NotImplementedError
+
+    def _new_state(self, request: ChatRequest) -> StreamState:
         raise NotImplementedError
 
     # -- Runtime ------------------------------------------------------------------------------
 
+    def describe(self, model: str) -> tuple[frozenset[Feature], int]:
+        """What `model` can do and the context it takes: the config's table for it, else
+        tierd's table of well-known models, else plain completion at ASSUMED_CONTEXT."""
+        declared = self._declared.get(model)
+        known = known_cloud_model(model)
+        features, context = known if known is not None else (PLAIN, ASSUMED_CONTEXT)
+        if declared is not None:
+            features = frozenset(declared.capabilities) or features
+            context = declared.context_length or context
+        return features, context
+
     def available(self) -> list[ModelInfo]:
-        return [ModelInfo(name, "generate", 0, ASSUMED_CONTEXT, {"provider": self.host})
-                for name in self.models]
+        infos = []
+        for name in self.models:
+            features, context = self.describe(name)
+            infos.append(ModelInfo(name, "generate", 0, context, {"provider": self.host},
+                                   features))
+        return infos
 
     def loaded(self) -> list[LoadedModel]:
         return []
@@ -158,23 +188,24 @@ class CloudRuntime:
     def unload(self, model: str) -> None:
         return None
 
-    def chat(self, model: str, messages: list[dict], options: GenerateOptions,
+    def chat(self, model: str, request: ChatRequest,
              cancel: threading.Event | None = None) -> Iterator[Chunk]:
         self._check_model(model)
-        body = self._chat_body(model, messages, options)
-        return self._stream(body, messages, cancel)
+        body = self._chat_body(model, request)
+        return self._stream(body, request, cancel)
 
     def generate(self, model: str, prompt: str, options: GenerateOptions,
                  cancel: threading.Event | None = None) -> Iterator[Chunk]:
-        return self.chat(model, [{"role": "user", "content": prompt}], options, cancel)
+        return self.chat(model, ChatRequest.plain([{"role": "user", "content": prompt}],
+                                                  options), cancel)
 
     def embed(self, model: str, texts: list[str]) -> Embeddings:
         raise ProviderRejected(f"provider {self.host!r} does not serve embeddings through tierd")
 
-    def count_tokens(self, model: str, messages: list[dict]) -> int:
+    def count_tokens(self, model: str, request: ChatRequest) -> int:
         """An estimate on the high side, so the worst case a budget reserves is a true bound
         on the prompt's cost."""
-        return estimate_chat_tokens(messages)
+        return estimate_chat_tokens(request)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -189,10 +220,10 @@ class CloudRuntime:
         """A provider may echo what it was sent; the key must not travel on in our errors."""
         return text.replace(self._key, "[key]") if self._key else text
 
-    def _stream(self, body: dict, messages: list[dict],
+    def _stream(self, body: dict, request: ChatRequest,
                 cancel: threading.Event | None) -> Iterator[Chunk]:
         started = time.monotonic_ns()
-        state = self.state_class(self.host)
+        state = self._new_state(request)
         first_token: int | None = None
         try:
             with self._client.stream("POST", self.chat_path, json=body) as response:
@@ -201,14 +232,14 @@ class CloudRuntime:
                     raise self._status_error(response, body.get("model", ""))
                 for event, data in sse_events(response.iter_lines()):
                     if cancel is not None and cancel.is_set():
-                        state.finish_reason = "cancelled"
+                        state.cancelled = True
                         break
-                    text = state.feed(event, data)
-                    if text:
+                    text, calls = state.feed(event, data)
+                    if text or calls:
                         first_token = first_token or time.monotonic_ns()
                         state.text_pieces += 1
-                        state.text.append(text)
-                        yield Chunk(text)
+                        state.text.append(text + "".join(c.name + c.arguments for c in calls))
+                        yield Chunk(text, tool_calls=calls)
                     if state.complete:
                         break
         except httpx.TimeoutException as err:
@@ -226,13 +257,13 @@ class CloudRuntime:
             if state.finish_reason is None:
                 raise self._closed_early(state)
         yield Chunk("", done=True, finish_reason=state.finish_reason or "stop",
-                    timings=self._timings(state, messages, started, first_token))
+                    timings=self._timings(state, request, started, first_token))
 
     def _closed_early(self, state: StreamState) -> RuntimeUnavailable:
         return RuntimeUnavailable(f"{self._where()} closed mid-stream after "
                                   f"{state.text_pieces} tokens")
 
-    def _timings(self, state: StreamState, messages: list[dict], started: int,
+    def _timings(self, state: StreamState, request: ChatRequest, started: int,
                  first_token: int | None) -> Timings:
         """The provider's token counts. A stream cut short (cancelled) or a server without
         usage reporting leaves them missing or partial (Anthropic's message_start counts one
@@ -247,7 +278,7 @@ class CloudRuntime:
             completion = max(completion or 0, seen)
         return Timings(
             total_duration=now - started,
-            prompt_eval_count=estimate_chat_tokens(messages) if prompt is None else prompt,
+            prompt_eval_count=estimate_chat_tokens(request) if prompt is None else prompt,
             prompt_eval_duration=first - started,
             eval_count=completion,
             eval_duration=now - first,
@@ -291,26 +322,20 @@ def _retry_after(value: str | None) -> float:
 class OpenAIRuntime(CloudRuntime):
     """OpenAI-compatible chat completions at `base_url` + /chat/completions."""
 
-    state_class = OpenAIStreamState
     chat_path = "/chat/completions"
 
     def _auth_headers(self, key: Secret) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"}
 
-    def _chat_body(self, model: str, messages: list[dict], options: GenerateOptions) -> dict:
-        body: dict[str, Any] = {
-            "model": model,
-            "messages": [{"role": m["role"], "content": m.get("content") or ""}
-                         for m in messages],
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "max_tokens": options.max_tokens or DEFAULT_MAX_TOKENS,
-        }
-        for name in ("temperature", "top_p", "seed"):
-            if getattr(options, name) is not None:
-                body[name] = getattr(options, name)
-        if options.stop:
-            body["stop"] = list(options.stop)
+    def _new_state(self, request: ChatRequest) -> StreamState:
+        return OpenAIStreamState(self.host)
+
+    def _chat_body(self, model: str, request: ChatRequest) -> dict:
+        """Everything the request says, in OpenAI's words (tierd.chat.openai), streamed with
+        usage, and a reply length the budget can bound."""
+        body: dict[str, Any] = openai_shape.request_to_openai(request, model)
+        body.update(stream=True, stream_options={"include_usage": True},
+                    max_tokens=request.options.max_tokens or DEFAULT_MAX_TOKENS)
         return body
 
     def embed(self, model: str, texts: list[str]) -> Embeddings:

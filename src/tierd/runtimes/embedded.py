@@ -38,17 +38,21 @@ from pathlib import Path
 import llama_cpp
 from llama_cpp import Llama
 
+from tierd.chat.reply import call_deltas
+from tierd.chat.request import ChatRequest
 from tierd.errors import ContextOverflow, ModelFileError, TierdError, UnknownModel
 from tierd.runtimes.base import (
     Capability,
     Chunk,
     Embeddings,
+    Feature,
     GenerateOptions,
     LoadedModel,
     ModelInfo,
     Timings,
 )
-from tierd.runtimes.chat_template import render_chat
+from tierd.runtimes.chat_template import ChatPrompt, render_chat
+from tierd.runtimes.constrained import Decoding, decoding_for, read_reply
 from tierd.runtimes.gguf_meta import GGUFMetadata, read_gguf_metadata
 from tierd.runtimes.packaged import PREFIX as PACKAGED_PREFIX
 from tierd.runtimes.packaged import ensure_packaged, packaged_names
@@ -178,6 +182,7 @@ class EmbeddedRuntime:
                     file_bytes=meta.file_bytes,
                     context_length=meta.context_length,
                     metadata={**meta.as_model_metadata(), "path": str(meta.path)},
+                    features=_features(meta),
                 )
             )
         return infos
@@ -271,16 +276,23 @@ class EmbeddedRuntime:
     def chat(
         self,
         model: str,
-        messages: list[dict],
-        options: GenerateOptions,
+        request: ChatRequest,
         cancel: threading.Event | None = None,
     ) -> Iterator[Chunk]:
+        """Tools and response formats through llama.cpp itself: the template renders the
+        tools (or tierd describes them), a grammar holds the reply to its shape, and a reply
+        that may be a call is read whole before it is sent (tierd.runtimes.constrained)."""
         started = time.perf_counter_ns()
         resident = self._resident(model, "generate")
-        prompt = self._chat_prompt(resident.llm, resident.meta, messages)
+        if any(m.images for m in request.messages):
+            raise TierdError(f"{model} has no vision projector: it cannot read images")
+        prompt = self._chat_prompt(resident.llm, resident.meta, request)
         tokens = self._prompt_tokens(resident.llm, resident.meta.path, prompt.text)
         self._check_fits(resident, tokens)
-        return self._stream(resident, tokens, options, prompt.stop, cancel, started)
+        decoding = decoding_for(request, prompt.tools)
+        chunks = self._stream(resident, tokens, request.options, prompt.stop, cancel, started,
+                              decoding)
+        return _read_whole(chunks, decoding, request) if decoding.buffered else chunks
 
     def generate(
         self,
@@ -295,16 +307,16 @@ class EmbeddedRuntime:
         self._check_fits(resident, tokens)
         return self._stream(resident, tokens, options, (), cancel, started)
 
-    def count_tokens(self, model: str, messages: list[dict]) -> int:
-        """Tokens of the templated chat prompt. Works before a load: an unloaded model's
-        vocabulary is read on its own (a few MB, kept for the next count)."""
+    def count_tokens(self, model: str, request: ChatRequest) -> int:
+        """Tokens of the templated chat prompt, tools included. Works before a load: an
+        unloaded model's vocabulary is read on its own (a few MB, kept for the next count)."""
         meta = self.metadata(model)
         if meta.is_embedding_model:
             raise WrongCapability(_capability_message(model, "embed"))
         with self._residents_lock:
             resident = self._residents.get(model)
         llm = resident.llm if resident is not None else self._vocabulary(meta.path)
-        return len(self._prompt_tokens(llm, meta.path, self._chat_prompt(llm, meta, messages).text))
+        return len(self._prompt_tokens(llm, meta.path, self._chat_prompt(llm, meta, request).text))
 
     def _prompt_tokens(self, llm: Llama, path: Path, text: str) -> list[int]:
         """Tokens of a rendered chat prompt, remembered for the next few prompts.
@@ -337,9 +349,9 @@ class EmbeddedRuntime:
         return llm
 
     @staticmethod
-    def _chat_prompt(llm: Llama, meta: GGUFMetadata, messages: list[dict]):
+    def _chat_prompt(llm: Llama, meta: GGUFMetadata, request: ChatRequest) -> ChatPrompt:
         return render_chat(
-            messages,
+            request,
             architecture=meta.architecture,
             gguf_template=meta.chat_template,
             bos_token=_token_text(llm, llm.token_bos()),
@@ -359,8 +371,10 @@ class EmbeddedRuntime:
         template_stops: tuple[str, ...],
         cancel: threading.Event | None,
         started: int,
+        decoding: Decoding | None = None,
     ) -> Iterator[Chunk]:
         llm = resident.llm
+        grammar = decoding.llama_grammar() if decoding is not None else None
         room = resident.context_length - len(tokens)
         max_new = room if options.max_tokens is None else max(0, min(options.max_tokens, room))
         stops = _StopScanner(template_stops + tuple(options.stop))
@@ -380,6 +394,7 @@ class EmbeddedRuntime:
                 tokens,
                 temp=_DEFAULT_TEMPERATURE if options.temperature is None else options.temperature,
                 top_p=_DEFAULT_TOP_P if options.top_p is None else options.top_p,
+                grammar=grammar,
             )
             try:
                 while len(generated) < max_new:
@@ -501,6 +516,34 @@ def _token_text(llm: Llama, token: int) -> str:
 
 def _capability(meta: GGUFMetadata) -> Capability:
     return "embed" if meta.is_embedding_model else "generate"
+
+
+def _features(meta: GGUFMetadata) -> frozenset[Feature]:
+    """Every chat model here takes tools (through its template, or described by tierd and
+    held to a call by a grammar) and structured output (a grammar); none reads images, as
+    tierd loads no vision projector."""
+    if meta.is_embedding_model:
+        return frozenset({"embedding"})
+    return frozenset({"completion", "tools", "json_schema"})
+
+
+def _read_whole(chunks: Iterator[Chunk], decoding: Decoding, request: ChatRequest
+                ) -> Iterator[Chunk]:
+    """Gather a reply that may be a tool call, then hand it on as one final chunk: its text,
+    or its calls (finish reason "tool_calls")."""
+    pieces = []
+    for chunk in chunks:
+        pieces.append(chunk.text)
+        if not chunk.done:
+            continue
+        text = "".join(pieces)
+        if chunk.finish_reason != "stop":  # cut short or cancelled: not a whole call
+            yield Chunk(text, done=True, finish_reason=chunk.finish_reason,
+                        timings=chunk.timings)
+            return
+        text, calls = read_reply(decoding, text, request)
+        yield Chunk(text, done=True, finish_reason="tool_calls" if calls else "stop",
+                    timings=chunk.timings, tool_calls=call_deltas(calls))
 
 
 def _capability_message(model: str, capability: Capability) -> str:

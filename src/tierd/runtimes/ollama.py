@@ -13,6 +13,8 @@ become `RuntimeUnavailable` (naming the host and URL), Ollama's 503 (its queue i
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import math
 import re
 import threading
@@ -23,11 +25,15 @@ from typing import Any, Callable, Iterator, Mapping
 import httpx
 import ollama
 
+from tierd.chat import ollama as ollama_shape
+from tierd.chat.request import ChatRequest
 from tierd.errors import QueueFull, RuntimeUnavailable, TierdError, UnknownModel
 from tierd.runtimes.base import (
+    FEATURES,
     Capability,
     Chunk,
     Embeddings,
+    Feature,
     GenerateOptions,
     LoadedModel,
     ModelInfo,
@@ -53,6 +59,11 @@ TOKENS_PER_MESSAGE = 8
 
 TOKENS_FOR_REPLY_PRIMER = 4
 """The template's opening of the assistant turn that follows the messages."""
+
+TOKENS_PER_IMAGE = 1600
+"""An image as a vision model reads it, on the high side: Anthropic counts about 1,600 tokens
+for a 1.15-megapixel image, OpenAI at most 1,105 for a high-detail one, and Gemma 3 and LLaVA
+256 to 576."""
 
 
 class PullNotFound(TierdError):
@@ -218,20 +229,22 @@ class OllamaRuntime:
     def chat(
         self,
         model: str,
-        messages: list[dict],
-        options: GenerateOptions,
+        request: ChatRequest,
         cancel: threading.Event | None = None,
     ) -> Iterator[Chunk]:
+        """Tools, images, tool calls and `format` go to Ollama as Ollama takes them
+        (tierd.chat.ollama), and its reply lines come back through the same translation."""
         name = canonical_name(model)
-        request = dict(
+        call = dict(
             model=name,
-            messages=[_ollama_message(m) for m in messages],
-            options=_ollama_options(self._num_ctx(name), options),
+            **ollama_shape.request_to_ollama(request),
+            options=_ollama_options(self._num_ctx(name), request.options),
             keep_alive=-1,
             stream=True,
         )
-        return self._stream(name, lambda: self._client.chat(**request),
-                            lambda part: part.message.content or "", cancel)
+        reader = ollama_shape.StreamReader(forced=bool(request.forced_tools()))
+        return self._stream(name, lambda: self._client.chat(**call),
+                            lambda part: reader.feed(part.model_dump(exclude_none=True)), cancel)
 
     def generate(
         self,
@@ -250,7 +263,10 @@ class OllamaRuntime:
             stream=True,
         )
         return self._stream(name, lambda: self._client.generate(**request),
-                            lambda part: part.response or "", cancel)
+                            lambda part: Chunk(part.response or "", done=bool(part.done),
+                                               finish_reason=_finish(part),
+                                               timings=_timings(part) if part.done else None),
+                            cancel)
 
     def embed(self, model: str, texts: list[str]) -> Embeddings:
         """The whole batch in one /api/embed call: ~20× faster than one call per text."""
@@ -268,9 +284,9 @@ class OllamaRuntime:
             load_duration=reply.load_duration or 0,
         )
 
-    def count_tokens(self, model: str, messages: list[dict]) -> int:
+    def count_tokens(self, model: str, request: ChatRequest) -> int:
         """An estimate: Ollama has no tokenize endpoint. See `estimate_chat_tokens`."""
-        return estimate_chat_tokens(messages)
+        return estimate_chat_tokens(request)
 
     # -- pulling ------------------------------------------------------------------------------
 
@@ -301,7 +317,7 @@ class OllamaRuntime:
         self,
         name: str,
         start: Callable[[], Iterator[Any]],
-        text_of: Callable[[Any], str],
+        read: Callable[[Any], Chunk],
         cancel: threading.Event | None,
     ) -> Iterator[Chunk]:
         """Turn Ollama's stream into Chunks. Cancelling closes the HTTP response, which is how
@@ -314,14 +330,12 @@ class OllamaRuntime:
                         parts.close()
                         yield Chunk("", done=True, finish_reason="cancelled")
                         return
-                    if part.done:
-                        yield Chunk(text_of(part), done=True,
-                                    finish_reason="length" if part.done_reason == "length"
-                                    else "stop",
-                                    timings=_timings(part))
+                    chunk = read(part)
+                    if chunk.done:
+                        yield chunk
                         return
-                    if text := text_of(part):
-                        yield Chunk(text)
+                    if chunk.text or chunk.tool_calls:
+                        yield chunk
             finally:
                 parts.close()
         raise RuntimeUnavailable(
@@ -402,18 +416,25 @@ def _means_missing_manifest(detail: str) -> bool:
 # -- pure helpers ---------------------------------------------------------------------------
 
 
-def estimate_chat_tokens(messages: list[dict]) -> int:
+def estimate_chat_tokens(request: ChatRequest) -> int:
     """Tokens a chat prompt takes, estimated on the high side on purpose.
 
     Ollama exposes no tokenizer, and the estimate decides whether a prompt fits the context, so
     an overestimate (a prompt refused that would just have fit) is the safe error. Checked
     against Gemma 3's real tokenizer in the tests: about 1.3× for English prose and Python, 1.4×
     for JSON, 1.8× for Chinese, and exact for digits (most tokenizers spend one token per digit).
+    Tool definitions, tool calls and a response schema are counted as the JSON they are sent
+    as; each image as TOKENS_PER_IMAGE.
     """
     total = TOKENS_FOR_REPLY_PRIMER
-    for message in messages:
-        text = _text_of(message.get("content"))
+    for message in request.messages:
+        text = message.text() + "".join(c.name + c.arguments for c in message.tool_calls)
         total += TOKENS_PER_MESSAGE + estimate_text_tokens(text)
+        total += TOKENS_PER_IMAGE * len(message.images)
+    if request.tools:
+        total += estimate_text_tokens(json.dumps([dataclasses.asdict(t) for t in request.tools]))
+    if request.response_format.schema is not None:
+        total += estimate_text_tokens(json.dumps(request.response_format.schema))
     return total
 
 
@@ -445,23 +466,6 @@ def _is_cjk(char: str) -> bool:
     return 0x2E80 <= code <= 0x9FFF or 0xAC00 <= code <= 0xD7AF or 0xF900 <= code <= 0xFAFF
 
 
-def _text_of(content: Any) -> str:
-    """OpenAI content is a string or a list of parts; only the text parts reach a text model."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    return "\n".join(p.get("text", "") for p in content
-                     if isinstance(p, dict) and p.get("type") == "text")
-
-
-def _ollama_message(message: dict) -> dict:
-    converted = {"role": message["role"], "content": _text_of(message.get("content"))}
-    if message.get("images"):
-        converted["images"] = message["images"]
-    return converted
-
-
 def _ollama_options(num_ctx: int, options: GenerateOptions) -> dict:
     chosen = {
         "num_ctx": num_ctx,
@@ -472,6 +476,12 @@ def _ollama_options(num_ctx: int, options: GenerateOptions) -> dict:
         "stop": list(options.stop) or None,
     }
     return {k: v for k, v in chosen.items() if v is not None}
+
+
+def _finish(part: Any) -> str | None:
+    if not part.done:
+        return None
+    return "length" if part.done_reason == "length" else "stop"
 
 
 def _timings(part: Any) -> Timings:
@@ -513,13 +523,26 @@ def _model_info(name: str, entry: Any, show: ollama.ShowResponse) -> ModelInfo:
         "family": family or None,
         "digest": entry.digest,
     }
+    capability = _capability(show.capabilities, arch, family)
     return ModelInfo(
         name=name,
-        capability=_capability(show.capabilities, arch, family),
+        capability=capability,
         file_bytes=int(entry.size or 0),
         context_length=int(fact("context_length") or DEFAULT_NUM_CTX),
         metadata={k: v for k, v in metadata.items() if v is not None},
+        features=_features(show.capabilities, capability),
     )
+
+
+def _features(capabilities: list[str] | None, capability: Capability) -> frozenset[Feature]:
+    """Ollama's own capabilities, plus json_schema for every model that completes: Ollama
+    constrains any model's output to a `format` schema with a grammar. An Ollama too old to
+    report capabilities gets completion (or embedding) alone."""
+    found: set[Feature] = {c for c in FEATURES if c in (capabilities or ())}
+    found.add("embedding" if capability == "embed" else "completion")
+    if "completion" in found:
+        found.add("json_schema")
+    return frozenset(found)
 
 
 def _capability(capabilities: list[str] | None, arch: str, family: str) -> Capability:
