@@ -19,10 +19,12 @@ MiB = 1024**2
 
 
 class FakeNVML:
-    """Just the NVML calls the probe makes, answering like an RTX 4060 Ti 16 GB."""
+    """Just the NVML calls tierd makes, answering like an RTX 4060 Ti 16 GB. `processes` maps
+    a PID to the bytes it holds on GPU 0 (nvmlDeviceGetComputeRunningProcesses)."""
 
-    def __init__(self, gpus: list[tuple[str, int, int]]):
+    def __init__(self, gpus: list[tuple[str, int, int]], processes: dict[int, int] | None = None):
         self.gpus = gpus
+        self.processes = dict(processes or {})
         self.shut_down = False
 
     def nvmlInit(self): pass
@@ -34,6 +36,11 @@ class FakeNVML:
     def nvmlDeviceGetMemoryInfo(self, i):
         _, total, used = self.gpus[i]
         return SimpleNamespace(total=total, used=used, free=total - used)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, i):
+        if i:
+            return []
+        return [SimpleNamespace(pid=pid, usedGpuMemory=n) for pid, n in self.processes.items()]
 
 
 def apple_seams(memsize: int, available: int, wired_limit_mb: str | None = None) -> Seams:
