@@ -391,7 +391,8 @@ class ModelManager:
         return outcome
 
     def snapshot(self) -> dict:
-        """Per host: budget, used, free, queue depth, resident models and external loads.
+        """Per host: budget, used, free (of the devices' pool: the GPUs' where the host has
+        two), every pool's, queue depth, resident models and external loads.
 
         Reflects the last load decision (no runtime call), so it is cheap enough for /status.
         """
@@ -430,10 +431,11 @@ class ModelManager:
                             for m in state.external]
                 budgets = state.slot.budgets
                 used = self._used(state)
+                main = next(iter(budgets))  # the devices' pool: the GPUs', or the only one
                 hosts[state.name] = {
-                    "budget": sum(budgets.values()),
-                    "used": sum(used.values()),
-                    "free": sum(budgets.values()) - sum(used.values()),
+                    "budget": budgets[main],
+                    "used": used[main],
+                    "free": budgets[main] - used[main],
                     "pools": {p: {"budget": b, "used": used[p], "free": b - used[p]}
                               for p, b in budgets.items()},
                     "queue_depth": state.waiting,
