@@ -72,3 +72,17 @@ def test_the_database_tests_pass_on_the_fallback():
     tail = run.stdout[-3000:] + run.stderr[-2000:]
     assert run.returncode == 0, tail
     assert " passed" in run.stdout and " failed" not in run.stdout, tail
+
+
+def test_doctor_names_the_fallback_driver(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+    run = subprocess.run([sys.executable, "-m", "tierd", "--config", str(config), "doctor",
+                          "--json"], capture_output=True, text=True, timeout=120,
+                         env=dict(forced_env(), PYTHONPATH=f"{FORCED}{os.pathsep}{REPO / 'src'}"))
+    assert run.returncode == 0, run.stdout + run.stderr
+    checks = {c["name"]: c for c in json.loads(run.stdout)["checks"]}
+    assert checks["sqlite driver"]["status"] == "ok"
+    assert checks["sqlite driver"]["detail"].startswith("sqlean, SQLite 3.")
+    assert "cannot load extensions" in checks["sqlite driver"]["detail"]
+    assert checks["sqlite-vec"]["detail"].endswith("loads on sqlean")
