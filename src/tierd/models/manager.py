@@ -149,8 +149,6 @@ class _Resident:
     layers: int | None = None
     slots: int | None = None
     """What the runtime says it serves at once (caps the model's parallel setting)."""
-    parallel: int = 1
-    """The slots it was loaded (and estimated) for."""
 
     def take(self, loaded: LoadedModel) -> None:
         """What the runtime reports now replaces what we knew."""
@@ -604,7 +602,6 @@ class ModelManager:
             gpu_layers=loaded.gpu_layers if loaded.gpu_layers is not None else (
                 placement.gpu_layers if state.slot.runtime.offload == "layers" else None),
             layers=loaded.layers or layers or None,
-            parallel=parallel,
         )
         resident.take(loaded)
         with state.cond:
