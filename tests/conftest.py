@@ -23,12 +23,20 @@ def _isolated_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.delenv("TIERD_CONFIG", raising=False)
 
 
+def child_pythonpath(*first: Path) -> str:
+    """PYTHONPATH for a child tierd: `first`, then tierd's source, then what this process was
+    given (the forced-SQLite-fallback run puts its sitecustomize there, and children must keep
+    it)."""
+    given = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join([*map(str, first), str(REPO / "src"), *given])
+
+
 def run_tierd(*args: str, env: dict[str, str] | None = None,
               user: int | None = None) -> subprocess.CompletedProcess:
     """Run the real `tierd` entry point in a child process (real exit codes, real output)."""
     full_env = dict(os.environ)
     full_env.update(env or {})
-    full_env["PYTHONPATH"] = str(REPO / "src")
+    full_env["PYTHONPATH"] = child_pythonpath()
     cmd = [sys.executable, "-m", "tierd", *args]
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
@@ -81,7 +89,7 @@ class Daemon:
         self.url = f"http://127.0.0.1:{port}"
         self.config_path = config_path
         self.log_path = log_path
-        env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+        env = dict(os.environ, PYTHONPATH=child_pythonpath())
         self.log = open(log_path, "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tierd", "--config", str(config_path), "serve",

@@ -10,6 +10,9 @@ tierd against a tierd). It follows Ollama's wire format and the behaviour tierd 
 - a request whose `num_ctx` differs from the loaded runner's reloads it (recorded in `reloads`,
   so a test can assert tierd never causes one); a request without `num_ctx` asks for 4096;
 - `/api/ps` reports `size_vram` = file size + f16 KV cache for the loaded context;
+- it answers `num_parallel` requests per model at once (OLLAMA_NUM_PARALLEL; the rest wait, as
+  in Ollama) and, like Ollama, loads the runner with `num_ctx × num_parallel` tokens of
+  context: /api/ps reports that context and its KV cache;
 - streams are NDJSON; the final chunk carries `done_reason` and the nanosecond timings;
 - `/api/pull` streams progress per layer and, for a name the library lacks, answers 200 and
   then an `{"error": ...}` line, as Ollama does.
@@ -143,6 +146,8 @@ class ServerState:
     cpu_only: bool = False
     """Report size_vram 0, as Ollama does for a model running on the CPU."""
     unload_delay: float = 0.05
+    num_parallel: int = 1
+    """OLLAMA_NUM_PARALLEL: requests answered at once per model."""
     tierd_status: dict | None = None
     in_flight: dict[str, int] = field(default_factory=dict)
     """Generate, chat and embed requests being answered now, per model."""
@@ -161,6 +166,7 @@ class OllamaTestServer:
             library={PULLABLE.name: PULLABLE},
         )
         self.lock = threading.RLock()
+        self._slots: dict[str, threading.Semaphore] = {}
         self._httpd = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), daemon=True)
 
@@ -186,6 +192,13 @@ class OllamaTestServer:
     def load_external(self, model: str, num_ctx: int = DEFAULT_NUM_CTX) -> None:
         """Load `model` as another Ollama client would, with the default five-minute keep_alive."""
         self.schedule(self.state.installed[canonical(model)], num_ctx, None)
+
+    def slots_for(self, model: str) -> threading.Semaphore:
+        """The model's parallel slots (made at its first request, `num_parallel` of them)."""
+        with self.lock:
+            if model not in self._slots:
+                self._slots[model] = threading.Semaphore(self.state.num_parallel)
+            return self._slots[model]
 
     def requests_to(self, path: str) -> list[dict]:
         with self.lock:
@@ -375,12 +388,14 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
         def ps(self) -> None:
             with server.lock:
                 runners = list(state.running.values())
+            slots = state.num_parallel
             self.send_json({"models": [
-                {"name": r.model.name, "model": r.model.name, "size": r.model.vram_bytes(r.num_ctx),
+                {"name": r.model.name, "model": r.model.name,
+                 "size": r.model.vram_bytes(r.num_ctx * slots),
                  "digest": r.model.digest, "details": r.model.details(),
                  "expires_at": _timestamp(r.expires_at),
-                 "size_vram": 0 if state.cpu_only else r.model.vram_bytes(r.num_ctx),
-                 "context_length": r.num_ctx}
+                 "size_vram": 0 if state.cpu_only else r.model.vram_bytes(r.num_ctx * slots),
+                 "context_length": r.num_ctx * slots}
                 for r in runners
             ]})
 
@@ -426,6 +441,8 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
             """Count this request as answered now (for in_flight and the peaks)."""
             @contextlib.contextmanager
             def counted() -> Iterator[None]:
+                slots = server.slots_for(model)
+                slots.acquire()
                 with server.lock:
                     state.in_flight[model] = state.in_flight.get(model, 0) + 1
                     state.peak_in_flight[model] = max(state.peak_in_flight.get(model, 0),
@@ -436,6 +453,7 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
                 finally:
                     with server.lock:
                         state.in_flight[model] -= 1
+                    slots.release()
 
             return counted()
 

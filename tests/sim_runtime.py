@@ -15,6 +15,7 @@ from typing import Callable, Iterator
 
 from tierd.chat.request import ChatRequest
 from tierd.models.estimate import estimate_model_bytes
+from tierd.models.placement import layer_count, split
 from tierd.runtimes.base import (
     Chunk,
     Embeddings,
@@ -42,9 +43,17 @@ def sim_model(name: str, file_bytes: int, actual_bytes: int | None = None,
 
 
 class SimRuntime:
+    """`offload="layers"` plays a GPU build of llama.cpp: a load puts the layers it is told on
+    the accelerator, and reports the bytes there as the manager's own split estimates them
+    (scaled to the model's actual size); `gpu_capacity` is then the GPU's size."""
+
     def __init__(self, host: str, models: list[SimModel], capacity: int,
-                 on_load: Callable[[str, int], None] | None = None):
+                 on_load: Callable[[str, int], None] | None = None,
+                 offload: str = "none", gpu_capacity: int = 0):
         self.host = host
+        self.offload = offload
+        self.gpu_capacity = gpu_capacity
+        self.gpu_layers_asked: dict[str, int] = {}
         self.capacity = capacity
         self.on_load = on_load
         """Called inside load() before the model counts as resident (to block, or to advance a
@@ -93,9 +102,10 @@ class SimRuntime:
         with self._lock:
             return list(self._resident.values())
 
-    def load(self, model: str, context_length: int) -> LoadedModel:
+    def load(self, model: str, context_length: int, gpu_layers: int = 0) -> LoadedModel:
         with self._lock:
             self.load_calls.append(model)
+            self.gpu_layers_asked[model] = gpu_layers
             if model in self._resident or model in self._loading:
                 self.violations.append(f"{model} loaded twice")
             self._loading.add(model)
@@ -105,7 +115,7 @@ class SimRuntime:
             failure = self.fail_next_load.pop(model, None)
             if failure is not None:
                 raise failure
-            loaded = LoadedModel(model, context_length, self.footprint(model, context_length))
+            loaded = self._placed(model, context_length, gpu_layers)
             with self._lock:
                 self._resident[model] = loaded
                 self._check(f"load {model}")
@@ -113,6 +123,18 @@ class SimRuntime:
         finally:
             with self._lock:
                 self._loading.discard(model)
+
+    def _placed(self, model: str, context_length: int, gpu_layers: int) -> LoadedModel:
+        size = self.footprint(model, context_length)
+        if self.offload != "layers" or gpu_layers == 0:
+            return LoadedModel(model, context_length, size)
+        info = self._models[model].info
+        estimate = estimate_model_bytes(info, context_length)
+        layers = layer_count(info)
+        placed = split(estimate, layers, layers if gpu_layers < 0 else gpu_layers)
+        gpu = placed.gpu_bytes * size // max(1, placed.total)
+        return LoadedModel(model, context_length, size, gpu_bytes=gpu,
+                           gpu_layers=placed.gpu_layers, layers=layers)
 
     def unload(self, model: str) -> None:
         with self._lock:
@@ -145,7 +167,11 @@ class SimRuntime:
                 self.violations.append(f"{model} used while not loaded")
 
     def _check(self, step: str) -> None:
+        gpu = sum(m.gpu_bytes for m in self._resident.values())
         total = sum(m.bytes for m in self._resident.values())
-        self.peak_bytes = max(self.peak_bytes, total)
-        if total > self.capacity:
-            self.violations.append(f"after {step}: {total} bytes resident > {self.capacity}")
+        in_ram = total - gpu if self.offload == "layers" else total
+        self.peak_bytes = max(self.peak_bytes, in_ram)
+        if in_ram > self.capacity:
+            self.violations.append(f"after {step}: {in_ram} bytes resident > {self.capacity}")
+        if self.offload == "layers" and gpu > self.gpu_capacity:
+            self.violations.append(f"after {step}: {gpu} bytes on the GPU > {self.gpu_capacity}")

@@ -16,7 +16,7 @@ from tierd.db import Schema, SchemaTooNew, connect, execute_script, migrate, sch
 from tierd.index import store
 from tierd.index.search import active_model, search
 from tierd.jobs import history
-from tierd.models.footprints import FootprintStore
+from tierd.models.footprints import FootprintStore, Measured
 
 PREVIOUS = Path(__file__).parent / "data" / "previous_release"
 
@@ -40,7 +40,9 @@ def test_a_state_db_from_the_previous_release_migrates_and_keeps_its_rows(state_
         "req-0", "req-1", "req-2", "req-cloud"]
     assert ledger.rows("req-cloud")[0]["fallback_reason"] == "capacity_exhausted"
     footprints = FootprintStore(connect(state_dir / "state.db"))
-    assert footprints.lookup("local", "packaged:gemma3-270m", 2048, "f16") == 433_500_000
+    # Migrated to one slot, placement unknown (measured before tierd placed layers).
+    assert footprints.lookup("local", "packaged:gemma3-270m", 2048, "f16") == Measured(
+        433_500_000, gpu_bytes=0, gpu_layers=None)
     [run] = history.list_runs(conn)
     assert (run.job, run.status, run.counts) == ("index-rebuild", "ok", {"files_seen": 3})
     [bench] = list_runs(conn)

@@ -19,10 +19,12 @@ MiB = 1024**2
 
 
 class FakeNVML:
-    """Just the NVML calls the probe makes, answering like an RTX 4060 Ti 16 GB."""
+    """Just the NVML calls tierd makes, answering like an RTX 4060 Ti 16 GB. `processes` maps
+    a PID to the bytes it holds on GPU 0 (nvmlDeviceGetComputeRunningProcesses)."""
 
-    def __init__(self, gpus: list[tuple[str, int, int]]):
+    def __init__(self, gpus: list[tuple[str, int, int]], processes: dict[int, int] | None = None):
         self.gpus = gpus
+        self.processes = dict(processes or {})
         self.shut_down = False
 
     def nvmlInit(self): pass
@@ -34,6 +36,11 @@ class FakeNVML:
     def nvmlDeviceGetMemoryInfo(self, i):
         _, total, used = self.gpus[i]
         return SimpleNamespace(total=total, used=used, free=total - used)
+
+    def nvmlDeviceGetComputeRunningProcesses(self, i):
+        if i:
+            return []
+        return [SimpleNamespace(pid=pid, usedGpuMemory=n) for pid, n in self.processes.items()]
 
 
 def apple_seams(memsize: int, available: int, wired_limit_mb: str | None = None) -> Seams:
@@ -134,3 +141,22 @@ def test_cli_usage_errors_exit_1_without_traceback():
     result = run_tierd("hosts", "--bogus")
     assert result.returncode == 1 and "unrecognized arguments: --bogus" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_cuda_box_has_its_ram_as_a_second_budget_and_ram_budget_overrides_it():
+    nvml = FakeNVML([("RTX 4060 Ti", 16 * GiB, 0)])
+    ram = SimpleNamespace(total=64 * GiB, available=60 * GiB)
+    seams = Seams(nvml=lambda: nvml, apple_silicon=lambda: False, virtual_memory=lambda: ram)
+    host = probe_host(HostConfig(), seams=seams)
+    assert host.budget == 16 * GiB - NVIDIA_RESERVE  # the GPU's, as before
+    assert host.ram.kind == "cpu" and host.ram_budget == 59 * GiB
+    capped = probe_host(HostConfig(ram_budget=32 * GiB, memory_budget=12 * GiB), seams=seams)
+    assert (capped.budget, capped.ram_budget) == (12 * GiB, 32 * GiB)
+    assert "config hosts[0].ram_budget" in capped.ram.sources["budget"]
+    with pytest.raises(ConfigError, match=r"ram_budget: 80.0GiB is more than the RAM"):
+        probe_host(HostConfig(ram_budget=80 * GiB), seams=seams)
+
+
+def test_ram_budget_on_a_host_with_one_pool_says_to_use_memory_budget():
+    with pytest.raises(ConfigError, match=r"hosts\[0\].ram_budget: .* set memory_budget instead"):
+        probe_host(HostConfig(ram_budget=8 * GiB))

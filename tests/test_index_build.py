@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import child_pythonpath
 from tierd.db import connect
 from tierd.index.build import build_index
 from tierd.index.chunking import chunk_file, max_chunk_chars
@@ -209,7 +210,7 @@ def test_an_unreadable_file_keeps_its_old_entry():
             prefix = ["setpriv", f"--reuid={nobody}", f"--regid={nobody}", "--clear-groups"]
         done = subprocess.run([*prefix, sys.executable, "-c", UNREADABLE_WORKER, folder],
                               cwd=folder, capture_output=True, text=True, timeout=120,
-                              env=dict(os.environ, PYTHONPATH=f"{REPO / 'src'}:{REPO}"))
+                              env=dict(os.environ, PYTHONPATH=child_pythonpath(REPO)))
     assert done.returncode == 0, done.stderr
     stats = json.loads(done.stdout)
     assert stats["skips"]["unreadable (Permission denied)"] == 1
@@ -282,7 +283,7 @@ build_index(connect(sys.argv[1], vec=True), [SourceSpec("src", sys.argv[2])], em
 
 
 def run_worker(db: Path, root: Path, delay: float) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    env = dict(os.environ, PYTHONPATH=child_pythonpath())
     return subprocess.Popen([sys.executable, "-c", WORKER, str(db), str(root), str(delay)],
                             env=env)
 

@@ -10,7 +10,7 @@ from tierd.models.estimate import (
     estimate_kv_bytes,
     estimate_model_bytes,
 )
-from tierd.models.footprints import FootprintStore
+from tierd.models.footprints import FootprintStore, Measured
 from tierd.runtimes.base import ModelInfo
 
 GiB = 1024**3
@@ -106,16 +106,20 @@ def test_missing_metadata_assumes_a_fifth_over_the_weights():
 def test_footprints_round_trip_and_keep_the_latest(tmp_path):
     store = FootprintStore(state_conn(tmp_path / "state.db"))
     assert store.lookup("local", "qwen", 4096, "f16") is None
-    store.record("local", "qwen", 4096, "f16", 9_000)
-    store.record("local", "qwen", 4096, "f16", 9_500)
-    store.record("local", "qwen", 8192, "f16", 10_000)
-    store.record("mac", "qwen", 4096, "f16", 8_000)
-    assert store.lookup("local", "qwen", 4096, "f16") == 9_500
-    assert store.lookup("local", "qwen", 8192, "f16") == 10_000
-    assert store.lookup("mac", "qwen", 4096, "f16") == 8_000
+    store.record("local", "qwen", 4096, "f16", Measured(9_000))
+    store.record("local", "qwen", 4096, "f16", Measured(9_500, 9_000, 49))
+    store.record("local", "qwen", 8192, "f16", Measured(10_000))
+    store.record("mac", "qwen", 4096, "f16", Measured(8_000))
+    store.record("local", "qwen", 4096, "f16", Measured(12_000), parallel=4)
+    assert store.lookup("local", "qwen", 4096, "f16") == Measured(9_500, 9_000, 49)
+    assert store.lookup("local", "qwen", 8192, "f16") == Measured(10_000)
+    assert store.lookup("mac", "qwen", 4096, "f16") == Measured(8_000)
     assert store.lookup("local", "qwen", 4096, "q8_0") is None
+    assert store.lookup("local", "qwen", 4096, "f16", parallel=4) == Measured(12_000)
 
 
 def test_footprints_survive_reopening(tmp_path):
-    FootprintStore(state_conn(tmp_path / "state.db")).record("local", "m", 512, "f16", 42)
-    assert FootprintStore(state_conn(tmp_path / "state.db")).lookup("local", "m", 512, "f16") == 42
+    FootprintStore(state_conn(tmp_path / "state.db")).record("local", "m", 512, "f16",
+                                                             Measured(42))
+    reopened = FootprintStore(state_conn(tmp_path / "state.db"))
+    assert reopened.lookup("local", "m", 512, "f16") == Measured(42)

@@ -159,7 +159,8 @@ def test_models_loaded_by_another_client_count_but_stay():
     held.release()
     manager.load("b")  # a is idle now: it goes, the external model stays
     assert runtime.unload_calls == ["a"]
-    assert manager.snapshot()["local"]["external"] == [{"name": "someone-elses", "bytes": 240}]
+    assert manager.snapshot()["local"]["external"] == [
+        {"name": "someone-elses", "bytes": 240, "gpu_bytes": 0}]
     runtime.remove_external("someone-elses")
     manager.load("c")  # the load decision re-reads what is loaded
     assert runtime.unload_calls == ["a"]
@@ -189,7 +190,7 @@ def test_measured_footprint_is_stored_and_preferred(tmp_path):
     manager.load("small")
     manager.load("big")  # estimated 120: small must make room
     assert runtime.unload_calls == ["small"]
-    assert store.lookup("local", "big", 4096, "f16") == 60
+    assert store.lookup("local", "big", 4096, "f16").bytes == 60
     manager.load("small")
     manager.unload("big")
     runtime.unload_calls.clear()
@@ -219,7 +220,7 @@ def test_a_load_bigger_than_estimated_that_cannot_fit_is_undone(tmp_path):
         manager.load("grows")
     assert runtime.resident_names() == {"a"}
     assert loaded(manager) == {"a"}
-    assert store.lookup("local", "grows", 4096, "f16") == 250
+    assert store.lookup("local", "grows", 4096, "f16").bytes == 250
     held.release()
 
 

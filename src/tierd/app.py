@@ -8,6 +8,7 @@ starts later, the job scheduler, is set once by the daemon before it serves.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,14 +18,15 @@ from tierd.config import Config, HostConfig
 from tierd.costs import budgets, ledger
 from tierd.costs.service import Costs, open_costs
 from tierd.db import connect, migrate
-from tierd.hosts.probe import HostMemory, is_local, probe_host
+from tierd.hosts.probe import HostMemory, is_local, probe_host, process_gpu_bytes
+from tierd.hosts.seams import Seams
 from tierd.jobs import history
 from tierd.models import footprints
 from tierd.models.footprints import FootprintStore
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
 from tierd.routing.breaker import Breaker
 from tierd.routing.cache import ResponseCache
-from tierd.runtimes.base import Runtime
+from tierd.runtimes.base import ParallelSetting, Runtime
 
 if TYPE_CHECKING:
     from tierd.jobs.scheduler import JobScheduler
@@ -47,6 +49,8 @@ class Tierd:
     breaker: Breaker
     """Candidates that just failed, skipped for routing.cooldown seconds."""
     cache: ResponseCache
+    parallel: dict[str, ParallelSetting]
+    """Each host's default slots per model, and where that figure came from."""
     scheduler: JobScheduler | None = None
     """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
 
@@ -77,16 +81,22 @@ def open_state_db(config: Config) -> Any:
     return conn
 
 
-def build_runtime(host: HostConfig, config: Config) -> Runtime:
-    """The runtime serving `host`'s models; imported lazily so `tierd hosts` stays fast."""
+def build_runtime(host: HostConfig, config: Config, memory: HostMemory | None = None,
+                  seams: Seams | None = None) -> Runtime:
+    """The runtime serving `host`'s models; imported lazily so `tierd hosts` stays fast. On a
+    host with NVIDIA GPUs the embedded runtime measures what it puts there through NVML."""
     mine = [m for m in config.models if m.host in ("", host.name)]
     if host.runtime == "embedded":
         from tierd.runtimes.embedded import EmbeddedRuntime
 
+        on_nvidia = memory is not None and memory.ram is not None
+        probe = seams or Seams()
+        pid = os.getpid()
         return EmbeddedRuntime(
             host.name,
             config.state_path / "models",
             model_paths={m.name: m.path for m in mine if m.path},
+            gpu_memory=(lambda: process_gpu_bytes(probe, pid)) if on_nvidia else None,
         )
     from tierd.runtimes.ollama import OllamaRuntime
 
@@ -115,10 +125,32 @@ def model_settings(config: Config, host: str) -> dict[str, ModelSettings]:
             pinned=m.pinned,
             keep_warm=m.keep_warm,
             context_length=m.context_length,
+            parallel=m.parallel,
         )
         for m in config.models
         if m.host in ("", host)
     }
+
+
+def host_parallel(host: HostConfig, index: int) -> ParallelSetting:
+    """A host's default slots per model: its config, else what an Ollama on this machine runs
+    with, else the runtime's default."""
+    if host.parallel > 0:
+        return ParallelSetting(host.parallel, f"config hosts[{index}].parallel")
+    if host.runtime == "embedded":
+        return ParallelSetting(1, "the embedded runtime: one request at a time per model")
+    from tierd.runtimes.ollama import DEFAULT_NUM_PARALLEL, local_num_parallel
+
+    return local_num_parallel(host.url) or ParallelSetting(
+        DEFAULT_NUM_PARALLEL, "Ollama's default (tierd cannot read OLLAMA_NUM_PARALLEL there; "
+                              "set hosts[].parallel to match it)")
+
+
+def host_slot(runtime: Runtime, memory: HostMemory, parallel: ParallelSetting,
+              models: dict[str, ModelSettings]) -> HostSlot:
+    """The manager's view of a host: one budget, or GPU memory and RAM where they differ."""
+    return HostSlot(runtime, memory.budget, models, ram_budget=memory.ram_budget,
+                    unified=memory.unified, parallel=parallel.value)
 
 
 def open_tierd(config: Config) -> Tierd:
@@ -130,9 +162,11 @@ def open_tierd(config: Config) -> Tierd:
     state = open_state_db(config)
     costs = open_costs(config, state)
     hosts = {h.name: host_budget(h, i) for i, h in enumerate(config.hosts)}
-    runtimes = {h.name: build_runtime(h, config) for h in config.hosts}
+    runtimes = {h.name: build_runtime(h, config, hosts[h.name]) for h in config.hosts}
+    parallel = {h.name: host_parallel(h, i) for i, h in enumerate(config.hosts)}
     slots = {
-        h.name: HostSlot(runtimes[h.name], hosts[h.name].budget, model_settings(config, h.name))
+        h.name: host_slot(runtimes[h.name], hosts[h.name], parallel[h.name],
+                          model_settings(config, h.name))
         for h in config.hosts
     }
     manager = ModelManager(
@@ -144,4 +178,4 @@ def open_tierd(config: Config) -> Tierd:
     )
     return Tierd(config, hosts, runtimes, manager, providers, costs,
                  breaker=Breaker(config.routing.cooldown),
-                 cache=ResponseCache(config.routing.cache_ttl))
+                 cache=ResponseCache(config.routing.cache_ttl), parallel=parallel)

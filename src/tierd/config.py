@@ -75,6 +75,12 @@ class HostConfig:
     """Bytes tierd may give to models here; overrides the probe (required for remote hosts)."""
     reserve: Size | None = None
     """Bytes kept back from the probed free memory; default depends on the device kind."""
+    ram_budget: Size | None = None
+    """System RAM tierd may fill beside a GPU with memory of its own (models or layers that
+    are not on the GPU sit there); overrides the probe. Only for hosts with NVIDIA GPUs."""
+    parallel: int = 0
+    """Requests each of this host's models serves at once unless the model says; 0 means what
+    the host reports (an Ollama's OLLAMA_NUM_PARALLEL where tierd can read it), else 1."""
     memory_bandwidth: float = 0.0
     """Memory bandwidth in GB/s for bench's decode bound; 0 = look the device up in tierd's
     table."""
@@ -98,6 +104,8 @@ class ModelConfig:
     capabilities: tuple[Feature, ...] = ()
     """What the model can do ("completion", "tools", "vision", "json_schema", "embedding");
     when set, it replaces what the runtime reports. Empty: ask the runtime."""
+    parallel: int = 0
+    """Requests served at once (KV cache is allocated for each); 0 means the host's setting."""
 
 
 DEFAULT_MODELS = (
@@ -484,6 +492,15 @@ def parse_text(text: str, label: str = "config") -> Config:
     return dataclasses.replace(config, source=label)
 
 
+def _check_parallel(parallel: int, where: str, embedded: bool) -> list[str]:
+    if parallel < 0:
+        return [f"{where}: {parallel} is negative (0 means the host's setting)"]
+    if embedded and parallel > 1:
+        return [f"{where}: the embedded runtime serves one request at a time per loaded model; "
+                "remove it, or serve the model from an Ollama host"]
+    return []
+
+
 def _check_references(config: Config) -> list[str]:
     """Cross-field rules the types alone cannot express."""
     problems = []
@@ -497,6 +514,8 @@ def _check_references(config: Config) -> list[str]:
             )
         if host.url and not host.url.startswith(("http://", "https://")):
             problems.append(f"hosts[{i}].url: {host.url!r} is not an http:// or https:// URL")
+        problems.extend(_check_parallel(host.parallel, f"hosts[{i}].parallel",
+                                        host.runtime == "embedded"))
     model_names = [m.name for m in config.models]
     for i, model in enumerate(config.models):
         if model_names.count(model.name) > 1:
@@ -506,6 +525,9 @@ def _check_references(config: Config) -> list[str]:
             problems.append(f"models[{i}].host: no host is named {model.host!r}{hint}")
         if model.context_length < 0:
             problems.append(f"models[{i}].context_length: {model.context_length} is negative")
+        runtimes = {h.runtime for h in config.hosts if model.host in ("", h.name)}
+        problems.extend(_check_parallel(model.parallel, f"models[{i}].parallel",
+                                        runtimes == {"embedded"} or bool(model.path)))
     try:
         parse_listen(config.server.listen)
     except BadAddress as err:

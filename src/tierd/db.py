@@ -1,9 +1,14 @@
 """Opening SQLite the one way that works on every Python tierd runs on, and keeping its
 tables current.
 
-pyenv's and macOS's system Python build `sqlite3` without `enable_load_extension`, so where the
-standard library cannot load sqlite-vec we use pysqlite3 (a bundled, modern SQLite with the same
-DB-API). Every database is WAL mode with a busy timeout, and writes go through `transaction()`.
+pyenv's, python.org's and macOS's system Pythons build `sqlite3` without `enable_load_extension`,
+so where the standard library cannot load sqlite-vec we use sqlean-py: the standard library's own
+`sqlite3` module built against a bundled, current SQLite with extension loading on, with wheels
+for macOS (arm64, x86-64) and Linux (x86-64, aarch64). It is a true drop-in (`Row`,
+`complete_statement`, URI opens, the same exceptions), which apsw is not. One library serves the
+whole process (APScheduler's engine is built on it too): two copies of SQLite in one process do
+not see each other's POSIX locks. Every database is WAL mode with a busy timeout, and writes go
+through `transaction()`.
 
 Each table has one owning module, which declares a `Schema`: its name and the ordered steps
 that create its tables and later change them. `migrate()` brings a database up to date at
@@ -27,26 +32,54 @@ import sqlite_vec
 
 from tierd.errors import TierdError
 
+FALLBACK_DRIVER = "sqlean"
+"""The drop-in used where the standard library's sqlite3 cannot load extensions."""
 
-def _pick_driver() -> ModuleType:
+
+def _stdlib_loads_extensions() -> bool:
     probe = _stdlib_sqlite3.connect(":memory:")
     try:
-        if hasattr(probe, "enable_load_extension"):
-            return _stdlib_sqlite3
+        return hasattr(probe, "enable_load_extension")
     finally:
         probe.close()
+
+
+def _pick_driver() -> ModuleType:
+    if _stdlib_loads_extensions():
+        return _stdlib_sqlite3
     try:
-        import pysqlite3.dbapi2 as driver  # type: ignore[import-not-found]
+        import sqlean as driver  # type: ignore[import-not-found]
     except ImportError as err:  # pragma: no cover - depends on the platform's Python build
         raise RuntimeError(
-            "this Python's sqlite3 cannot load extensions and pysqlite3 is not installed; "
-            "install pysqlite3-binary or use a Python built with loadable SQLite extensions"
+            "this Python's sqlite3 cannot load extensions (sqlite-vec needs that) and sqlean-py "
+            "is not installed: run `pip install sqlean-py`, or use a Python built with "
+            "loadable SQLite extensions (Homebrew's, Debian's)"
         ) from err
     return driver
 
 
 sqlite3: ModuleType = _pick_driver()
 """The DB-API module in use; catch `sqlite3.Error` and friends from here, not the stdlib."""
+
+
+@dataclass(frozen=True)
+class DriverInfo:
+    """Which SQLite library this process uses, for `tierd doctor`."""
+
+    module: str
+    """"sqlite3" (the standard library) or "sqlean" (the fallback)."""
+    sqlite_version: str
+    stdlib_loads_extensions: bool
+    stdlib_sqlite_version: str
+
+
+def driver_info() -> DriverInfo:
+    return DriverInfo(
+        module=sqlite3.__name__.split(".")[0],
+        sqlite_version=sqlite3.sqlite_version,
+        stdlib_loads_extensions=_stdlib_loads_extensions(),
+        stdlib_sqlite_version=_stdlib_sqlite3.sqlite_version,
+    )
 
 
 def connect(path: str | os.PathLike, *, vec: bool = False, readonly: bool = False) -> Any:

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "tierd.dashboard.commands",
     "tierd.index.commands",
     "tierd.bench.commands",
+    "tierd.doctor.commands",
 )
 
 

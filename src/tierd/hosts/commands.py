@@ -7,7 +7,7 @@ import dataclasses
 
 from tierd.cli.output import print_json, print_table
 from tierd.config import load_config
-from tierd.hosts.probe import HostMemory, probe_hosts
+from tierd.hosts.probe import Device, HostMemory, probe_hosts
 from tierd.sizes import format_size
 
 
@@ -23,8 +23,10 @@ def hosts_as_dicts(hosts: list[HostMemory]) -> list[dict]:
             "host": h.host,
             "runtime": h.runtime,
             "budget": h.budget,
+            "ram_budget": h.ram_budget,
             "override": h.override,
             "devices": [dataclasses.asdict(d) for d in h.devices],
+            "ram": None if h.ram is None else dataclasses.asdict(h.ram),
         }
         for h in hosts
     ]
@@ -37,12 +39,21 @@ def _hosts(args: argparse.Namespace) -> int:
         return 0
     size = lambda n: "-" if n is None else format_size(n)  # noqa: E731
     rows = [
-        [h.host, f"{d.kind}:{d.index}", d.name, size(d.total), size(d.used), size(d.free),
-         size(d.budget) + (" (config)" if h.override else "")]
-        for h in hosts for d in h.devices
+        [h.host, _label(h, d), d.name, size(d.total), size(d.used), size(d.free),
+         size(d.budget) + (" (config)" if "config" in d.sources.get("budget", "") else "")]
+        for h in hosts for d in _devices(h)
     ]
     print_table(["HOST", "DEVICE", "NAME", "TOTAL", "USED", "FREE", "BUDGET"], rows)
     for h in hosts:
-        for d in h.devices:
-            print(f"\n{h.host} {d.kind}:{d.index} budget: {d.sources.get('budget', '')}")
+        for d in _devices(h):
+            print(f"\n{h.host} {_label(h, d)} budget: {d.sources.get('budget', '')}")
     return 0
+
+
+def _devices(host: HostMemory) -> list[Device]:
+    return [*host.devices, *([host.ram] if host.ram is not None else [])]
+
+
+def _label(host: HostMemory, device: Device) -> str:
+    """"nvidia:0", "cpu:0", or "ram" for the RAM beside a host's GPUs (its second budget)."""
+    return "ram" if device is host.ram else f"{device.kind}:{device.index}"

@@ -1,8 +1,9 @@
 """Probe a host's devices and compute the budget tierd may hand to models on each.
 
 One record per device that holds models: each NVIDIA GPU on a CUDA box, the unified memory on
-Apple Silicon, RAM on a CPU-only machine. Every figure carries where it came from, so
-`tierd hosts` can say why the budget is what it is.
+Apple Silicon, RAM on a CPU-only machine. A CUDA box also has its system RAM (`ram`), a second
+budget: a model that is not (or not wholly) on the GPU sits there. Every figure carries where
+it came from, so `tierd hosts` can say why the budget is what it is.
 """
 
 from __future__ import annotations
@@ -44,10 +45,22 @@ class HostMemory:
     devices: tuple[Device, ...]
     override: bool
     """True when `memory_budget` from the config replaced the probed budget."""
+    ram: Device | None = None
+    """System RAM beside GPUs with memory of their own; None where `devices` already are the
+    host's one pool (unified memory, CPU only, a remote host)."""
 
     @property
     def budget(self) -> int:
+        """The budget of `devices`: the GPUs' memory, or the one pool."""
         return sum(d.budget for d in self.devices)
+
+    @property
+    def ram_budget(self) -> int | None:
+        return None if self.ram is None else self.ram.budget
+
+    @property
+    def unified(self) -> bool:
+        return any(d.kind == "apple" for d in self.devices)
 
 
 def probe_hosts(config: Config, seams: Seams | None = None) -> list[HostMemory]:
@@ -74,13 +87,21 @@ def probe_host(host: HostConfig, index: int = 0, seams: Seams | None = None) -> 
         return HostMemory(host.name, host.runtime, (device,), override=True)
 
     devices = _probe_nvidia(seams, host.reserve, key)
+    ram = None
+    if devices:
+        ram = _ram_beside_gpus(_probe_cpu(seams, None, key), host.ram_budget, key)
+    elif host.ram_budget is not None:
+        raise ConfigError([
+            f"{key}.ram_budget: {host.name!r} has no GPU with memory of its own, so RAM is its "
+            "one pool: set memory_budget instead"
+        ])
     if not devices and seams.apple_silicon():
         devices = [_probe_apple(seams, host.reserve, key)]
     if not devices:
         devices = [_probe_cpu(seams, host.reserve, key)]
 
     if host.memory_budget is None:
-        return HostMemory(host.name, host.runtime, tuple(devices), override=False)
+        return HostMemory(host.name, host.runtime, tuple(devices), override=False, ram=ram)
     total = sum(d.total or 0 for d in devices)
     if host.memory_budget > total:
         raise ConfigError([
@@ -97,7 +118,52 @@ def probe_host(host: HostConfig, index: int = 0, seams: Seams | None = None) -> 
             d.sources, budget=f"config {key}.memory_budget (probe said {format_size(d.budget)})"
         )
         overridden.append(Device(d.kind, d.index, d.name, d.total, d.used, d.free, share, sources))
-    return HostMemory(host.name, host.runtime, tuple(overridden), override=True)
+    return HostMemory(host.name, host.runtime, tuple(overridden), override=True, ram=ram)
+
+
+def _ram_beside_gpus(ram: Device, configured: int | None, key: str) -> Device:
+    """The RAM of a CUDA box as a second budget, or `ram_budget` from the config."""
+    if configured is None:
+        return ram
+    if configured > (ram.total or 0):
+        raise ConfigError([
+            f"{key}.ram_budget: {format_size(configured)} is more than the RAM "
+            f"({format_size(ram.total or 0)})"
+        ])
+    sources = dict(ram.sources, budget=f"config {key}.ram_budget (probe said "
+                                       f"{format_size(ram.budget)})")
+    return Device(ram.kind, ram.index, ram.name, ram.total, ram.used, ram.free,
+                  int(configured), sources)
+
+
+def process_gpu_bytes(seams: Seams, pid: int) -> int | None:
+    """The GPU memory process `pid` holds on every NVIDIA GPU, by NVML; None where NVML is
+    missing or cannot attribute memory to processes (some containers, some drivers)."""
+    nvml = seams.nvml()
+    if nvml is None:
+        return None
+    try:
+        nvml.nvmlInit()
+    except Exception:
+        return None
+    try:
+        total, seen = 0, False
+        for i in range(nvml.nvmlDeviceGetCount()):
+            handle = nvml.nvmlDeviceGetHandleByIndex(i)
+            for proc in nvml.nvmlDeviceGetComputeRunningProcesses(handle):
+                if proc.pid == pid and proc.usedGpuMemory is not None:
+                    total += int(proc.usedGpuMemory)
+                    seen = True
+        # Not listed: the process has not touched a GPU yet, or NVML sees another PID
+        # namespace (a container); either way NVML cannot tell, and llama.cpp's buffers will.
+        return total if seen else None
+    except Exception:  # NVMLError_NotSupported and kin
+        return None
+    finally:
+        try:
+            nvml.nvmlShutdown()
+        except Exception:
+            pass
 
 
 def _reserve(configured: int | None, default: int, key: str) -> tuple[int, str]:

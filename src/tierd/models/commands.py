@@ -50,13 +50,22 @@ def _models(args: argparse.Namespace) -> int:
         return 0
     size = lambda n: format_size(n) if n else "-"  # noqa: E731
     print_table(
-        ["HOST", "MODEL", "LOADED", "BYTES", "ESTIMATED", "PINNED", "LEASES", "CONTEXT",
-         "CAPABILITIES"],
-        [[r["host"], r["name"], "yes" if r["loaded"] else "no", size(r["bytes"]),
-          size(r["estimated_bytes"]), "yes" if r["pinned"] else "",
+        ["HOST", "MODEL", "LOADED", "WHERE", "BYTES", "ESTIMATED", "PARALLEL", "PINNED",
+         "LEASES", "CONTEXT", "CAPABILITIES"],
+        [[r["host"], r["name"], "yes" if r["loaded"] else "no", placement(r), size(r["bytes"]),
+          size(r["estimated_bytes"]), r["parallel"] or "", "yes" if r["pinned"] else "",
           r["leases"] if r["loaded"] else "", r["context_length"],
           ",".join(r["capabilities"])] for r in rows])
     return 0
+
+
+def placement(row: dict) -> str:
+    """"gpu", "cpu", or "partial 20/49 layers on GPU" for a model split across both."""
+    if not row.get("where"):
+        return ""
+    if row["where"] == "partial" and row.get("gpu_layers") and row.get("layers"):
+        return f"partial {row['gpu_layers']}/{row['layers']} layers on GPU"
+    return row["where"]
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -85,13 +85,20 @@ def estimate_graph_bytes(embedding_length: int, head_count: int, context_length:
     return 4 * batch * (1 + 4 * embedding_length + context_length * (1 + head_count))
 
 
-def estimate_model_bytes(info: ModelInfo, context_length: int, cache_type: str = "f16") -> Estimate:
-    """Weights (file size) + KV cache at `context_length` + compute graph.
+def estimate_model_bytes(info: ModelInfo, context_length: int, cache_type: str = "f16",
+                         parallel: int = 1) -> Estimate:
+    """Weights (file size) + KV cache at `context_length` for each of `parallel` slots +
+    compute graph.
 
     The context is capped at the model's trained length, as Ollama does: asking an embedding
-    model with a 512-token window for 4096 does not grow its cache.
+    model with a 512-token window for 4096 does not grow its cache. A runtime serving
+    `parallel` requests at once allocates `context_length × parallel` tokens of cache (Ollama
+    loads its runner with num_ctx × OLLAMA_NUM_PARALLEL), and its graph is sized for that
+    whole context.
     """
+    slots = max(1, parallel)
     ctx = min(context_length, info.context_length) if info.context_length > 0 else context_length
+    ctx *= slots
     meta = info.metadata
     block_count = int(meta.get("block_count") or 0)
     head_count = int(meta.get("head_count") or 0)
@@ -120,6 +127,7 @@ def estimate_model_bytes(info: ModelInfo, context_length: int, cache_type: str =
         explanation=(
             f"{info.name}: weights {format_size(info.file_bytes)} + {cache_type} KV "
             f"{format_size(kv)} ({block_count} layers x {head_count_kv} KV heads x {head_dim} x "
-            f"{ctx} tokens) + graph {format_size(graph)}"
+            f"{ctx} tokens{f' = {slots} slots x {ctx // slots}' if slots > 1 else ''}) + graph "
+            f"{format_size(graph)}"
         ),
     )

@@ -1,13 +1,16 @@
 """Footprints the runtimes measured, kept so the next load decision uses them, not a guess.
 
-Keyed by (host, model, context_length, cache_type): the same model on another host or with
-another context takes different memory. The latest measurement wins; a model whose runtime was
+Keyed by (host, model, context_length, cache_type, parallel): the same model on another host,
+with another context or with more slots takes different memory. Each row also keeps the part
+that sat in accelerator memory and how many layers were placed there, so a model split across
+a GPU and RAM is counted against each. The latest measurement wins; a model whose runtime was
 upgraded simply reports a new size on its next load.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 from tierd.db import Schema, connect, migrate, transaction
@@ -22,7 +25,35 @@ CREATE TABLE IF NOT EXISTS model_footprints (
     measured_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
     PRIMARY KEY (host, model, context_length, cache_type)
 );
-""",))
+""", """
+CREATE TABLE model_footprints_v2 (
+    host TEXT NOT NULL,
+    model TEXT NOT NULL,
+    context_length INTEGER NOT NULL,
+    cache_type TEXT NOT NULL,
+    parallel INTEGER NOT NULL DEFAULT 1 CHECK (parallel >= 1),
+    bytes INTEGER NOT NULL CHECK (bytes >= 0),
+    gpu_bytes INTEGER NOT NULL DEFAULT 0 CHECK (gpu_bytes >= 0 AND gpu_bytes <= bytes),
+    gpu_layers INTEGER,
+    measured_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    PRIMARY KEY (host, model, context_length, cache_type, parallel)
+);
+INSERT INTO model_footprints_v2 (host, model, context_length, cache_type, bytes, measured_at)
+    SELECT host, model, context_length, cache_type, bytes, measured_at FROM model_footprints;
+DROP TABLE model_footprints;
+ALTER TABLE model_footprints_v2 RENAME TO model_footprints;
+"""))
+"""Step 2 adds the slots (`parallel`) to the key, and where the bytes sat (`gpu_bytes`,
+`gpu_layers`; rows measured before keep 0 and NULL: placement unknown)."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One load's footprint: all of it, the part in accelerator memory, the layers there."""
+
+    bytes: int
+    gpu_bytes: int = 0
+    gpu_layers: int | None = None
 
 
 class FootprintStore:
@@ -44,21 +75,27 @@ class FootprintStore:
         return cls(conn)
 
     def record(self, host: str, model: str, context_length: int, cache_type: str,
-               measured_bytes: int) -> None:
+               measured: Measured, parallel: int = 1) -> None:
         with self._lock, transaction(self._conn) as conn:
             conn.execute(
-                "INSERT INTO model_footprints (host, model, context_length, cache_type, bytes) "
-                "VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (host, model, context_length, cache_type) DO UPDATE SET "
-                "bytes = excluded.bytes, measured_at = excluded.measured_at",
-                (host, model, context_length, cache_type, measured_bytes),
+                "INSERT INTO model_footprints (host, model, context_length, cache_type, "
+                "parallel, bytes, gpu_bytes, gpu_layers) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (host, model, context_length, cache_type, parallel) DO UPDATE SET "
+                "bytes = excluded.bytes, gpu_bytes = excluded.gpu_bytes, "
+                "gpu_layers = excluded.gpu_layers, measured_at = excluded.measured_at",
+                (host, model, context_length, cache_type, parallel, measured.bytes,
+                 min(measured.gpu_bytes, measured.bytes), measured.gpu_layers),
             )
 
-    def lookup(self, host: str, model: str, context_length: int, cache_type: str) -> int | None:
+    def lookup(self, host: str, model: str, context_length: int, cache_type: str,
+               parallel: int = 1) -> Measured | None:
         with self._lock:
             row = self._conn.execute(
-                "SELECT bytes FROM model_footprints "
-                "WHERE host = ? AND model = ? AND context_length = ? AND cache_type = ?",
-                (host, model, context_length, cache_type),
+                "SELECT bytes, gpu_bytes, gpu_layers FROM model_footprints "
+                "WHERE host = ? AND model = ? AND context_length = ? AND cache_type = ? "
+                "AND parallel = ?",
+                (host, model, context_length, cache_type, parallel),
             ).fetchone()
-        return None if row is None else int(row["bytes"])
+        if row is None:
+            return None
+        return Measured(int(row["bytes"]), int(row["gpu_bytes"]), row["gpu_layers"])

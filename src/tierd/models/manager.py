@@ -15,7 +15,15 @@ like anyone else's.
 
 Memory is accounted from what the runtime reports (`runtime.loaded()`, re-read before every
 decision) and, for a model not yet loaded, from the footprint measured on its last load, or an
-estimate from its metadata when it has never been loaded with these settings.
+estimate from its metadata when it has never been loaded with these settings. A host whose
+accelerator has memory of its own (an NVIDIA GPU) has two budgets, that memory and system RAM,
+and each model counts against the one it occupies, or both when it is split: the manager places
+its layers (`placement`) before a load, telling a runtime that takes orders (the embedded one)
+how many go to the GPU, and predicting what a runtime that places them itself (Ollama) will do.
+
+A model's slots (`parallel`) come from its settings, else the host's default; a runtime that
+says how many it serves at once caps them (tierd never sends more), and the estimate counts the
+KV cache once per slot.
 
 Two clocks: `clock` (injectable) stamps last use and places job reservations in time; queue
 waits are bounded in real seconds, since a thread can only wait in real time.
@@ -31,11 +39,19 @@ from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from tierd.errors import CapacityExhausted, QueueFull, TierdError, UnknownHost, UnknownModel
-from tierd.models.estimate import estimate_model_bytes
-from tierd.models.footprints import FootprintStore
-from tierd.models.policy import ExternalLoad, Occupant, Plan, plan_room
+from tierd.models.estimate import Estimate, estimate_model_bytes
+from tierd.models.footprints import FootprintStore, Measured
+from tierd.models.placement import Placement, choose, layer_count, on_cpu, split
+from tierd.models.policy import (
+    ExternalLoad,
+    Occupant,
+    Plan,
+    Usage,
+    describe,
+    plan_room,
+    room_if_evicting,
+)
 from tierd.runtimes.base import LoadedModel, ModelInfo, Runtime
-from tierd.sizes import format_size
 
 DEFAULT_CONTEXT_LENGTH = 4096
 """Context to load with when none is configured (Ollama's default under 24 GiB), capped by the
@@ -67,8 +83,9 @@ class ModelSettings:
     context_length: int = 0
     """0 means DEFAULT_CONTEXT_LENGTH, capped by the model's trained context."""
     cache_type: str = "f16"
-    parallel: int = 1
-    """Requests the model serves at once; a llama.cpp context serves one at a time."""
+    parallel: int = 0
+    """Requests the model serves at once; 0 means the host's default (`HostSlot.parallel`).
+    A llama.cpp context serves one at a time, and the embedded runtime says so."""
 
 
 @dataclass(frozen=True)
@@ -77,8 +94,32 @@ class HostSlot:
 
     runtime: Runtime
     budget: int
-    """Bytes tierd may fill with models here (probe result or the config's memory_budget)."""
+    """Bytes tierd may fill with models here (probe result or the config's memory_budget): the
+    accelerator's memory where it has its own (see `ram_budget`), else the host's one pool."""
     models: Mapping[str, ModelSettings] = field(default_factory=dict)
+    ram_budget: int | None = None
+    """System RAM tierd may fill on a host whose accelerator has memory of its own (a discrete
+    GPU); None where there is one pool (unified memory, CPU only, a remote host)."""
+    unified: bool = False
+    """The one pool is shared with an accelerator (Apple Silicon): a runtime that offloads puts
+    every layer there."""
+    parallel: int = 1
+    """Slots for each model whose settings leave `parallel` at 0 (the config's
+    hosts[].parallel, else what the host reports, else 1)."""
+
+    @property
+    def budgets(self) -> dict[str, int]:
+        """The budget of each memory pool: "memory", or "gpu" and "ram"."""
+        if self.ram_budget is None:
+            return {"memory": self.budget}
+        return {"gpu": self.budget, "ram": self.ram_budget}
+
+    def usage(self, total: int, gpu: int) -> dict[str, int]:
+        """A footprint of `total` bytes, `gpu` of them in accelerator memory, per pool."""
+        if self.ram_budget is None:
+            return {"memory": total}
+        gpu = min(max(gpu, 0), total)
+        return {"gpu": gpu, "ram": total - gpu}
 
 
 @dataclass(frozen=True)
@@ -106,6 +147,21 @@ class _Resident:
     evicting: bool = False
     load_seconds: float | None = None
     """How long its load took (None for a model adopted from the runtime)."""
+    gpu_bytes: int = 0
+    gpu_layers: int | None = None
+    layers: int | None = None
+    slots: int | None = None
+    """What the runtime says it serves at once (caps the model's parallel setting)."""
+
+    def take(self, loaded: LoadedModel) -> None:
+        """What the runtime reports now replaces what we knew."""
+        self.bytes = loaded.bytes
+        self.gpu_bytes = loaded.gpu_bytes
+        if loaded.gpu_layers is not None:
+            self.gpu_layers = loaded.gpu_layers
+        if loaded.layers is not None:
+            self.layers = loaded.layers
+        self.slots = loaded.slots
 
 
 @dataclass
@@ -336,7 +392,8 @@ class ModelManager:
         return outcome
 
     def snapshot(self) -> dict:
-        """Per host: budget, used, free, queue depth, resident models and external loads.
+        """Per host: budget, used, free (of the devices' pool: the GPUs' where the host has
+        two), every pool's, queue depth, resident models and external loads.
 
         Reflects the last load decision (no runtime call), so it is cheap enough for /status.
         """
@@ -347,9 +404,16 @@ class ModelManager:
                 models = []
                 for r in sorted(state.resident.values(), key=lambda r: r.name):
                     settings = self._settings(state, r.name)
+                    usage = state.slot.usage(r.bytes, r.gpu_bytes)
                     models.append({
                         "name": r.name,
                         "bytes": r.bytes,
+                        "gpu_bytes": usage.get("gpu", r.gpu_bytes),
+                        "ram_bytes": usage.get("ram", r.bytes - r.gpu_bytes),
+                        "where": _where(r),
+                        "gpu_layers": r.gpu_layers,
+                        "layers": r.layers,
+                        "parallel": self._parallel(state, r.name),
                         "estimated_bytes": r.estimated_bytes,
                         "context_length": r.context_length,
                         "cache_type": r.cache_type,
@@ -364,12 +428,17 @@ class ModelManager:
                         "reserved_for": reserved.get(r.name),
                         "load_seconds": r.load_seconds,
                     })
-                external = [{"name": m.name, "bytes": m.bytes} for m in state.external]
-                used = sum(m["bytes"] for m in models) + sum(m["bytes"] for m in external)
+                external = [{"name": m.name, "bytes": m.bytes, "gpu_bytes": m.gpu_bytes}
+                            for m in state.external]
+                budgets = state.slot.budgets
+                used = self._used(state)
+                main = next(iter(budgets))  # the devices' pool: the GPUs', or the only one
                 hosts[state.name] = {
-                    "budget": state.slot.budget,
-                    "used": used,
-                    "free": state.slot.budget - used,
+                    "budget": budgets[main],
+                    "used": used[main],
+                    "free": budgets[main] - used[main],
+                    "pools": {p: {"budget": b, "used": used[p], "free": b - used[p]}
+                              for p, b in budgets.items()},
                     "queue_depth": state.waiting,
                     "deciding": state.deciding,
                     "models": models,
@@ -396,8 +465,8 @@ class ModelManager:
     # -- the queue per model ---------------------------------------------------------------------
 
     def _take_slot(self, state: _HostState, model: str, deadline: float, timeout: float) -> None:
-        parallel = max(1, self._settings(state, model).parallel)
         with state.cond:
+            parallel = self._parallel(state, model)
             queue = state.queues.setdefault(model, _Queue())
             if queue.running < parallel and not queue.waiters:
                 queue.running += 1
@@ -410,7 +479,10 @@ class ModelManager:
             ticket = object()
             queue.waiters.append(ticket)
             try:
-                while queue.running >= parallel or queue.waiters[0] is not ticket:
+                while True:
+                    parallel = self._parallel(state, model)  # a load may have capped it
+                    if queue.running < parallel and queue.waiters[0] is ticket:
+                        break
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         raise QueueFull(f"waited {timeout:g}s for {model} without getting a "
@@ -466,8 +538,7 @@ class ModelManager:
                         raise QueueFull(
                             f"{model} waited its whole timeout for host {state.name}, which is "
                             "busy loading or unloading other models",
-                            retry_after=self._retry_after(
-                                queue, max(1, self._settings(state, model).parallel)),
+                            retry_after=self._retry_after(queue, self._parallel(state, model)),
                         )
                     state.cond.wait(remaining)
             finally:
@@ -487,46 +558,95 @@ class ModelManager:
         settings = self._settings(state, model)
         context_length = self._context_length(info, settings)
         cache_type = settings.cache_type
-        measured = self._footprints.lookup(state.name, model, context_length, cache_type)
-        estimated = estimate_model_bytes(info, context_length, cache_type).total
-        need = measured if measured is not None else estimated
+        with state.cond:
+            parallel = self._parallel(state, model)
+        measured = self._footprints.lookup(state.name, model, context_length, cache_type,
+                                           parallel)
+        estimate = estimate_model_bytes(info, context_length, cache_type, parallel)
         basis = "measured" if measured is not None else "estimated"
-        if need > state.slot.budget:
+        layers = layer_count(info)
+        whole = self._place(state, estimate, layers, measured, state.slot.budgets)
+        need = state.slot.usage(whole.total, whole.gpu_bytes)
+        if any(n > state.slot.budgets[p] for p, n in need.items()):
             raise CapacityExhausted(
-                f"{model} needs {format_size(need)} ({basis}) on {state.name}, more than the "
-                f"host's whole budget of {format_size(state.slot.budget)}"
+                f"{model} needs {describe(need)} ({basis}) on {state.name}, more than the "
+                f"host's whole budget of {describe(state.slot.budgets)}"
             )
-        victims = self._make_room(state, model, need, basis, deadline, evict, take_lease)
-        if victims is None:
+        made = self._make_room(state, model, estimate, layers, measured, basis, deadline, evict,
+                               take_lease)
+        if made is None:
             return  # became resident (adopted from the runtime) and leased meanwhile
+        victims, placement = made
+        need = state.slot.usage(placement.total, placement.gpu_bytes)
         self._unload(state, victims)
         started = time.monotonic()
+        gpu_layers = -1 if placement.where == "gpu" else placement.gpu_layers
         try:
-            loaded = state.slot.runtime.load(model, context_length)
+            loaded = state.slot.runtime.load(model, context_length, gpu_layers=gpu_layers)
         except TierdError:
             raise
         except Exception as err:
             raise LoadFailed(f"loading {model} on {state.name} failed: {err}") from err
-        self._footprints.record(state.name, model, context_length, cache_type, loaded.bytes)
-        if loaded.bytes > need:
-            self._settle_overrun(state, model, loaded.bytes, need, basis)
+        self._footprints.record(
+            state.name, model, context_length, cache_type,
+            Measured(loaded.bytes, loaded.gpu_bytes, loaded.gpu_layers), parallel)
+        actual = state.slot.usage(loaded.bytes, loaded.gpu_bytes)
+        if any(actual[p] > need.get(p, 0) for p in actual):
+            self._settle_overrun(state, model, actual, need, basis)
+        resident = _Resident(
+            name=model,
+            context_length=context_length,
+            cache_type=cache_type,
+            bytes=loaded.bytes,
+            estimated_bytes=estimate.total,
+            leases=1 if take_lease else 0,
+            last_used=self._clock(),
+            last_used_at=time.time(),
+            load_seconds=round(time.monotonic() - started, 3),
+            gpu_layers=loaded.gpu_layers if loaded.gpu_layers is not None else (
+                placement.gpu_layers if state.slot.runtime.offload == "layers" else None),
+            layers=loaded.layers or layers or None,
+        )
+        resident.take(loaded)
         with state.cond:
-            state.resident[model] = _Resident(
-                name=model,
-                context_length=context_length,
-                cache_type=cache_type,
-                bytes=loaded.bytes,
-                estimated_bytes=estimated,
-                leases=1 if take_lease else 0,
-                last_used=self._clock(),
-                last_used_at=time.time(),
-                load_seconds=round(time.monotonic() - started, 3),
-            )
+            state.resident[model] = resident
+            state.cond.notify_all()  # a cap on slots from the runtime may change who waits
 
-    def _make_room(self, state: _HostState, model: str, need: int, basis: str,
-                   deadline: float, evict: bool, take_lease: bool) -> list[str] | None:
-        """Choose victims (marked evicting) so that `need` bytes fit; wait for leases that are
-        the only obstacle. None when the model turned out to be resident already."""
+    def _place(self, state: _HostState, estimate: Estimate, layers: int,
+               measured: Measured | None, rooms: Usage) -> Placement:
+        """Where the model's layers go, given the room each pool could offer.
+
+        One pool: all layers on the accelerator when the runtime offloads into unified memory,
+        else none; the bytes all count against the one pool either way. Two pools: all layers
+        on the GPU when they fit, else as many as fit, else none (a CPU-only build: none). A
+        measured footprint rescales the estimate, and is used as measured when the placement
+        is the one it was measured at.
+        """
+        offload = state.slot.runtime.offload
+        if measured is not None and estimate.total > 0:
+            at = split(estimate, layers, measured.gpu_layers or 0).total
+            estimate = _scaled(estimate, measured.bytes, at)
+        if state.slot.ram_budget is None:
+            if offload != "none" and state.slot.unified:
+                placed = split(estimate, layers, layers or 1)
+            else:
+                placed = on_cpu(estimate, layers)
+        elif offload == "none":
+            placed = on_cpu(estimate, layers)
+        else:
+            placed = choose(estimate, layers, rooms["gpu"], rooms["ram"])
+        if measured is not None and measured.gpu_layers is not None \
+                and _same_layers(measured.gpu_layers, placed):
+            return Placement(placed.gpu_layers, placed.layers, measured.gpu_bytes,
+                             measured.bytes - measured.gpu_bytes)
+        return placed
+
+    def _make_room(self, state: _HostState, model: str, estimate: Estimate, layers: int,
+                   measured: Measured | None, basis: str, deadline: float, evict: bool,
+                   take_lease: bool) -> tuple[list[str], Placement] | None:
+        """Place the model and choose victims (marked evicting) so that it fits; wait for
+        leases that are the only obstacle. None when the model turned out to be resident
+        already."""
         while True:
             self._sync(state, state.slot.runtime.loaded())
             with state.cond:
@@ -536,12 +656,19 @@ class ModelManager:
                         resident.leases += 1
                         self._touch(resident)
                     return None
-                plan = plan_room(need, state.slot.budget, self._occupants(state),
-                                 [ExternalLoad(m.name, m.bytes) for m in state.external])
+                occupants = self._occupants(state)
+                external = self._external(state)
+                budgets = state.slot.budgets
+                used = self._used(state)
+                rooms = (room_if_evicting(budgets, occupants, external) if evict
+                         else {p: b - used[p] for p, b in budgets.items()})
+                placement = self._place(state, estimate, layers, measured, rooms)
+                need = state.slot.usage(placement.total, placement.gpu_bytes)
+                plan = plan_room(need, budgets, occupants, external)
                 if plan.fits and (evict or not plan.victims):
                     for name in plan.victims:
                         state.resident[name].evicting = True
-                    return list(plan.victims)
+                    return list(plan.victims), placement
                 remaining = deadline - time.monotonic()
                 if not evict or not plan.fits_after_leases_end or remaining <= 0:
                     raise CapacityExhausted(self._capacity_message(state, model, need, basis,
@@ -549,21 +676,22 @@ class ModelManager:
                 # Only leases are in the way: wait for a release, then look again.
                 state.cond.wait(remaining)
 
-    def _settle_overrun(self, state: _HostState, model: str, measured: int, expected: int,
+    def _settle_overrun(self, state: _HostState, model: str, measured: Usage, expected: Usage,
                         basis: str) -> None:
         """The runtime reports more than we planned for: evict more, or undo the load."""
         with state.cond:
-            plan = plan_room(measured, state.slot.budget, self._occupants(state),
-                             [ExternalLoad(m.name, m.bytes) for m in state.external])
+            plan = plan_room(measured, state.slot.budgets, self._occupants(state),
+                             self._external(state))
             for name in plan.victims:
                 state.resident[name].evicting = True
         if plan.fits:
             self._unload(state, list(plan.victims))
             return
         state.slot.runtime.unload(model)
+        freeable = {p: max(0, n) for p, n in plan.freeable.items()}
         raise CapacityExhausted(
-            f"{model} measured {format_size(measured)} on {state.name} once loaded, more than the "
-            f"{format_size(expected)} {basis}, and only {format_size(plan.freeable)} can be "
+            f"{model} measured {describe(measured)} on {state.name} once loaded, more than the "
+            f"{describe(expected)} {basis}, and only {describe(freeable)} can be "
             f"freed: {'; '.join(plan.obstacles) or 'nothing else is loaded'}; it was unloaded "
             "again (the measured size is kept for next time)"
         )
@@ -608,13 +736,15 @@ class ModelManager:
             for m in loaded:
                 resident = state.resident.get(m.name)
                 if resident is not None and not m.external:
-                    resident.bytes = m.bytes
+                    resident.take(m)
                 elif not m.external and m.name in known:
-                    state.resident[m.name] = _Resident(
+                    adopted = _Resident(
                         name=m.name, context_length=m.context_length,
                         cache_type=self._settings(state, m.name).cache_type,
                         bytes=m.bytes, estimated_bytes=m.bytes,
                     )
+                    adopted.take(m)
+                    state.resident[m.name] = adopted
                 else:
                     external.append(m)
             state.external = external
@@ -627,7 +757,7 @@ class ModelManager:
         return [
             Occupant(
                 name=r.name,
-                bytes=r.bytes,
+                bytes=state.slot.usage(r.bytes, r.gpu_bytes),
                 priority=self._settings(state, r.name).priority,
                 last_used=r.last_used,
                 leases=r.leases,
@@ -638,19 +768,41 @@ class ModelManager:
             if not r.evicting
         ]
 
-    def _capacity_message(self, state: _HostState, model: str, need: int, basis: str,
+    def _external(self, state: _HostState) -> list[ExternalLoad]:
+        return [ExternalLoad(m.name, state.slot.usage(m.bytes, m.gpu_bytes))
+                for m in state.external]
+
+    def _capacity_message(self, state: _HostState, model: str, need: Usage, basis: str,
                           plan: Plan, evict: bool) -> str:
         if not evict:
-            return (f"{model} needs {format_size(need)} ({basis}) on {state.name} but only "
-                    f"{format_size(state.slot.budget - self._used(state))} is free and it may "
-                    "not evict other models")
+            used = self._used(state)
+            free = {p: max(0, b - used[p]) for p, b in state.slot.budgets.items()}
+            return (f"{model} needs {describe(need)} ({basis}) on {state.name} but only "
+                    f"{describe(free)} is free and it may not evict other models")
         obstacles = "; ".join(plan.obstacles) or "nothing else is loaded"
-        return (f"{model} needs {format_size(need)} ({basis}) on {state.name} but only "
-                f"{format_size(max(plan.freeable, 0))} can be freed: {obstacles}")
+        freeable = {p: max(0, n) for p, n in plan.freeable.items()}
+        return (f"{model} needs {describe(need)} ({basis}) on {state.name} but only "
+                f"{describe(freeable)} can be freed: {obstacles}")
 
-    def _used(self, state: _HostState) -> int:
-        return (sum(r.bytes for r in state.resident.values())
-                + sum(m.bytes for m in state.external))
+    def _used(self, state: _HostState) -> dict[str, int]:
+        """Bytes in use per pool: tierd's models and other clients' (under the condition)."""
+        used = {p: 0 for p in state.slot.budgets}
+        for r in state.resident.values():
+            for p, n in state.slot.usage(r.bytes, r.gpu_bytes).items():
+                used[p] += n
+        for m in state.external:
+            for p, n in state.slot.usage(m.bytes, m.gpu_bytes).items():
+                used[p] += n
+        return used
+
+    def _parallel(self, state: _HostState, model: str) -> int:
+        """The slots `model` gets: its setting, else the host's; capped by what the runtime
+        says it serves at once (under the condition)."""
+        wanted = self._settings(state, model).parallel or state.slot.parallel
+        resident = state.resident.get(model)
+        if resident is not None and resident.slots:
+            wanted = min(wanted, resident.slots)
+        return max(1, wanted)
 
     def _reserved_now(self) -> dict[str, str]:
         now = self._clock()
@@ -665,6 +817,7 @@ class ModelManager:
         resident.last_used_at = time.time()
 
     def _settings(self, state: _HostState, model: str) -> ModelSettings:
+        """The model's configured settings (under the condition or not: they never change)."""
         return state.slot.models.get(model, ModelSettings())
 
     def _is_pinned(self, state: _HostState, model: str) -> bool:
@@ -701,3 +854,35 @@ class ModelManager:
                 if preferred(state):
                     return state
         return offering[0]
+
+
+def _scaled(estimate: Estimate, measured_total: int, estimated_total: int) -> Estimate:
+    """The estimate's parts resized so they add up to what a load measured."""
+    if estimated_total <= 0:
+        return estimate
+    def part(n: int) -> int:
+        return n * measured_total // estimated_total
+    return Estimate(part(estimate.weights), part(estimate.kv), part(estimate.overhead),
+                    f"{estimate.explanation}, scaled to the measured footprint")
+
+
+def _same_layers(measured_layers: int, placed: Placement) -> bool:
+    """Whether a measurement taken at `measured_layers` (-1: all) is of this placement."""
+    if measured_layers < 0:
+        return placed.where == "gpu"
+    return measured_layers == placed.gpu_layers or (
+        placed.where == "gpu" and placed.layers > 0 and measured_layers >= placed.layers)
+
+
+def _where(resident: _Resident) -> str:
+    """"gpu", "partial" or "cpu": where a loaded model's layers sit."""
+    if resident.gpu_layers is not None:
+        if resident.gpu_layers == 0:
+            return "cpu"
+        if resident.gpu_layers < 0 or not resident.layers \
+                or resident.gpu_layers >= resident.layers:
+            return "gpu"
+        return "partial"
+    if resident.gpu_bytes <= 0:
+        return "cpu"
+    return "gpu" if resident.gpu_bytes >= resident.bytes * 0.99 else "partial"

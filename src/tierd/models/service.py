@@ -54,7 +54,10 @@ class ModelEntry:
                 "estimated_bytes": loaded.get("estimated_bytes"),
                 "pinned": bool(loaded.get("pinned")), "leases": loaded.get("leases", 0),
                 "last_used": loaded.get("last_used"),
-                "load_seconds": loaded.get("load_seconds")}
+                "load_seconds": loaded.get("load_seconds"),
+                "where": loaded.get("where"), "gpu_layers": loaded.get("gpu_layers"),
+                "layers": loaded.get("layers"), "gpu_bytes": loaded.get("gpu_bytes"),
+                "ram_bytes": loaded.get("ram_bytes"), "parallel": loaded.get("parallel")}
 
 
 def model_entries(app: Tierd) -> list[ModelEntry]:
@@ -90,11 +93,16 @@ def status(app: Tierd) -> dict:
             "host": name,
             "runtime": memory.runtime,
             "budget": memory.budget,
+            "ram_budget": memory.ram_budget,
             "override": memory.override,
             "used": state.get("used", 0),
             "free": state.get("free", memory.budget),
+            "pools": state.get("pools", {}),
+            "parallel": app.parallel[name].value,
+            "parallel_source": app.parallel[name].source,
             "queue_depth": state.get("queue_depth", 0),
             "devices": [dataclasses.asdict(d) for d in memory.devices],
+            "ram": None if memory.ram is None else dataclasses.asdict(memory.ram),
             "models": state.get("models", []),
             "external": state.get("external", []),
         })

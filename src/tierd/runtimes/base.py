@@ -25,6 +25,11 @@ Feature = Literal["completion", "tools", "vision", "json_schema", "embedding"]
 output): the router skips a candidate that lacks what a request needs."""
 FEATURES: tuple[Feature, ...] = ("completion", "tools", "vision", "json_schema", "embedding")
 
+Offload = Literal["layers", "self", "none"]
+"""How a runtime uses an accelerator: "layers" puts as many layers there as the model manager
+tells it (the embedded runtime on a Metal or CUDA build), "self" decides on its own and reports
+where the model went (Ollama), "none" runs on the CPU (a CPU-only build)."""
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -49,9 +54,27 @@ class LoadedModel:
     name: str
     context_length: int
     bytes: int
-    """The footprint the runtime reports (Ollama size_vram; llama.cpp's allocations)."""
+    """The whole footprint the runtime reports (Ollama's size; llama.cpp's allocations)."""
     external: bool = False
     """Loaded by someone else (another Ollama client): counts against the budget, not ours."""
+    gpu_bytes: int = 0
+    """The part of `bytes` in accelerator memory (Ollama's size_vram; this process's NVML use,
+    else llama.cpp's GPU buffers). The rest sits in system RAM."""
+    gpu_layers: int | None = None
+    """Layers on the accelerator, where the runtime says (the embedded runtime does)."""
+    layers: int | None = None
+    """Layers the model has that could be offloaded (its blocks plus the output layer)."""
+    slots: int | None = None
+    """Requests the runtime serves at once on this model, where it can tell (1 for llama.cpp;
+    Ollama's parallel setting, when /api/ps shows it); None when it cannot."""
+
+
+@dataclass(frozen=True)
+class ParallelSetting:
+    """Requests a host serves at once per model by default, and how tierd knows that."""
+
+    value: int
+    source: str
 
 
 @dataclass(frozen=True)
@@ -106,6 +129,7 @@ class Embeddings:
 @runtime_checkable
 class Runtime(Protocol):
     host: str
+    offload: Offload
 
     def available(self) -> list[ModelInfo]:
         """Models this runtime can load (installed, packaged or configured)."""
@@ -115,8 +139,9 @@ class Runtime(Protocol):
         """Models resident now, including ones loaded by someone else."""
         ...
 
-    def load(self, model: str, context_length: int) -> LoadedModel:
-        """Load `model` with `context_length`; return what it really takes."""
+    def load(self, model: str, context_length: int, gpu_layers: int = 0) -> LoadedModel:
+        """Load `model` with `context_length` and, where `offload` is "layers", `gpu_layers`
+        layers on the accelerator (the others ignore it); return what it really takes."""
         ...
 
     def unload(self, model: str) -> None: ...

@@ -131,6 +131,7 @@ class CloudRuntime:
     """Shared plumbing: one pooled httpx client, streaming, error translation, key hygiene."""
 
     chat_path = ""
+    offload = "none"  # the provider's hardware is not ours to place models on
 
     def __init__(self, host: str, base_url: str, api_key: Secret,
                  models: Iterable[str | ProviderModel], timeout: float = 60.0):
@@ -180,7 +181,7 @@ class CloudRuntime:
     def loaded(self) -> list[LoadedModel]:
         return []
 
-    def load(self, model: str, context_length: int) -> LoadedModel:
+    def load(self, model: str, context_length: int, gpu_layers: int = 0) -> LoadedModel:
         """Nothing to load: the provider's memory is not ours to budget."""
         self._check_model(model)
         return LoadedModel(model, context_length or ASSUMED_CONTEXT, 0)

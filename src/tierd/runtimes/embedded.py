@@ -13,6 +13,14 @@ for one batch; llama.cpp has no public call returning the KV and compute sizes, 
 lines are exactly what it allocated. Should a future llama.cpp stop logging them, we fall
 back to `llama_model_size` + `llama_state_get_size` and say so in the log.
 
+GPU offload: on a build that can offload (Metal, CUDA: `llama_supports_gpu_offload()`), `load`
+puts the `gpu_layers` the model manager chose on the accelerator (`n_gpu_layers`; -1 is all),
+and the log lines say which buffers went where (a device named `CPU…` or `…_Host` is system
+RAM; `CUDA0`, `Metal`, … are the accelerator's). Where NVML can see this process on the GPU
+before and after the load, the bytes it gained are the accelerator part instead: that includes
+what llama.cpp does not log (allocator slack, CUDA's own scratch). A process NVML does not list
+yet (before its first GPU load, or in another PID namespace) is measured by the buffers.
+
 Timings follow Ollama: `prompt_eval_duration` runs from the start of the prompt's decode to
 the first sampled token, `eval_duration` from there to the last token; `load_duration` is the
 time `load` took, reported once, on the first request served after that load. Every request
@@ -25,12 +33,13 @@ from __future__ import annotations
 
 import codecs
 import ctypes
+import dataclasses
 import logging
 import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +58,7 @@ from tierd.runtimes.base import (
     GenerateOptions,
     LoadedModel,
     ModelInfo,
+    Offload,
     Timings,
 )
 from tierd.runtimes.chat_template import ChatPrompt, render_chat
@@ -83,16 +93,31 @@ class WrongCapability(TierdError):
 
 @dataclass(frozen=True)
 class Footprint:
-    """Bytes llama.cpp allocated for one loaded model, by purpose."""
+    """Bytes llama.cpp allocated for one loaded model, by purpose, and where they sit."""
 
     weights: int
     kv_cache: int
     compute: int
     output: int
+    gpu: int = 0
+    """The part of the above in the accelerator's buffers, as llama.cpp logged them."""
+    gpu_measured: int | None = None
+    """What NVML saw this process gain on the GPU during the load; None where it cannot."""
 
     @property
     def total(self) -> int:
         return self.weights + self.kv_cache + self.compute + self.output
+
+    @property
+    def accelerator(self) -> int:
+        """Bytes on the accelerator: NVML's per-process figure where there is one, else
+        llama.cpp's buffers."""
+        return self.gpu if self.gpu_measured is None else self.gpu_measured
+
+    @property
+    def bytes(self) -> int:
+        """The whole footprint: what sits in RAM plus what sits on the accelerator."""
+        return self.total - self.gpu + self.accelerator
 
 
 @dataclass
@@ -105,6 +130,8 @@ class _Resident:
     context_length: int
     footprint: Footprint
     unreported_load_ns: int
+    gpu_layers: int = 0
+    """Layers on the accelerator as asked of llama.cpp (-1: all)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def take_load_ns(self) -> int:
@@ -126,8 +153,16 @@ class EmbeddedRuntime:
         models_dir: Path,
         model_paths: dict[str, str] | None = None,
         n_threads: int | None = None,
+        gpu_offload: bool | None = None,
+        gpu_memory: Callable[[], int | None] | None = None,
     ):
+        """`gpu_offload` says whether this llama.cpp build can offload (None: ask the build;
+        tests pass True to play a CUDA build). `gpu_memory` returns the bytes this process
+        holds on the GPU by NVML, or None where NVML cannot tell."""
         self.host = host
+        supported = llama_cpp.llama_supports_gpu_offload() if gpu_offload is None else gpu_offload
+        self.offload: Offload = "layers" if supported else "none"
+        self.gpu_memory = gpu_memory
         self.models_dir = Path(models_dir).expanduser()
         self.model_paths = dict(model_paths or {})
         self.n_threads = n_threads
@@ -197,8 +232,12 @@ class EmbeddedRuntime:
 
     # -- loading -------------------------------------------------------------------------
 
-    def load(self, model: str, context_length: int) -> LoadedModel:
+    def load(self, model: str, context_length: int, gpu_layers: int = 0) -> LoadedModel:
+        """Load with `gpu_layers` on the accelerator (-1: all; ignored by a CPU-only build);
+        a model loaded with another context or another placement is loaded again."""
         meta = self.metadata(model)
+        if self.offload == "none":
+            gpu_layers = 0
         if context_length <= 0:
             raise TierdError(f"context length must be positive, not {context_length}")
         if meta.context_length and context_length > meta.context_length:
@@ -208,19 +247,22 @@ class EmbeddedRuntime:
             )
         with self._residents_lock:
             current = self._residents.get(model)
-            if current is not None and current.context_length == context_length:
+            if current is not None and current.context_length == context_length \
+                    and current.gpu_layers == gpu_layers:
                 return _loaded_model(current)
         if current is not None:
             self.unload(model)
-        resident = self._create(model, meta, context_length)
+        resident = self._create(model, meta, context_length, gpu_layers)
         with self._residents_lock:
             self._residents[model] = resident
         return _loaded_model(resident)
 
-    def _create(self, model: str, meta: GGUFMetadata, context_length: int) -> _Resident:
+    def _create(self, model: str, meta: GGUFMetadata, context_length: int,
+                gpu_layers: int) -> _Resident:
         embedding = meta.is_embedding_model
         # An encoder sees each text whole in one batch; a decoder streams the prompt through.
         batch = context_length if embedding else min(_GENERATE_BATCH, context_length)
+        gpu_before = self._gpu_memory()
         started = time.perf_counter_ns()
         with _capture_load_log() as lines:
             try:
@@ -232,19 +274,35 @@ class EmbeddedRuntime:
                     n_threads=self.n_threads,
                     n_threads_batch=self.n_threads,
                     embedding=embedding,
+                    n_gpu_layers=gpu_layers,
                     verbose=False,
                 )
             except ValueError as err:
                 raise ModelFileError(f"llama.cpp could not load {meta.path}: {err}") from None
         load_ns = time.perf_counter_ns() - started
+        footprint = _footprint(llm, lines)
+        gpu_after = self._gpu_memory()
+        if gpu_layers and gpu_before is not None and gpu_after is not None:
+            footprint = dataclasses.replace(footprint,
+                                            gpu_measured=max(0, gpu_after - gpu_before))
         return _Resident(
             name=model,
             llm=llm,
             meta=meta,
             context_length=context_length,
-            footprint=_footprint(llm, lines),
+            footprint=footprint,
             unreported_load_ns=load_ns,
+            gpu_layers=gpu_layers,
         )
+
+    def _gpu_memory(self) -> int | None:
+        if self.gpu_memory is None or self.offload == "none":
+            return None
+        try:
+            return self.gpu_memory()
+        except Exception as err:  # NVML failing mid-run must not fail a load
+            log.warning("NVML could not say this process's GPU memory: %s", err)
+            return None
 
     def unload(self, model: str) -> None:
         """Free `model`; waits for a request in flight on it to finish. No-op if not loaded."""
@@ -553,10 +611,18 @@ def _capability_message(model: str, capability: Capability) -> str:
 
 
 def _loaded_model(resident: _Resident) -> LoadedModel:
+    layers = resident.meta.block_count + 1 if resident.meta.block_count else None
+    gpu_layers = resident.gpu_layers
+    if gpu_layers < 0 or (layers and gpu_layers > layers):
+        gpu_layers = layers if layers else -1
     return LoadedModel(
         name=resident.name,
         context_length=resident.context_length,
-        bytes=resident.footprint.total,
+        bytes=resident.footprint.bytes,
+        gpu_bytes=resident.footprint.accelerator,
+        gpu_layers=gpu_layers,
+        layers=layers,
+        slots=1,  # one llama.cpp context serves one request at a time
     )
 
 
@@ -600,12 +666,22 @@ def _capture_load_log() -> Iterator[list[str]]:
             _captured = None
 
 
+def is_host_buffer(device: str) -> bool:
+    """llama.cpp names system-RAM buffers CPU, CPU_Mapped, CPU_REPACK, CUDA_Host, ...; every
+    other device (CUDA0, Metal, Vulkan0, ...) is an accelerator's."""
+    return device.startswith("CPU") or device.endswith("_Host")
+
+
 def _footprint(llm: Llama, lines: list[str]) -> Footprint:
     sizes = {"weights": 0, "kv_cache": 0, "compute": 0, "output": 0}
+    gpu = 0
     for line in lines:
         match = _BUFFER_LINE.search(line)
         if match:
-            sizes[_PURPOSE[match.group(2)]] += round(float(match.group(3)) * 2**20)
+            size = round(float(match.group(3)) * 2**20)
+            sizes[_PURPOSE[match.group(2)]] += size
+            if not is_host_buffer(match.group(1)):
+                gpu += size
     if sizes["weights"] == 0 or sizes["compute"] == 0:
         log.warning("llama.cpp logged no buffer sizes; footprint is weights + state size only")
         return Footprint(
@@ -614,4 +690,4 @@ def _footprint(llm: Llama, lines: list[str]) -> Footprint:
             compute=0,
             output=0,
         )
-    return Footprint(**sizes)
+    return Footprint(**sizes, gpu=gpu)

@@ -5,6 +5,13 @@ way: every load and every request says `keep_alive=-1` (tierd's model manager, n
 timers, decides eviction) and carries the `num_ctx` the model was loaded with, because a request
 whose `num_ctx` differs makes Ollama silently reload the model.
 
+Ollama places a model's layers itself (`offload = "self"`); /api/ps says how much of it went
+to the GPU (`size_vram` of `size`), and that is what tierd counts against each budget. It
+serves OLLAMA_NUM_PARALLEL requests per model at once and loads the runner with
+`num_ctx × parallel` tokens of context; where /api/ps shows that multiple, it is the model's
+`slots`, and tierd never sends more at once. For an Ollama on this machine,
+`local_num_parallel` reads the setting from the server process's environment.
+
 Errors never escape as `ollama.ResponseError` or httpx errors: connection refused and timeouts
 become `RuntimeUnavailable` (naming the host and URL), Ollama's 503 (its queue is full) becomes
 `QueueFull`, a 404 for a model becomes `UnknownModel`, other 5xx become `RuntimeUnavailable`.
@@ -17,17 +24,22 @@ import dataclasses
 import json
 import math
 import re
+import subprocess
+import sys
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Mapping
 
 import httpx
 import ollama
+import psutil
 
 from tierd.chat import ollama as ollama_shape
 from tierd.chat.request import ChatRequest
 from tierd.errors import QueueFull, RuntimeUnavailable, TierdError, UnknownModel
+from tierd.net import url_is_loopback
 from tierd.runtimes.base import (
     FEATURES,
     Capability,
@@ -37,11 +49,18 @@ from tierd.runtimes.base import (
     GenerateOptions,
     LoadedModel,
     ModelInfo,
+    ParallelSetting,
     Timings,
 )
 
 DEFAULT_NUM_CTX = 4096
 """Ollama's own default under 24 GiB of VRAM; used when nothing else says what a model takes."""
+
+DEFAULT_NUM_PARALLEL = 1
+"""OLLAMA_NUM_PARALLEL when it is not set (Ollama's default since it stopped choosing 4 or 1
+by free memory)."""
+
+DEFAULT_PORT = 11434
 
 CONNECT_TIMEOUT_S = 5.0
 """A host that does not accept a connection in this time is down; loads may take far longer."""
@@ -110,6 +129,8 @@ class OllamaRuntime:
     CONNECT_TIMEOUT_S at most, so a host that is down is reported quickly.
     """
 
+    offload = "self"
+
     def __init__(
         self,
         host: str,
@@ -126,6 +147,9 @@ class OllamaRuntime:
         self._lock = threading.Lock()
         self._ours: dict[str, int] = {}
         """Models this process loaded, with the num_ctx it loaded them with."""
+        self._runner_ctx: dict[str, int] = {}
+        """The context /api/ps reported right after our load (num_ctx × parallel, or num_ctx
+        in the versions that report it per request)."""
         self._show_by_digest: dict[str, ollama.ShowResponse] = {}
         self._known: dict[str, ModelInfo] = {}
 
@@ -163,24 +187,31 @@ class OllamaRuntime:
             for name in list(self._ours):
                 entry = current.get(name)
                 stale = entry is not None and entry.context_length \
-                    and entry.context_length != self._ours[name]
+                    and entry.context_length != self._runner_ctx.get(name, self._ours[name])
                 if entry is None or stale:
                     del self._ours[name]
-            return [
-                LoadedModel(
-                    name=name,
-                    context_length=m.context_length or self._ours.get(name) or DEFAULT_NUM_CTX,
-                    bytes=_footprint(m),
-                    external=name not in self._ours,
-                )
-                for name, m in current.items()
-            ]
+                    self._runner_ctx.pop(name, None)
+            return [self._loaded_model(name, m) for name, m in current.items()]
+
+    def _loaded_model(self, name: str, entry: Any) -> LoadedModel:
+        """/api/ps's entry as tierd counts it (under the lock)."""
+        ours = self._ours.get(name)
+        return LoadedModel(
+            name=name,
+            context_length=ours or entry.context_length or DEFAULT_NUM_CTX,
+            bytes=_footprint(entry),
+            gpu_bytes=min(int(entry.size_vram or 0), _footprint(entry)),
+            external=ours is None,
+            slots=_slots(ours, entry.context_length),
+        )
 
     # -- loading and unloading ----------------------------------------------------------------
 
-    def load(self, model: str, context_length: int) -> LoadedModel:
+    def load(self, model: str, context_length: int, gpu_layers: int = 0) -> LoadedModel:
         """Load with an empty request (Ollama's way to load), keep_alive=-1 so it never expires,
-        then read /api/ps for what the model really takes at this context."""
+        then read /api/ps for what the model really takes at this context. `gpu_layers` is not
+        sent: Ollama places layers itself, and a request whose num_gpu differed from the
+        runner's would make it reload."""
         name = canonical_name(model)
         capability = self._describe(name).capability
         options = {"num_ctx": context_length}
@@ -191,13 +222,17 @@ class OllamaRuntime:
                 self._client.generate(name, prompt="", options=options, keep_alive=-1)
         with self._lock:
             self._ours[name] = context_length
+            self._runner_ctx.pop(name, None)
         entry = self._running(name)
         if entry is None:
             raise RuntimeUnavailable(
                 f"ollama on host {self.host!r} ({self.url}) accepted the load of {name} but "
                 f"/api/ps does not list it (another client may have unloaded it at once)"
             )
-        return LoadedModel(name, entry.context_length or context_length, _footprint(entry))
+        with self._lock:
+            if entry.context_length:
+                self._runner_ctx[name] = entry.context_length
+            return self._loaded_model(name, entry)
 
     def unload(self, model: str) -> None:
         """keep_alive=0, then wait (up to UNLOAD_WAIT_S) until /api/ps no longer lists the model,
@@ -223,6 +258,7 @@ class OllamaRuntime:
                 time.sleep(0.05)
         with self._lock:
             self._ours.pop(name, None)
+            self._runner_ctx.pop(name, None)
 
     # -- inference ----------------------------------------------------------------------------
 
@@ -496,8 +532,78 @@ def _timings(part: Any) -> Timings:
 
 
 def _footprint(entry: Any) -> int:
-    """size_vram when the model sits (partly) on a GPU; size when Ollama runs it on the CPU."""
-    return int(entry.size_vram or 0) or int(entry.size or 0)
+    """The whole model, GPU and CPU parts together (size; size_vram if size is missing)."""
+    return int(entry.size or 0) or int(entry.size_vram or 0)
+
+
+def _slots(num_ctx: int | None, runner_ctx: int | None) -> int | None:
+    """Ollama's parallel for a model we loaded with `num_ctx`, when its runner's context shows
+    it (num_ctx × parallel); None when it cannot tell (one slot looks the same as a version
+    that reports the context per request)."""
+    if not num_ctx or not runner_ctx or runner_ctx <= num_ctx or runner_ctx % num_ctx:
+        return None
+    return runner_ctx // num_ctx
+
+
+def local_num_parallel(url: str,
+                       processes: Callable[[], Iterator[Any]] | None = None
+                       ) -> ParallelSetting | None:
+    """Read OLLAMA_NUM_PARALLEL from the `ollama serve` process that listens on `url`'s port
+    (its OLLAMA_HOST), where this user may read its environment; on macOS, from launchctl
+    (where the menu-bar app takes its settings) when no process says. None when tierd cannot
+    tell: a remote host, no such process, an environment it may not read (Ollama's systemd
+    service runs as its own user).
+    """
+    if not url or not url_is_loopback(url):
+        return None
+    port = urllib.parse.urlsplit(url).port or DEFAULT_PORT
+    listing = processes or (lambda: psutil.process_iter(["pid", "name", "cmdline", "environ"]))
+    for proc in listing():
+        info = proc.info
+        cmdline = info.get("cmdline") or []
+        if info.get("name") != "ollama" or "serve" not in cmdline[1:]:
+            continue
+        env = info.get("environ")
+        if env is None:
+            continue  # not ours to read
+        if _port_of(env.get("OLLAMA_HOST", "")) != port:
+            continue
+        raw = env.get("OLLAMA_NUM_PARALLEL", "").strip().strip("\"'")
+        where = f"the environment of ollama serve (pid {info.get('pid')})"
+        if not raw:
+            return ParallelSetting(DEFAULT_NUM_PARALLEL,
+                                   f"Ollama's default ({where} does not set it)")
+        if raw.isdigit() and int(raw) > 0:
+            return ParallelSetting(int(raw), f"OLLAMA_NUM_PARALLEL={raw} in {where}")
+        return None  # Ollama ignores a bad value with a warning; so do we
+    if sys.platform == "darwin" and port == DEFAULT_PORT:
+        return _launchctl_num_parallel()
+    return None
+
+
+def _port_of(ollama_host: str) -> int:
+    """The port an OLLAMA_HOST value makes Ollama listen on (11434 unless it names one)."""
+    value = ollama_host.strip().strip("\"'")
+    if not value:
+        return DEFAULT_PORT
+    if "://" not in value:
+        value = "http://" + value
+    try:
+        return urllib.parse.urlsplit(value).port or DEFAULT_PORT
+    except ValueError:
+        return DEFAULT_PORT
+
+
+def _launchctl_num_parallel() -> ParallelSetting | None:
+    try:
+        out = subprocess.run(["launchctl", "getenv", "OLLAMA_NUM_PARALLEL"], capture_output=True,
+                             text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    raw = out.stdout.strip()
+    if raw.isdigit() and int(raw) > 0:
+        return ParallelSetting(int(raw), f"launchctl getenv OLLAMA_NUM_PARALLEL = {raw}")
+    return None
 
 
 def _model_info(name: str, entry: Any, show: ollama.ShowResponse) -> ModelInfo:
