@@ -15,6 +15,7 @@ import pytest
 
 from tests.ollama_test_server import CHAT_MODEL, OllamaTestServer
 from tierd.app import open_tierd
+from tierd.chat.request import ChatRequest
 from tierd.config import parse_text
 from tierd.errors import ConfigError
 from tierd.models.estimate import estimate_model_bytes
@@ -52,8 +53,8 @@ def wait_until(condition, what: str, seconds: float = 10.0) -> None:
 
 def chat_through_tierd(app, results: list) -> None:
     with app.manager.request(CHAT_MODEL.name) as lease:
-        chunks = list(app.runtime_for(lease.host).chat(
-            CHAT_MODEL.name, [{"role": "user", "content": "hi"}], GenerateOptions()))
+        request = ChatRequest.plain([{"role": "user", "content": "hi"}], GenerateOptions())
+        chunks = list(app.runtime_for(lease.host).chat(CHAT_MODEL.name, request))
         results.append(chunks[-1].finish_reason)
 
 
