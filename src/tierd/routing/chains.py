@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tierd.app import Tierd
+from tierd.config import same_model_id
 from tierd.routing.tasks import route_names
 from tierd.runtimes.base import Capability, ModelInfo
 
@@ -45,17 +46,9 @@ def _offers(infos: list[ModelInfo], model: str, capability: Capability) -> Model
     return None
 
 
-def _same_cloud_model(listed: str, wanted: str) -> bool:
-    """Providers spell versions differently (claude-haiku-4-5 vs claude-haiku-4.5)."""
-    def plain(name: str) -> str:
-        return name.lower().replace(".", "-")
-
-    return plain(listed) == plain(wanted)
-
-
 def _provider_model(app: Tierd, provider: str, model: str) -> str | None:
     for listed in getattr(app.providers[provider], "models", ()):
-        if _same_cloud_model(listed, model):
+        if same_model_id(listed, model):
             return listed
     return None
 
