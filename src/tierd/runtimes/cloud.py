@@ -23,7 +23,15 @@ from typing import Any, Iterable, Iterator
 import httpx
 
 from tierd.config import Config, Secret
-from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, TierdError, UnknownModel
+from tierd.costs.prices import known_model
+from tierd.errors import (
+    ConfigError,
+    OutputLimitExceeded,
+    QueueFull,
+    RuntimeUnavailable,
+    TierdError,
+    UnknownModel,
+)
 from tierd.runtimes.base import (
     Chunk,
     Embeddings,
@@ -43,6 +51,24 @@ ASSUMED_CONTEXT = 128_000
 DEFAULT_MAX_TOKENS = 4096
 """Reply length asked for when the caller sets none (Anthropic requires one), and so the
 worst case a budget reserves for such a call."""
+
+OUTPUT_LIMITS: dict[str, int] = {
+    "claude-haiku-4.5": 64_000,
+    "claude-sonnet-4.5": 64_000,
+    "claude-opus-4.1": 32_000,
+    "gpt-4o-mini": 16_384,
+    "gpt-5-codex": 128_000,
+    "gemini-2.5-flash": 65_536,
+}
+"""The most reply tokens each known model may be asked for, as its vendor documents it; a
+provider's `max_output_tokens` overrides this table for its models."""
+
+ASSUMED_OUTPUT_LIMIT = ASSUMED_CONTEXT
+"""For a model neither the table nor the config knows: no reply is longer than the context."""
+
+PROMPT_FRAMING_TOKENS = 64
+"""Added to the byte count of a prompt's bound: the reply primer and any framing a provider
+adds around the messages (their roles and separators are inside the JSON already counted)."""
 
 _SNIPPET = 200
 
@@ -123,10 +149,11 @@ class CloudRuntime:
     chat_path = ""
 
     def __init__(self, host: str, base_url: str, api_key: Secret, models: Iterable[str],
-                 timeout: float = 60.0):
+                 timeout: float = 60.0, max_output_tokens: int = 0):
         self.host = host
         self.base_url = base_url.rstrip("/")
         self.models = tuple(models)
+        self.max_output_tokens = max_output_tokens
         self._key = api_key
         self._client = httpx.Client(
             base_url=self.base_url, headers=self._auth_headers(api_key),
@@ -172,9 +199,42 @@ class CloudRuntime:
         raise ProviderRejected(f"provider {self.host!r} does not serve embeddings through tierd")
 
     def count_tokens(self, model: str, messages: list[dict]) -> int:
-        """An estimate on the high side, so the worst case a budget reserves is a true bound
-        on the prompt's cost."""
+        """An estimate on the high side (about 1.3x for English): what a reply cut short
+        before the provider said its usage is billed at."""
         return estimate_chat_tokens(messages)
+
+    # -- bounds a budget reserves -------------------------------------------------------------
+
+    def prompt_token_bound(self, model: str, messages: list[dict]) -> int:
+        """The most prompt tokens the provider can count for `messages`.
+
+        tierd has no provider's tokenizer offline, and an estimate is not a bound (a provider
+        that counted three times tierd's estimate once took a budget 2.4x past its cap). Every
+        tokenizer these providers use — byte-level BPE, SentencePiece with byte fallback —
+        spends at least one byte of UTF-8 per token, so the bytes of the messages as sent
+        (their JSON, roles and all) plus the reply primer bound the count.
+        """
+        sent = json.dumps(messages, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        return len(sent) + PROMPT_FRAMING_TOKENS
+
+    def input_token_bound(self, texts: list[str]) -> int:
+        """The most tokens a provider can count for embedding `texts` (as above, per text)."""
+        return sum(len(text.encode("utf-8", "surrogatepass")) + 2 for text in texts)
+
+    def output_limit(self, model: str) -> int:
+        """The longest reply `model` may be asked for."""
+        if self.max_output_tokens > 0:
+            return self.max_output_tokens
+        known = known_model(model, OUTPUT_LIMITS)
+        return ASSUMED_OUTPUT_LIMIT if known is None else OUTPUT_LIMITS[known]
+
+    def reply_tokens(self, model: str, asked: int | None) -> int:
+        """The max_tokens to send: what the caller asked, else DEFAULT_MAX_TOKENS, never past
+        the model's limit (OutputLimitExceeded when the caller asked for more)."""
+        limit = self.output_limit(model)
+        if asked is not None and asked > limit:
+            raise OutputLimitExceeded(model, asked, limit)
+        return asked if asked is not None else min(DEFAULT_MAX_TOKENS, limit)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -351,7 +411,7 @@ def build_providers(config: Config) -> dict[str, Runtime]:
             continue
         kind = AnthropicRuntime if provider.kind == "anthropic" else OpenAIRuntime
         providers[provider.name] = kind(provider.name, provider.base_url, key, provider.models,
-                                        provider.timeout)
+                                        provider.timeout, provider.max_output_tokens)
     if problems:
         for runtime in providers.values():
             runtime.close()  # type: ignore[attr-defined]
