@@ -24,6 +24,7 @@ from tierd.models.footprints import FootprintStore
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
 from tierd.routing.breaker import Breaker
 from tierd.routing.cache import ResponseCache
+from tierd.routing.inflight import InFlight
 from tierd.runtimes.base import Runtime
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class Tierd:
     breaker: Breaker
     """Candidates that just failed, skipped for routing.cooldown seconds."""
     cache: ResponseCache
+    inflight: InFlight
+    """The routed requests running now: what a shutdown past its grace cuts and settles."""
     scheduler: JobScheduler | None = None
     """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
 
@@ -144,4 +147,4 @@ def open_tierd(config: Config) -> Tierd:
     )
     return Tierd(config, hosts, runtimes, manager, providers, costs,
                  breaker=Breaker(config.routing.cooldown),
-                 cache=ResponseCache(config.routing.cache_ttl))
+                 cache=ResponseCache(config.routing.cache_ttl), inflight=InFlight())
