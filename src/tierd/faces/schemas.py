@@ -1,6 +1,8 @@
 """Request bodies of the OpenAI and Ollama APIs, as much of them as tierd honours.
 
-Unknown fields are ignored (clients send many), wrong types and out-of-range values are 400s.
+Unknown fields are ignored (clients send many), wrong types and out-of-range values are 400s;
+each top-level body is a `RequestBody` (tierd.api.limits), which refuses text that is not
+Unicode.
 """
 
 from __future__ import annotations
@@ -8,6 +10,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tierd.api.limits import MAX_REPLY_TOKENS, RequestBody
 
 
 class _Lenient(BaseModel):
@@ -35,13 +39,13 @@ class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(_Lenient):
+class ChatCompletionRequest(RequestBody):
     model: str = Field(min_length=1)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_REPLY_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_REPLY_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
@@ -49,14 +53,15 @@ class ChatCompletionRequest(_Lenient):
     n: int = Field(default=1, ge=1, le=1, description="tierd returns one choice")
 
 
-class EmbeddingRequest(_Lenient):
+class EmbeddingRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
 
 
 class OllamaOptions(_Lenient):
-    num_predict: int | None = None
+    num_predict: int | None = Field(default=None, ge=-2, le=MAX_REPLY_TOKENS,
+                                    description="-1 or -2: as long as the context allows")
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
@@ -67,7 +72,7 @@ class OllamaOptions(_Lenient):
 KeepAlive = str | int | float | None
 
 
-class OllamaGenerateRequest(_Lenient):
+class OllamaGenerateRequest(RequestBody):
     model: str = Field(min_length=1)
     prompt: str = ""
     system: str | None = None
@@ -82,7 +87,7 @@ class OllamaChatMessage(_Lenient):
     content: str = ""
 
 
-class OllamaChatRequest(_Lenient):
+class OllamaChatRequest(RequestBody):
     model: str = Field(min_length=1)
     messages: list[OllamaChatMessage] = Field(default_factory=list)
     stream: bool = True
@@ -90,7 +95,7 @@ class OllamaChatRequest(_Lenient):
     keep_alive: KeepAlive = None
 
 
-class OllamaEmbedRequest(_Lenient):
+class OllamaEmbedRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(default_factory=list, description="empty: load the model")
     truncate: bool = True
@@ -98,12 +103,12 @@ class OllamaEmbedRequest(_Lenient):
     keep_alive: KeepAlive = None
 
 
-class OllamaEmbeddingsRequest(_Lenient):
+class OllamaEmbeddingsRequest(RequestBody):
     model: str = Field(min_length=1)
     prompt: str
 
 
-class OllamaPullRequest(_Lenient):
+class OllamaPullRequest(RequestBody):
     model: str | None = None
     name: str | None = None
     stream: bool = True
@@ -115,7 +120,7 @@ class OllamaPullRequest(_Lenient):
         return self.model or self.name or ""
 
 
-class OllamaShowRequest(_Lenient):
+class OllamaShowRequest(RequestBody):
     model: str | None = None
     name: str | None = None
 
