@@ -8,9 +8,10 @@ two calls share a key. `request_id` is tierd's id of the HTTP request (or CLI ca
 belongs to; `client_request_id` is the client's `X-Request-Id`, kept for correlation only.
 
 Reports never scan the rows: an insert trigger keeps `call_totals`, one row per UTC day and
-(provider, model, task, tier, status, fallback reason, cache hit, latency bucket), so the day's,
-week's or month's totals, a breakdown, a budget's spend and the all-time /metrics series are a
-few hundred rows at most however many calls the ledger holds.
+(provider, model, task, tier, fallback reason) holding the calls' counts by outcome, tokens,
+cost, latency and a cumulative latency histogram. The day's, week's or month's totals, a
+breakdown, a budget's spend and the all-time /metrics series read a few rows per day and
+route, however many calls the ledger holds.
 """
 
 from __future__ import annotations
@@ -26,19 +27,27 @@ from tierd.costs.periods import check_period, iso, period_bounds
 from tierd.db import Schema, transaction
 from tierd.errors import TierdError
 
-LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-"""Upper bounds (seconds) of the latency buckets `call_totals` counts calls in, from an
-embedding batch to a long local generation. Written into migration step 2's trigger: changing
-them takes a new step that rebuilds the totals."""
+_LATENCY_BOUNDS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000)
+"""The latency histogram's bounds, as migration step 2 wrote them into `call_totals` (one
+column per bound, `le_<ms>`): changing them takes a new step that rebuilds the totals."""
 
-_BUCKET_OF_LATENCY = (
-    "CASE WHEN {row}.latency_ms <= 50 THEN 0 WHEN {row}.latency_ms <= 100 THEN 1 "
-    "WHEN {row}.latency_ms <= 250 THEN 2 WHEN {row}.latency_ms <= 500 THEN 3 "
-    "WHEN {row}.latency_ms <= 1000 THEN 4 WHEN {row}.latency_ms <= 2500 THEN 5 "
-    "WHEN {row}.latency_ms <= 5000 THEN 6 WHEN {row}.latency_ms <= 10000 THEN 7 "
-    "WHEN {row}.latency_ms <= 30000 THEN 8 WHEN {row}.latency_ms <= 60000 THEN 9 "
-    "WHEN {row}.latency_ms <= 120000 THEN 10 ELSE 11 END")
-"""The bucket of a row's latency, as step 2 wrote it (LATENCY_BUCKETS_S in milliseconds)."""
+LATENCY_BUCKETS_S = tuple(ms / 1000 for ms in _LATENCY_BOUNDS_MS)
+"""Upper bounds (seconds) of the latency buckets: from an embedding batch to a long local
+generation."""
+
+_LE_COLUMNS = [f"le_{ms}" for ms in _LATENCY_BOUNDS_MS]
+_SUMMED = ["calls", "ok", "errors", "cancelled", "cache_hits", "prompt_tokens",
+           "completion_tokens", "cost_usd", "latency_ms", *_LE_COLUMNS]
+
+
+def _counts_of(row: str) -> list[str]:
+    """The values one row of `calls` adds to each of _SUMMED."""
+    return [
+        "1", f"{row}.status = 'ok'", f"{row}.status = 'error'", f"{row}.status = 'cancelled'",
+        f"{row}.cache_hit", f"{row}.prompt_tokens", f"{row}.completion_tokens",
+        f"{row}.cost_usd", f"{row}.latency_ms",
+        *(f"{row}.latency_ms <= {ms}" for ms in _LATENCY_BOUNDS_MS)]
+
 
 SCHEMA = Schema("ledger", ("""
 CREATE TABLE IF NOT EXISTS calls (
@@ -104,36 +113,22 @@ CREATE TABLE call_totals (
     model TEXT NOT NULL,
     task TEXT NOT NULL,
     tier TEXT NOT NULL,
-    status TEXT NOT NULL,
     fallback_reason TEXT NOT NULL,
-    cache_hit INTEGER NOT NULL,
-    latency_bucket INTEGER NOT NULL,
-    calls INTEGER NOT NULL,
-    prompt_tokens INTEGER NOT NULL,
-    completion_tokens INTEGER NOT NULL,
-    cost_usd REAL NOT NULL,
-    latency_ms REAL NOT NULL,
-    PRIMARY KEY (day, provider, model, task, tier, status, fallback_reason, cache_hit,
-                 latency_bucket)
+    """ + ",\n    ".join(f"{name} {'REAL' if name in ('cost_usd', 'latency_ms') else 'INTEGER'}"
+                         " NOT NULL" for name in _SUMMED) + """,
+    PRIMARY KEY (day, provider, model, task, tier, fallback_reason)
 ) WITHOUT ROWID;
 INSERT INTO call_totals
-    SELECT CAST(ts / 86400 AS INTEGER) * 86400.0, provider, model, task, tier, status,
-           COALESCE(fallback_reason, ''), cache_hit, """ + _BUCKET_OF_LATENCY.format(row="calls")
-                        + """, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens),
-           SUM(cost_usd), SUM(latency_ms)
-    FROM calls GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9;
+    SELECT CAST(calls.ts / 86400 AS INTEGER) * 86400.0, provider, model, task, tier,
+           COALESCE(fallback_reason, ''), """ + ", ".join(
+        f"SUM({value})" for value in _counts_of("calls")) + """
+    FROM calls GROUP BY 1, 2, 3, 4, 5, 6;
 CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
     INSERT INTO call_totals VALUES (
         CAST(new.ts / 86400 AS INTEGER) * 86400.0, new.provider, new.model, new.task, new.tier,
-        new.status, COALESCE(new.fallback_reason, ''), new.cache_hit,
-        """ + _BUCKET_OF_LATENCY.format(row="new") + """, 1, new.prompt_tokens,
-        new.completion_tokens, new.cost_usd, new.latency_ms)
-    ON CONFLICT DO UPDATE SET
-        calls = calls + 1,
-        prompt_tokens = prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = completion_tokens + excluded.completion_tokens,
-        cost_usd = cost_usd + excluded.cost_usd,
-        latency_ms = latency_ms + excluded.latency_ms;
+        COALESCE(new.fallback_reason, ''), """ + ", ".join(_counts_of("new")) + """)
+    ON CONFLICT DO UPDATE SET """ + ", ".join(
+        f"{name} = {name} + excluded.{name}" for name in _SUMMED) + """;
 END;
 """))
 
@@ -254,26 +249,19 @@ class Ledger:
         """All-time counts for /metrics: calls by tier, model and outcome, a cumulative latency
         histogram by tier and model, fallbacks by reason, spend and tokens by provider."""
         with self.lock:
-            outcomes = [tuple(r) for r in self.conn.execute(
-                "SELECT tier, model, status, SUM(calls) FROM call_totals "
-                "GROUP BY tier, model, status")]
-            histogram: dict[tuple[str, str], list] = {}
-            for tier, model, bucket, calls, latency_ms in self.conn.execute(
-                    "SELECT tier, model, latency_bucket, SUM(calls), SUM(latency_ms) "
-                    "FROM call_totals GROUP BY tier, model, latency_bucket"):
-                entry = histogram.setdefault((tier, model),
-                                             [0, 0.0, [0] * (len(LATENCY_BUCKETS_S) + 1)])
-                entry[0] += calls
-                entry[1] += latency_ms / 1000
-                entry[2][bucket] += calls
+            by_route = self.conn.execute(
+                "SELECT tier, model, SUM(ok), SUM(errors), SUM(cancelled), SUM(calls), "
+                f"SUM(latency_ms), {', '.join(f'SUM({c})' for c in _LE_COLUMNS)} "
+                "FROM call_totals GROUP BY tier, model").fetchall()
             fallbacks = dict(self.conn.execute(
                 "SELECT fallback_reason, SUM(calls) FROM call_totals WHERE fallback_reason != '' "
                 "GROUP BY fallback_reason").fetchall())
             providers = [tuple(r) for r in self.conn.execute(
                 "SELECT provider, SUM(cost_usd), SUM(prompt_tokens), SUM(completion_tokens) "
                 "FROM call_totals GROUP BY provider")]
-        latency = [(tier, model, calls, seconds, tuple(_cumulative(per_bucket)))
-                   for (tier, model), (calls, seconds, per_bucket) in histogram.items()]
+        outcomes = [(row[0], row[1], status, count) for row in by_route
+                    for status, count in zip(("ok", "error", "cancelled"), row[2:5]) if count]
+        latency = [(row[0], row[1], row[5], row[6] / 1000, tuple(row[7:])) for row in by_route]
         return LedgerMetrics(outcomes, latency, fallbacks, providers)
 
     def recent(self, limit: int) -> list[dict]:
@@ -293,19 +281,11 @@ class Ledger:
         return [dict(row) for row in found]
 
 
-def _cumulative(per_bucket: list[int]) -> Iterator[int]:
-    """Calls at or under each bound, from calls per bucket (the last is above them all)."""
-    total = 0
-    for count in per_bucket[:-1]:
-        total += count
-        yield total
-
-
 _TOTALS = """SELECT COALESCE(SUM(calls), 0) AS calls,
-    COALESCE(SUM(calls * (status = 'ok')), 0) AS ok,
-    COALESCE(SUM(calls * (status = 'error')), 0) AS errors,
-    COALESCE(SUM(calls * (status = 'cancelled')), 0) AS cancelled,
-    COALESCE(SUM(calls * cache_hit), 0) AS cache_hits,
+    COALESCE(SUM(ok), 0) AS ok,
+    COALESCE(SUM(errors), 0) AS errors,
+    COALESCE(SUM(cancelled), 0) AS cancelled,
+    COALESCE(SUM(cache_hits), 0) AS cache_hits,
     COALESCE(SUM(calls * (fallback_reason != '')), 0) AS fallbacks,
     COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
     COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
