@@ -26,6 +26,7 @@ from tierd.models.footprints import FootprintStore
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
 from tierd.routing.breaker import Breaker
 from tierd.routing.cache import ResponseCache
+from tierd.routing.inflight import InFlight
 from tierd.runtimes.base import ParallelSetting, Runtime
 
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ class Tierd:
     cache: ResponseCache
     parallel: dict[str, ParallelSetting]
     """Each host's default slots per model, and where that figure came from."""
+    inflight: InFlight
+    """The routed requests running now: what a shutdown past its grace cuts and settles."""
     scheduler: JobScheduler | None = None
     """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
 
@@ -178,4 +181,5 @@ def open_tierd(config: Config) -> Tierd:
     )
     return Tierd(config, hosts, runtimes, manager, providers, costs,
                  breaker=Breaker(config.routing.cooldown),
-                 cache=ResponseCache(config.routing.cache_ttl), parallel=parallel)
+                 cache=ResponseCache(config.routing.cache_ttl), parallel=parallel,
+                 inflight=InFlight())

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from tierd.api.streaming import collect, open_stream
+from tierd.api.limits import check_embedding_inputs
+from tierd.api.streaming import collect, open_stream, run_cancellable
 from tierd.chat import openai as openai_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError, UnknownModel
@@ -31,9 +32,12 @@ def task_header(request: Request) -> str | None:
     return request.headers.get("x-tierd-task") or None
 
 
-def request_id(request: Request) -> str | None:
-    """The id the request log gave this request, so its ledger rows carry the same one."""
-    return getattr(request.state, "request_id", None)
+def request_ids(request: Request) -> dict[str, str | None]:
+    """tierd's id of this request (the request log made it) and the client's X-Request-Id,
+    as the router's `request_id` / `client_request_id`: the ledger rows carry both, and only
+    tierd's own ids key them."""
+    return {"request_id": getattr(request.state, "request_id", None),
+            "client_request_id": getattr(request.state, "client_request_id", None)}
 
 
 @router.post("/v1/chat/completions")
@@ -45,8 +49,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
-    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request), chat,
-                                    body.stream, request_id(request))
+    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
+                                                      chat, body.stream,
+                                                      **request_ids(request)))
 
     if not body.stream:
         chunks = await collect(reply.chunks)
@@ -78,8 +83,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
 @router.post("/v1/embeddings")
 async def embeddings(body: EmbeddingRequest, request: Request):
     app = request.app.state.tierd
-    routed = await run_in_threadpool(route_embed, app, body.model, task_header(request),
-                                     as_list(body.input), request_id(request))
+    texts = as_list(body.input)
+    check_embedding_inputs(app.config, texts)
+    routed = await run_cancellable(lambda cancel: route_embed(
+        app, body.model, task_header(request), texts, cancel=cancel, **request_ids(request)))
     result = routed.embeddings
     return JSONResponse(
         {

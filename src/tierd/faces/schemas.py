@@ -3,7 +3,8 @@
 These check types and ranges (a wrong type or an out-of-range value is a 400 naming the
 field) and describe the bodies in the OpenAPI schema; what the fields mean is translated in
 tierd.chat.openai and tierd.chat.ollama, which also refuse the fields tierd cannot honour.
-Other unknown fields are ignored (clients send many: `user`, `metadata`, ...).
+Other unknown fields are ignored (clients send many: `user`, `metadata`, ...). Each top-level
+body is a `RequestBody` (tierd.api.limits), which refuses text that is not Unicode.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tierd.api.limits import MAX_REPLY_TOKENS, RequestBody
 
 
 class _Lenient(BaseModel):
@@ -87,7 +90,7 @@ class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestBody):
     # Unknown fields are kept, so the translation can refuse the ones that change an answer
     # (logprobs, functions, ...) by name.
     model_config = ConfigDict(extra="allow")
@@ -96,8 +99,8 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_REPLY_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_REPLY_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
@@ -109,14 +112,15 @@ class ChatCompletionRequest(BaseModel):
     response_format: ResponseFormat | None = None
 
 
-class EmbeddingRequest(_Lenient):
+class EmbeddingRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(min_length=1)
     encoding_format: Literal["float", "base64"] = "float"
 
 
 class OllamaOptions(_Lenient):
-    num_predict: int | None = None
+    num_predict: int | None = Field(default=None, ge=-2, le=MAX_REPLY_TOKENS,
+                                    description="-1 or -2: as long as the context allows")
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
@@ -130,7 +134,7 @@ KeepAlive = str | int | float | None
 OllamaFormat = Literal["", "json"] | dict | None
 
 
-class OllamaGenerateRequest(_Lenient):
+class OllamaGenerateRequest(RequestBody):
     model: str = Field(min_length=1)
     prompt: str = ""
     system: str | None = None
@@ -163,7 +167,7 @@ class OllamaChatMessage(_Lenient):
     tool_name: str | None = None
 
 
-class OllamaChatRequest(_Lenient):
+class OllamaChatRequest(RequestBody):
     model: str = Field(min_length=1)
     messages: list[OllamaChatMessage] = Field(default_factory=list)
     stream: bool = True
@@ -174,7 +178,7 @@ class OllamaChatRequest(_Lenient):
     think: bool | str | None = None
 
 
-class OllamaEmbedRequest(_Lenient):
+class OllamaEmbedRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(default_factory=list, description="empty: load the model")
     truncate: bool = True
@@ -182,12 +186,12 @@ class OllamaEmbedRequest(_Lenient):
     keep_alive: KeepAlive = None
 
 
-class OllamaEmbeddingsRequest(_Lenient):
+class OllamaEmbeddingsRequest(RequestBody):
     model: str = Field(min_length=1)
     prompt: str
 
 
-class OllamaPullRequest(_Lenient):
+class OllamaPullRequest(RequestBody):
     model: str | None = None
     name: str | None = None
     stream: bool = True
@@ -199,7 +203,7 @@ class OllamaPullRequest(_Lenient):
         return self.model or self.name or ""
 
 
-class OllamaShowRequest(_Lenient):
+class OllamaShowRequest(RequestBody):
     model: str | None = None
     name: str | None = None
 
