@@ -66,6 +66,11 @@ _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/search"): (400, 404, 409, 502, 503),
     ("post", "/search"): (400, 404, 409, 502, 503),
     ("get", "/costs"): (400,),
+    ("get", "/costs/daily"): (400,),
+    ("get", "/costs/routing"): (400,),
+    ("get", "/costs/calls"): (400,),
+    ("get", "/bench/runs"): (400,),
+    ("get", "/v1/models/{model}"): (404,),
     ("get", "/readyz"): (503,),
 }
 """Errors a route's own work can end in, beyond those every route or every POST may get."""
