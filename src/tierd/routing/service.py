@@ -23,3 +23,13 @@ def explain(app: Tierd, model: str, header_task: str | None, messages: list[dict
             "warning": route.warning, "needs": sorted(wanted),
             "candidates": [c.label for c in route.candidates], "skipped": skipped,
             "max_wait": route.max_wait}
+
+
+def count_prompt_tokens(app: Tierd, model: str, header_task: str | None,
+                        request: ChatRequest) -> int:
+    """Tokens `request`'s prompt (tools included) takes on the candidate its route would try
+    first, counted by that candidate's runtime (Anthropic's `count_tokens`)."""
+    candidate = resolve_route(app, model, header_task, request).candidates[0]
+    runtime = (app.runtime_for(candidate.target) if candidate.kind == "local"
+               else app.providers[candidate.target])
+    return runtime.count_tokens(candidate.model, request)
