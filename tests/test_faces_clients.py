@@ -171,6 +171,8 @@ def test_bad_requests(daemon):
         ("/v1/chat/completions", json.dumps({"model": CHAT, "max_tokens": -3, "messages": [
             {"role": "user", "content": "x"}]}).encode(), 400, "max_tokens"),
         ("/v1/embeddings", json.dumps({"model": EMBED, "input": 42}).encode(), 400, "input"),
+        ("/v1/embeddings", json.dumps({"model": EMBED, "input": "x", "dimensions": 8}).encode(),
+         400, "dimensions: local/packaged:all-minilm cannot shorten its vectors"),
         ("/v1/chat/completions", b"x" * 70_000, 413, "over the 64.0KiB limit"),
     ]
     for path, body, code, words in cases:

@@ -23,7 +23,7 @@ from tierd.chat import ollama as ollama_shape
 from tierd.chat.reply import assemble
 from tierd.chat.request import BadField
 from tierd.errors import TierdError
-from tierd.faces.openai import request_id, task_header
+from tierd.faces.openai import embed_texts, request_id, task_header
 from tierd.faces.schemas import (
     OllamaChatRequest,
     OllamaEmbeddingsRequest,
@@ -33,7 +33,6 @@ from tierd.faces.schemas import (
     OllamaShowRequest,
     as_list,
 )
-from tierd.faces.vectors import normalised
 from tierd.models.service import (
     ModelEntry,
     act_on_model,
@@ -124,15 +123,12 @@ async def chat(body: OllamaChatRequest, request: Request):
 
 @router.post("/api/embed")
 async def embed(body: OllamaEmbedRequest, request: Request):
-    app = request.app.state.tierd
     texts = as_list(body.input) if body.input else []
     if not texts:  # as in Ollama: an empty input loads the model (keep_alive 0 unloads it)
         return await _load_or_unload(request, body.model, body.keep_alive, {"embeddings": []})
-    routed = await run_in_threadpool(route_embed, app, body.model, task_header(request),
-                                     texts, request_id(request))
+    routed, vectors = await embed_texts(request, body.model, texts, body.dimensions)
     result = routed.embeddings
-    return JSONResponse({"model": routed.answer.model,
-                         "embeddings": [normalised(v) for v in result.vectors],
+    return JSONResponse({"model": routed.answer.model, "embeddings": vectors,
                          "total_duration": result.total_duration,
                          "load_duration": result.load_duration,
                          "prompt_eval_count": result.prompt_tokens}, headers=routed.headers())

@@ -20,12 +20,14 @@ from tierd.api.streaming import collect, open_stream
 from tierd.chat import completions as completions_shape
 from tierd.chat import openai as openai_shape
 from tierd.chat.reply import assemble
-from tierd.chat.request import ChatRequest
+from tierd.chat.request import BadField, ChatRequest
 from tierd.errors import TierdError, UnknownModel
-from tierd.faces.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest, as_list
-from tierd.faces.vectors import encoded, normalised
+from tierd.faces.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from tierd.faces.token_ids import texts_from_input
+from tierd.faces.vectors import encoded, shortened
 from tierd.routing.chains import catalog
-from tierd.routing.router import open_chat, route_embed
+from tierd.routing.router import RoutedEmbeddings, open_chat, route_embed
+from tierd.routing.service import unshortenable
 
 router = APIRouter(tags=["openai"])
 
@@ -137,26 +139,46 @@ async def completions(body: CompletionRequest, request: Request):
 
 @router.post("/v1/embeddings")
 async def embeddings(body: EmbeddingRequest, request: Request):
-    app = request.app.state.tierd
-    routed = await run_in_threadpool(route_embed, app, body.model, task_header(request),
-                                     as_list(body.input), request_id(request))
+    """Texts, or cl100k_base token ids (tierd.faces.token_ids); `dimensions` shortens the
+    vectors of models trained for it."""
+    texts = texts_from_input(body.input)
+    routed, vectors = await embed_texts(request, body.model, texts, body.dimensions)
     result = routed.embeddings
     return JSONResponse(
         {
             "object": "list",
             "data": [
-                {
-                    "object": "embedding",
-                    "index": i,
-                    "embedding": encoded(normalised(v), body.encoding_format),
-                }
-                for i, v in enumerate(result.vectors)
+                {"object": "embedding", "index": i,
+                 "embedding": encoded(v, body.encoding_format)}
+                for i, v in enumerate(vectors)
             ],
             "model": routed.answer.model,
             "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
         },
         headers=routed.headers(),
     )
+
+
+async def embed_texts(request: Request, model: str, texts: list[str],
+                      dimensions: int | None) -> tuple[RoutedEmbeddings, list[list[float]]]:
+    """Route `texts` to an embedding model; the vectors at unit length, shortened to
+    `dimensions` when given (refused, before anything runs, where a candidate of the route
+    was not trained to be shortened)."""
+    app = request.app.state.tierd
+    if dimensions is not None:
+        refused = await run_in_threadpool(unshortenable, app, model, task_header(request))
+        if refused:
+            raise BadField("dimensions", f"{', '.join(refused)} cannot shorten its vectors: "
+                                         "only models trained for it (Matryoshka, such as "
+                                         "nomic-embed-text or mxbai-embed-large, or one with "
+                                         "[[models]] matryoshka = true) can")
+    routed = await run_in_threadpool(route_embed, app, model, task_header(request), texts,
+                                     request_id(request))
+    vectors = routed.embeddings.vectors
+    if dimensions is not None and vectors and dimensions > len(vectors[0]):
+        raise BadField("dimensions", f"{dimensions} is more than the {len(vectors[0])} "
+                                     f"dimensions of {routed.answer.model}")
+    return routed, [shortened(v, dimensions) for v in vectors]
 
 
 @router.get("/v1/models")

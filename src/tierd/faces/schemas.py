@@ -353,6 +353,8 @@ class OllamaEmbedRequest(_Lenient):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(default_factory=list, description="empty: load the model")
     truncate: bool = True
+    dimensions: int | None = Field(default=None, ge=1, description="shorten each vector to "
+                                   "this many dimensions (models trained to be shortened)")
     options: OllamaOptions | None = None
     keep_alive: KeepAlive = None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from tierd.app import Tierd
+from tierd.chat.capabilities import shortens
 from tierd.chat.request import ChatRequest
 from tierd.routing.router import resolve_route
 from tierd.runtimes.base import Feature
@@ -33,3 +34,11 @@ def count_prompt_tokens(app: Tierd, model: str, header_task: str | None,
     runtime = (app.runtime_for(candidate.target) if candidate.kind == "local"
                else app.providers[candidate.target])
     return runtime.count_tokens(candidate.model, request)
+
+
+def unshortenable(app: Tierd, model: str, header_task: str | None) -> list[str]:
+    """The embedding candidates `model` routes to whose vectors may not be shortened (an
+    embedding request's `dimensions` needs every one of them to allow it)."""
+    route = resolve_route(app, model, header_task, capability="embed",
+                          needs=frozenset({"embedding"}))
+    return [c.label for c in route.candidates if not shortens(app.config, c.target, c.model)]
