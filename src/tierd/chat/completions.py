@@ -3,8 +3,9 @@ options and reply events — for tierd's OpenAI face.
 
 A completion continues its prompt as raw text (no chat template), so it needs an exact local
 model (the router says so otherwise). `prompt` may be a list of texts: each is completed on its
-own and is one choice, at its index. Token-id prompts are refused: which tokenizer made them
-cannot be checked for a raw completion.
+own and is one choice, at its index. Token-id prompts are refused with a 400: the clients of
+this API send text (token ids are read only as embedding inputs, where tiktoken-based clients
+send them: tierd.faces.token_ids).
 
 - `prompts_from_completion`: the prompts and options of a request body;
 - `completion_body`: a whole `text_completion`;
@@ -39,11 +40,14 @@ def prompts_from_completion(body: dict) -> tuple[list[str], GenerateOptions]:
         if body.get(name) not in NEUTRAL:
             raise BadField(name, why)
     prompt: Any = body.get("prompt")
-    prompts = [prompt] if isinstance(prompt, str) else list(prompt or [])
+    # One text, or one array of token ids, is one prompt named "prompt"; a list names each.
+    single = isinstance(prompt, str) or (
+        isinstance(prompt, list) and bool(prompt) and all(isinstance(t, int) for t in prompt))
+    prompts = [prompt] if single else list(prompt or [])
     if not prompts:
         raise BadField("prompt", "is empty: give the text to complete")
     for i, text in enumerate(prompts):
-        where = "prompt" if isinstance(prompt, str) else f"prompt[{i}]"
+        where = "prompt" if single else f"prompt[{i}]"
         if not isinstance(text, str):
             raise BadField(where, "token ids are not supported in a completion: send the text "
                                   "(tierd tokenizes it with the model's own tokenizer)")
