@@ -9,7 +9,8 @@ Switches for tests, set on the server object between requests:
 `fail_status` (answer every call with this status and an OpenAI error body), `retry_after`
 (sent with it), `hang` (seconds to sleep before answering), `hang_mid_stream` (seconds to
 sleep after the first token), `garbage` (a stream whose events are not JSON),
-`close_after` (drop the connection after that many tokens), `omit_usage` (no usage chunk).
+`close_after` (drop the connection after that many tokens), `omit_usage` (no usage chunk),
+`prompt_scale` (report that many times the prompt tokens counted: a careless provider).
 A request that forces a tool call (`tool_choice` "required" or a named function) is answered
 with a call to that tool (the first one for "required") whose arguments are `tool_arguments`,
 streamed in three fragments, with finish_reason "tool_calls".
@@ -44,6 +45,11 @@ class Recorded:
     body: Any
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256
+    """Connections waiting to be accepted: a burst of concurrent calls must not be refused."""
+
+
 @dataclass
 class StandIn:
     """What every stand-in shares: switches, the request log, the thread and the port."""
@@ -58,6 +64,7 @@ class StandIn:
     close_after: int | None = None
     omit_usage: bool = False
     tool_arguments: dict = field(default_factory=lambda: {"city": "Paris"})
+    prompt_scale: float = 1.0
     requests: list[Recorded] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -72,7 +79,7 @@ class StandIn:
         class Bound(handler):  # type: ignore[valid-type, misc]
             server_state = stand_in
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Bound)
+        self._server = _Server(("127.0.0.1", 0), Bound)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, name="stand-in", daemon=True).start()
         return self
@@ -88,6 +95,7 @@ class StandIn:
         self.hang = self.hang_mid_stream = 0.0
         self.garbage = self.omit_usage = False
         self.close_after = None
+        self.prompt_scale = 1.0
         self.requests.clear()
 
 
@@ -194,7 +202,7 @@ class OpenAIHandler(StandInHandler):
         if called is not None:
             self.call(body, called["function"]["name"])
             return
-        prompt = prompt_tokens_of(body["messages"])
+        prompt = math.ceil(prompt_tokens_of(body["messages"]) * state.prompt_scale)
         limit = body.get("max_tokens") or body.get("max_completion_tokens") or 1_000_000
         words = reply_words(min(state.reply_tokens, limit))
         finish = "length" if limit < state.reply_tokens else "stop"

@@ -1,5 +1,7 @@
 """Fuzz the HTTP API from its own OpenAPI schema against a real `tierd serve`: valid and
-invalid requests for every operation; no answer may be a 5xx, none may hang.
+invalid requests for every operation; no answer may be a 5xx, none may hang, and every answer
+must be one the document states — its status code, media type and (for errors) body schema —
+so generated clients and fuzzers are not misled.
 
 Generated model names almost never name a real model, so most generations are refused
 cheaply; the daemon's context is small so the rare real one is short.
@@ -12,6 +14,11 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.conftest import start_daemon
 
@@ -19,6 +26,7 @@ TOKEN = "fuzz-token-0123456789"
 EXAMPLES_PER_OPERATION = 50
 RESPONSE_TIMEOUT = 60.0
 """Seconds any one answer may take before the fuzz run calls it a hang."""
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +46,7 @@ def test_no_5xx_and_no_hang_for_any_generated_request(daemon):
     assert len(operations) >= 10, [op.label for op in operations]
     ran: dict[str, int] = {}
     failures: list[str] = []
+    mismatches: list[str] = []
 
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -55,6 +64,11 @@ def test_no_5xx_and_no_hang_for_any_generated_request(daemon):
                 if response.status_code >= 500:
                     failures.append(f"{operation.label} -> {response.status_code} "
                                     f"{response.text[:200]!r} ({case.as_curl_command()})")
+                try:
+                    case.validate_response(response, checks=CONFORMANCE)
+                except (Exception, BaseExceptionGroup) as err:  # one per mismatch found
+                    mismatches.append(f"{operation.label} -> {response.status_code}: "
+                                      f"{str(err)[:300]} ({case.as_curl_command()})")
 
             try:
                 probe()
@@ -66,5 +80,7 @@ def test_no_5xx_and_no_hang_for_any_generated_request(daemon):
     total = sum(ran.values())
     print(f"\nfuzz: {total} cases over {len(ran)} operations: {ran}")
     assert not failures, "\n".join(failures[:10])
+    assert not mismatches, f"{len(mismatches)} answers the schema does not state:\n" + \
+        "\n".join(mismatches[:10])
     assert total >= len(operations) * 10
     assert daemon.process.poll() is None, "the daemon died under fuzzing"

@@ -126,10 +126,12 @@ def test_cors_only_for_configured_origins(daemon, plain_daemon):
     assert "access-control-allow-origin" not in preflight(daemon.url, "http://evil.test").headers
     answered = httpx.get(f"{daemon.url}/v1/models", headers={**auth(), "Origin": DASHBOARD})
     assert answered.headers["access-control-allow-origin"] == DASHBOARD
-    # Off by default: no CORS headers at all, whatever the origin.
+    # Off by default: no CORS headers at all, and a page of any other origin is refused.
     plain = httpx.get(f"{plain_daemon.url}/v1/models", headers={"Origin": DASHBOARD})
-    assert plain.status_code == 200 and "access-control-allow-origin" not in plain.headers
-    assert "access-control-allow-origin" not in preflight(plain_daemon.url, DASHBOARD).headers
+    assert plain.status_code == 403 and "access-control-allow-origin" not in plain.headers
+    assert plain.json()["error"]["code"] == "origin_not_allowed"
+    refused = preflight(plain_daemon.url, DASHBOARD)
+    assert refused.status_code == 403 and "access-control-allow-origin" not in refused.headers
 
 
 def test_secrets_never_appear_in_errors_logs_or_config_show(daemon):
@@ -173,9 +175,11 @@ def test_one_json_log_line_per_request(daemon):
         time.sleep(0.05)
     lines = [json.loads(line) for line in daemon.log_path.read_text().splitlines()
              if line.startswith("{")]
-    mine = [line for line in lines if line.get("request_id") == "logline-1"]
+    mine = [line for line in lines if line.get("client_request_id") == "logline-1"]
     assert len(mine) == 1
     entry = mine[0]
+    assert len(entry["request_id"]) == 32 and entry["request_id"] != "logline-1"
+    assert response.headers["X-Request-Id"] == "logline-1"
     assert entry["logger"] == "tierd.request" and entry["method"] == "POST"
     assert entry["route"] == "/v1/chat/completions" and entry["status"] == 200
     assert entry["model"] == CHAT and entry["latency_ms"] > 0

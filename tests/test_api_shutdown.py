@@ -7,6 +7,7 @@ the middle of a model load leaves a state that starts clean and consistent.
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 import time
@@ -16,10 +17,19 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import Daemon, free_port, start_daemon
+from tests.openai_test_server import start_openai_server
 from tierd.db import connect
 
 CHAT = "packaged:gemma3-270m"
 MODELS = f'[[models]]\nname = "{CHAT}"\ncontext_length = 512\n'
+
+
+KEY_VARIABLE = "TIERD_TEST_SHUTDOWN_KEY"
+
+
+def provider(name: str, port: int) -> str:
+    return (f'[[providers]]\nname = "{name}"\nbase_url = "http://127.0.0.1:{port}/v1"\n'
+            f'api_key_env = "{KEY_VARIABLE}"\nmodels = ["gpt-4o-mini"]\n')
 
 
 def state_db(daemon: Daemon) -> Path:
@@ -117,40 +127,101 @@ def _refused(daemon: Daemon) -> bool:
 def test_past_the_grace_period_requests_are_cancelled_and_the_exit_is_still_clean(
         tmp_path, packaged_models_dir):
     daemon = start_daemon(tmp_path, packaged_models_dir, f"[server]\nshutdown_grace = 1\n{MODELS}")
-    cut, streaming = threading.Event(), threading.Event()
+    streaming = threading.Event()
+    lines: list[str] = []
     try:
         def long_stream() -> None:
-            try:
-                with httpx.stream("POST", f"{daemon.url}/v1/chat/completions", timeout=120,
-                                  json={"model": CHAT, "max_tokens": 480, "stream": True,
-                                        "messages": [{"role": "user",
-                                                      "content": "Write a very long story."}]}
-                                  ) as response:
-                    for line in response.iter_lines():
-                        if '"content"' in line:
-                            streaming.set()
-                        if line == "data: [DONE]":
-                            return
-            except httpx.HTTPError:
-                pass
-            cut.set()
+            with httpx.stream("POST", f"{daemon.url}/v1/chat/completions", timeout=120,
+                              json={"model": CHAT, "max_tokens": 480, "stream": True,
+                                    "messages": [{"role": "user",
+                                                  "content": "Write a very long story."}]}
+                              ) as response:
+                for line in response.iter_lines():
+                    lines.append(line)
+                    if '"content"' in line:
+                        streaming.set()
 
         reader = threading.Thread(target=long_stream)
         reader.start()
         assert streaming.wait(timeout=120)
         daemon.process.send_signal(signal.SIGTERM)
         reader.join(timeout=120)
-        assert cut.is_set(), "the stream ran to its end instead of being cut after the grace"
         assert daemon.process.wait(timeout=60) == 0
     finally:
         daemon.stop()
+    # The stream was cut with an error event of its own, not run to its end.
+    errors = [json.loads(line[6:]) for line in lines if line.startswith("data: {\"error")]
+    assert errors and "shutting down" in errors[0]["error"]["message"], lines[-3:]
+    assert not any('"finish_reason": "stop"' in line for line in lines)
     log = daemon.log_path.read_text()
-    assert "timeout graceful shutdown exceeded" in log and "tierd stopped cleanly" in log
+    assert "server.shutdown_grace (1s) is over: cut 1 request(s)" in log
+    assert "tierd stopped cleanly" in log and "Traceback" not in log
     conn = connect(state_db(daemon))
     statuses = [r[0] for r in conn.execute("SELECT status FROM calls")]
     conn.close()
     assert statuses == ["cancelled"]
     assert_clean_state(state_db(daemon))
+
+
+def test_past_the_grace_every_provider_call_keeps_its_row_and_no_reservation_is_held(
+        tmp_path, packaged_models_dir):
+    """Eight calls in flight to paid providers at SIGTERM with a 1 s grace: one provider
+    has not answered at all (and will not for 8 s), one stalls mid-reply."""
+    slow = start_openai_server(hang=8.0)
+    stalling = start_openai_server(reply_tokens=20, hang_mid_stream=4.0)
+    keys = tmp_path / "keys.env"
+    keys.write_text(f"{KEY_VARIABLE}={slow.api_key}\n")
+    config = (f'env_file = "{keys}"\n' + provider("slow", slow.port) + provider(
+        "stalling", stalling.port)
+        + '[budgets]\ndaily = 100.0\n[routing]\ncache_ttl = 0\n'
+        + f"[server]\nshutdown_grace = 1\n{MODELS}")
+    daemon = start_daemon(tmp_path, packaged_models_dir, config)
+    answers: list = []
+
+    def call(model: str, stream: bool) -> None:
+        body = {"model": model, "max_tokens": 30, "stream": stream,
+                "messages": [{"role": "user", "content": "Summarise the meeting notes."}]}
+        with httpx.stream("POST", f"{daemon.url}/v1/chat/completions", json=body,
+                          timeout=60) as response:
+            answers.append((model, stream, response.status_code, response.read().decode()))
+
+    plan = [("slow/gpt-4o-mini", False)] * 4 + [("slow/gpt-4o-mini", True)] * 2 + [
+        ("stalling/gpt-4o-mini", True), ("stalling/gpt-4o-mini", False)]
+    try:
+        threads = [threading.Thread(target=call, args=step) for step in plan]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(slow.requests) + len(stalling.requests) == len(plan))
+        time.sleep(0.3)  # the stalling provider has sent its first token
+        stopped_at = time.monotonic()
+        daemon.process.send_signal(signal.SIGTERM)
+        for thread in threads:
+            thread.join(timeout=60)
+        assert daemon.process.wait(timeout=60) == 0
+        assert time.monotonic() - stopped_at < 15
+    finally:
+        daemon.stop()
+        slow.stop()
+        stalling.stop()
+
+    assert len(answers) == len(plan)
+    for model, stream, status, text in answers:
+        if status == 503:  # cut before a byte of the reply went out: a well-formed body
+            assert "shutting down" in json.loads(text)["error"]["message"]
+        else:  # a stream that had started: its own error event, then the end
+            assert status == 200 and stream, (model, status, text)
+            assert '"error"' in text and "shutting down" in text and "[DONE]" in text
+    conn = connect(state_db(daemon))
+    rows = conn.execute("SELECT provider, status, error, call_id FROM calls").fetchall()
+    held = conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0]
+    conn.close()
+    # One row per call that reached a provider, each cancelled, and nothing still reserved.
+    assert sorted(r["provider"] for r in rows) == sorted(m.split("/")[0] for m, _ in plan)
+    assert {r["status"] for r in rows} == {"cancelled"}
+    assert len({r["call_id"] for r in rows}) == len(plan)
+    assert held == 0
+    log = daemon.log_path.read_text()
+    assert "Traceback" not in log and "settled 6 call(s)" in log, log[-3000:]
 
 
 def test_sigkill_during_a_model_load_then_a_clean_start(tmp_path, packaged_models_dir):

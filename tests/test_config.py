@@ -198,3 +198,65 @@ def test_capabilities_are_declared_per_model_and_round_trip():
         "providers[0].models[1]: 'gpt-4o-mini' is listed more than once"]
     assert problems_of(text.replace("32000", "-1")) == [
         "providers[0].models[1].context_length: -1 is negative"]
+
+
+def test_every_range_and_reference_in_one_pass():
+    """Type errors no longer hide the range and reference checks: one round shows it all."""
+    problems = problems_of('''state_dir = ""
+[server]
+max_body = 0
+queue_limit = "many"
+max_embedding_inputs = 0
+cors_origins = ["evil.example"]
+[routing]
+cooldown = -1
+cache_ttl = -5
+[routing.tiers.cheap]
+candidates = ["openai/gpt-4o-mimi", "gpt-4o-mimi", "local/packaged:gemma3-27m", "qwen2.5:14b"]
+max_wait = -1
+[[providers]]
+name = "openai"
+base_url = "http://127.0.0.1:9/v1"
+api_key_env = "OPENAI_API_KEY"
+models = ["gpt-4o-mini"]
+[[budgets.tiers]]
+name = "chep"
+daily = 1
+[[models]]
+context_length = 5
+[[models]]
+name = "m"
+host = "nowhere"
+''')
+    assert problems == [
+        "server.queue_limit: expected a whole number, got a string ('many')",
+        "models[0].name: required key is missing",
+        "models[1].host: no host is named 'nowhere'",
+        'state_dir: must name a folder (empty would be whatever folder tierd starts in); '
+        'e.g. "~/.local/share/tierd"',
+        "server.max_body: 0B is too small: no request fits (at least 1.0KiB; the default is "
+        "4MiB)",
+        "server.max_embedding_inputs: must be at least 1",
+        "server.cors_origins[0]: 'evil.example' is not an origin (write scheme://host[:port], "
+        'e.g. "http://localhost:3000")',
+        "budgets.tiers[0].name: 'chep' is not a tier (tiers: local, cheap, mid, code, "
+        "frontier) (did you mean 'cheap'?); a cap on no tier would cap nothing",
+        "routing.cooldown: must be 0 seconds or more",
+        "routing.cache_ttl: must be 0 seconds or more",
+        "routing.tiers.cheap.max_wait: must be 0 seconds or more",
+        "routing.tiers.cheap.candidates[0]: provider 'openai' does not list 'gpt-4o-mimi' in "
+        "its models (did you mean 'gpt-4o-mini'?)",
+        "routing.tiers.cheap.candidates[1]: no host or provider serves 'gpt-4o-mimi' (did you "
+        "mean 'gpt-4o-mini'?)",
+        "routing.tiers.cheap.candidates[2]: the embedded host 'local' has no model "
+        "'packaged:gemma3-27m' (packaged models, and [[models]] with a path) (did you mean "
+        "'local/packaged:gemma3-270m'?)",
+    ]
+    assert problems_of('state_dir = "state"\n') == [
+        "state_dir: 'state' is relative, so it would depend on the folder tierd starts in: "
+        "write it from / or ~"]
+    assert problems_of("[routing]\ncooldown = nan\n") == [
+        "routing.cooldown: nan is not a finite number"]
+    # The default chains name cloud models no provider serves yet: not a problem.
+    parse_text('[[providers]]\nname = "o"\nbase_url = "http://x/v1"\napi_key_env = "K"\n'
+               'models = ["gpt-4o"]\n')

@@ -16,6 +16,7 @@ from tierd.costs.budgets import BudgetExceeded
 from tierd.costs.ledger import CallRecord
 from tierd.costs.prices import cost_usd, price_for
 from tierd.costs.service import open_costs, worst_case_usd
+from tierd.errors import OutputLimitExceeded
 from tierd.runtimes.base import GenerateOptions
 from tierd.runtimes.cloud import OpenAIRuntime
 
@@ -182,3 +183,68 @@ def test_fifty_concurrent_calls_never_overspend_or_double_count(tmp_path, cloud_
     assert cli_costs.ledger.summary("day")["calls"] == len(settled)
     assert all(b["reserved_usd"] == 0 for b in daemon_costs.budgets.status())
     runtime.close()
+
+
+def test_an_overshoot_holds_the_cap_until_the_calls_in_flight_have_settled(tmp_path, caplog):
+    """A provider reported more than the bound tierd reserved: the calls still running may do
+    the same, so nothing new is admitted on that cap until they have settled; then the true
+    spend decides."""
+    costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1.0"),
+                       state_conn(tmp_path / "state.db"))
+    budgets = costs.budgets
+    caplog.set_level(logging.WARNING, logger="tierd.costs")
+    first = budgets.reserve("openai", "cheap", 0.1)
+    second = budgets.reserve("openai", "cheap", 0.1)
+    first.settle(record(cost=0.3))  # $0.2 past its bound
+    assert "$0.200000 more than its reserved bound" in caplog.text
+    with pytest.raises(BudgetExceeded, match="is on hold: .* the 1 call\\(s\\) in flight"):
+        budgets.reserve("openai", "cheap", 0.01)
+    second.settle(record(cost=0.05))
+    third = budgets.reserve("openai", "cheap", 0.6)  # held no more: 0.35 spent + 0.6 fits
+    with pytest.raises(BudgetExceeded, match=r"has \$0.9500 spent or reserved"):
+        budgets.reserve("openai", "cheap", 0.1)
+    third.cancel()
+    # An overshoot with nothing else in flight holds nothing.
+    budgets.reserve("openai", "cheap", 0.01).settle(record(cost=0.02))
+    budgets.reserve("openai", "cheap", 0.01).cancel()
+
+
+def test_the_prompt_bound_covers_a_real_tokenizer(packaged_models_dir):
+    """Every text costs Gemma's SentencePiece tokenizer (byte fallback) at most a token per
+    byte, chat template included, so the bound a cloud call reserves is a true bound."""
+    from tierd.runtimes.embedded import EmbeddedRuntime
+
+    cloud = OpenAIRuntime("openai", "http://127.0.0.1:9/v1", Secret("k"), ["gpt-4o-mini"])
+    local = EmbeddedRuntime("local", packaged_models_dir)
+    local.load("packaged:gemma3-270m", 2048)
+    texts = ["Say hello in French.", "def f(x):\n    return {'a': [1, 2, 3]}\n" * 5,
+             "1234567890" * 20, "数据库的事务必须是原子的。" * 5, "🙂🚀 émigré naïve " * 10,
+             '{"id": 17, "tags": ["x", "y"], "ok": true}' * 4, " \n\t " * 30, "a"]
+    try:
+        for text in texts:
+            messages = [{"role": "system", "content": "Be brief."},
+                        {"role": "user", "content": text}]
+            counted = local.count_tokens("packaged:gemma3-270m", messages)
+            bound = cloud.prompt_token_bound("gpt-4o-mini", messages)
+            assert counted <= bound, (text[:30], counted, bound)
+            assert cloud.count_tokens("gpt-4o-mini", messages) <= bound
+    finally:
+        local.unload("packaged:gemma3-270m")
+        cloud.close()
+
+
+def test_the_reply_asked_for_never_passes_the_models_limit():
+    cloud = OpenAIRuntime("openai", "http://127.0.0.1:9/v1", Secret("k"),
+                          ["gpt-4o-mini", "openai/gpt-4o-mini-2024-07-18", "house-model"])
+    assert cloud.reply_tokens("gpt-4o-mini", None) == 4096
+    assert cloud.reply_tokens("openai/gpt-4o-mini-2024-07-18", 16_384) == 16_384
+    with pytest.raises(OutputLimitExceeded, match="16385 is more than gpt-4o-mini can write"):
+        cloud.reply_tokens("gpt-4o-mini", 16_385)
+    assert cloud.output_limit("house-model") == 128_000
+    capped = OpenAIRuntime("p", "http://127.0.0.1:9/v1", Secret("k"), ["house-model"],
+                           max_output_tokens=1000)
+    assert capped.reply_tokens("house-model", None) == 1000
+    with pytest.raises(OutputLimitExceeded):
+        capped.reply_tokens("house-model", 1001)
+    cloud.close()
+    capped.close()

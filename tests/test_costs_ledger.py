@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timezone
 
 import pytest
 
 from tests.conftest import state_conn
 from tierd.costs.ledger import CallRecord, Ledger
+from tierd.costs.periods import period_bounds
 from tierd.errors import TierdError
 
 NOW = datetime(2025, 6, 18, 12, 0, tzinfo=timezone.utc).timestamp()  # a Wednesday
@@ -30,14 +32,27 @@ def ledger(tmp_path):
     return Ledger(state_conn(tmp_path / "state.db"))
 
 
-def test_recording_the_same_attempt_twice_keeps_one_row(ledger):
-    ledger.record(call("r1"), at=NOW)
-    ledger.record(call("r1", cost_usd=99.0), at=NOW)
+def test_recording_the_same_call_twice_keeps_one_row(ledger):
+    first = call("r1")
+    ledger.record(first, at=NOW)
+    ledger.record(replace(first, cost_usd=99.0), at=NOW)  # a retried settle: same call_id
     ledger.record(call("r1", attempt=1, provider="openai", fallback_reason="timeout"), at=NOW)
     rows = ledger.rows("r1")
     assert [(r["attempt"], r["provider"], r["cost_usd"]) for r in rows] == [
         (0, "anthropic", 0.01), (1, "openai", 0.01)]
+    assert rows[0]["call_id"] == first.call_id
     assert ledger.summary("day", now=NOW)["calls"] == 2
+
+
+def test_calls_that_share_a_client_request_id_are_each_billed(ledger):
+    """The client's X-Request-Id is correlation only: it never merges two calls."""
+    for n in range(3):
+        ledger.record(call(f"tierd-{n}", client_request_id="same"), at=NOW)
+    rows = ledger.rows("same")
+    assert len(rows) == 3 and len({r["call_id"] for r in rows}) == 3
+    assert {r["request_id"] for r in rows} == {"tierd-0", "tierd-1", "tierd-2"}
+    summary = ledger.summary("day", now=NOW)
+    assert summary["calls"] == 3 and summary["cost_usd"] == pytest.approx(0.03)
 
 
 def test_a_row_keeps_every_field(ledger):
@@ -119,3 +134,48 @@ def test_fallback_reasons_count_the_period_only(ledger):
     ledger.record(call("d", fallback_reason="budget"), at=TUESDAY)
     assert ledger.fallback_reasons("day", now=NOW) == [
         {"reason": "queue_full", "calls": 2}, {"reason": "budget", "calls": 1}]
+
+
+def test_the_running_totals_match_a_scan_of_the_rows(ledger):
+    """Reports read call_totals, never the rows: for any mix of calls they must say what a
+    full scan of `calls` says, latency buckets included."""
+    import bisect
+    import random
+
+    from tierd.costs.ledger import LATENCY_BUCKETS_S
+
+    rng = random.Random(19)
+    bounds_ms = [b * 1000 for b in LATENCY_BUCKETS_S]
+    for n in range(600):
+        latency = rng.choice([*bounds_ms, *(b + 0.5 for b in bounds_ms), 1.0, 200_000.0])
+        ledger.record(call(f"q{n}", provider=rng.choice(["openai", "anthropic", "local"]),
+                           task=rng.choice(["chat", "extract"]), tier=rng.choice(["mid", "cheap"]),
+                           status=rng.choice(["ok", "ok", "error", "cancelled"]),
+                           cache_hit=rng.random() < 0.1, latency_ms=latency,
+                           fallback_reason=rng.choice([None, None, "budget"]),
+                           cost_usd=rng.random() / 100, prompt_tokens=rng.randrange(500)),
+                      at=rng.choice([NOW, TUESDAY, EARLIER_THIS_MONTH, LAST_MONTH]))
+    conn = ledger.conn
+    for period in ("day", "week", "month"):
+        start, end = period_bounds(period, NOW)
+        scan = conn.execute(
+            "SELECT COUNT(*), SUM(cost_usd), SUM(prompt_tokens), SUM(status = 'error'), "
+            "SUM(fallback_reason IS NOT NULL), SUM(cache_hit), AVG(latency_ms) FROM calls "
+            "WHERE ts >= ? AND ts < ?", (start, end)).fetchone()
+        summary = ledger.summary(period, now=NOW)
+        assert (summary["calls"], summary["prompt_tokens"], summary["errors"],
+                summary["fallbacks"], summary["cache_hits"]) == (scan[0], scan[2], scan[3],
+                                                                 scan[4], scan[5])
+        assert summary["cost_usd"] == pytest.approx(scan[1], abs=1e-6)
+        assert summary["avg_latency_ms"] == pytest.approx(scan[6], abs=0.1)
+        by_provider = {r["provider"]: r["calls"] for r in ledger.breakdown("provider", period,
+                                                                            now=NOW)}
+        assert by_provider == dict(conn.execute(
+            "SELECT provider, COUNT(*) FROM calls WHERE ts >= ? AND ts < ? GROUP BY provider",
+            (start, end)).fetchall())
+    metrics = ledger.metrics()
+    latencies = conn.execute("SELECT tier, model, latency_ms FROM calls").fetchall()
+    for tier, model, calls, seconds, under in metrics.latency:
+        mine = sorted(r[2] for r in latencies if (r[0], r[1]) == (tier, model))
+        assert calls == len(mine) and seconds == pytest.approx(sum(mine) / 1000)
+        assert list(under) == [bisect.bisect_right(mine, b) for b in bounds_ms]

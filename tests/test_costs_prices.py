@@ -60,8 +60,8 @@ def test_cost_is_per_million_tokens():
 @pytest.mark.parametrize("value, problem", [
     ("-1.5", "prices[0].input: -1.5 is negative"),
     ('"cheap"', "prices[0].input: expected a number, got a string ('cheap')"),
-    ("nan", "prices[0].input: nan is not a number of US dollars"),
-    ("inf", "prices[0].input: inf is not a number of US dollars"),
+    ("nan", "prices[0].input: nan is not a finite number"),
+    ("inf", "prices[0].input: inf is not a finite number"),
 ])
 def test_a_bad_price_is_one_line_naming_the_key(value, problem):
     with pytest.raises(ConfigError) as caught:

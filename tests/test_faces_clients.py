@@ -176,9 +176,14 @@ def test_bad_requests(daemon):
         ("/v1/chat/completions", b"x" * 70_000, 413, "over the 64.0KiB limit"),
     ]
     for path, body, code, words in cases:
-        response = httpx.post(url + path, content=body)
+        response = httpx.post(url + path, content=body,
+                              headers={"Content-Type": "application/json"})
         assert response.status_code == code, (path, body[:40], response.text)
         assert words in response.json()["error"]["message"], response.text
+
+    unlabelled = httpx.post(url + "/v1/chat/completions", content=json.dumps({"model": CHAT}))
+    assert unlabelled.status_code == 415
+    assert "Content-Type: application/json" in unlabelled.json()["error"]["message"]
 
     missing = httpx.post(f"{url}/v1/chat/completions",
                          json={"model": "nope", "messages": [{"role": "user", "content": "x"}]})

@@ -27,6 +27,7 @@ from tierd.models.footprints import FootprintStore
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
 from tierd.routing.breaker import Breaker
 from tierd.routing.cache import ResponseCache
+from tierd.routing.inflight import InFlight
 from tierd.runtimes.base import ParallelSetting, Runtime
 
 if TYPE_CHECKING:
@@ -52,6 +53,8 @@ class Tierd:
     cache: ResponseCache
     parallel: dict[str, ParallelSetting]
     """Each host's default slots per model, and where that figure came from."""
+    inflight: InFlight
+    """The routed requests running now: what a shutdown past its grace cuts and settles."""
     digests: DigestStore
     """SHA-256 of the GGUF files the embedded hosts serve, hashed once (Ollama's `digest`)."""
     scheduler: JobScheduler | None = None
@@ -182,4 +185,4 @@ def open_tierd(config: Config) -> Tierd:
     return Tierd(config, hosts, runtimes, manager, providers, costs,
                  breaker=Breaker(config.routing.cooldown),
                  cache=ResponseCache(config.routing.cache_ttl), parallel=parallel,
-                 digests=DigestStore(connect(state_db_path(config))))
+                 inflight=InFlight(), digests=DigestStore(connect(state_db_path(config))))

@@ -57,7 +57,16 @@ class ServerConfig:
     queue_timeout: float = 120.0
     """Seconds a request waits for its model before it gets 503."""
     cors_origins: tuple[str, ...] = ()
-    """Origins allowed by CORS; empty turns CORS off."""
+    """Origins (scheme://host[:port]) whose web pages may use tierd; empty turns CORS off and
+    refuses every cross-origin request."""
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names a tokenless daemon answers besides loopback ones (localhost, 127.0.0.1,
+    ::1), e.g. the name a reverse proxy on this machine forwards; a daemon with a token
+    answers any Host."""
+    max_embedding_inputs: int = 2048
+    """Texts one embedding request may hold (OpenAI's limit too)."""
+    max_embedding_tokens: int = 300_000
+    """Tokens, estimated on the high side, one embedding request may hold."""
     shutdown_grace: float = 30.0
     """Seconds in-flight requests get to finish after SIGTERM before they are cancelled."""
     log_json: bool = False
@@ -146,6 +155,9 @@ class ProviderConfig:
     """Seconds to wait for the provider to connect, or for the next piece of a reply."""
     env_file: str = ""
     """A dotenv-style file of keys for this provider; overrides the top-level env_file."""
+    max_output_tokens: int = 0
+    """The longest reply its models may be asked for; 0 means tierd's table for known models
+    (tierd.runtimes.cloud.OUTPUT_LIMITS), else 128000."""
 
     @property
     def model_names(self) -> tuple[str, ...]:
@@ -194,9 +206,9 @@ class BudgetsConfig:
 def _check_cloud(config: Config) -> list[str]:
     """Providers, prices and budgets: names that must match, numbers that must be sane."""
     problems = []
-    taken = [h.name for h in config.hosts]
-    provider_names = [p.name for p in config.providers]
-    for i, provider in enumerate(config.providers):
+    taken = [h.name for _, h in _entries(config.hosts)]
+    provider_names = [p.name for _, p in _entries(config.providers)]
+    for i, provider in _entries(config.providers):
         where = f"providers[{i}]"
         if provider_names.count(provider.name) > 1:
             problems.append(f"{where}.name: {provider.name!r} is used by more than one provider")
@@ -221,7 +233,7 @@ def _check_cloud(config: Config) -> list[str]:
                                 "is negative")
         if not provider.timeout > 0:
             problems.append(f"{where}.timeout: must be more than 0 seconds")
-    for i, price in enumerate(config.prices):
+    for i, price in _entries(config.prices):
         for side in ("input", "output"):
             problems.extend(_check_usd(getattr(price, side), f"prices[{i}].{side}"))
         if price.provider and price.provider not in provider_names:
@@ -229,14 +241,20 @@ def _check_cloud(config: Config) -> list[str]:
             problems.append(f"prices[{i}].provider: no provider is named {price.provider!r}{hint}")
     budgets = config.budgets
     scoped = [("budgets", budgets)]
-    scoped += [(f"budgets.tiers[{i}]", c) for i, c in enumerate(budgets.tiers)]
-    scoped += [(f"budgets.providers[{i}]", c) for i, c in enumerate(budgets.providers)]
+    scoped += [(f"budgets.tiers[{i}]", c) for i, c in _entries(budgets.tiers)]
+    scoped += [(f"budgets.providers[{i}]", c) for i, c in _entries(budgets.providers)]
     for where, caps in scoped:
         for period in ("daily", "weekly", "monthly"):
             cap = getattr(caps, period)
             if cap is not None:
                 problems.extend(_check_usd(cap, f"{where}.{period}"))
-    for i, caps in enumerate(budgets.providers):
+    tiers = list(typing.get_args(TierName))
+    for i, caps in _entries(budgets.tiers):
+        if caps.name not in tiers:
+            hint = _did_you_mean(caps.name, tiers)
+            problems.append(f"budgets.tiers[{i}].name: {caps.name!r} is not a tier (tiers: "
+                            f"{', '.join(tiers)}){hint}; a cap on no tier would cap nothing")
+    for i, caps in _entries(budgets.providers):
         if caps.name not in provider_names:
             hint = _did_you_mean(caps.name, provider_names)
             problems.append(f"budgets.providers[{i}].name: no provider is named "
@@ -248,8 +266,6 @@ def _check_cloud(config: Config) -> list[str]:
 
 
 def _check_usd(value: float, where: str) -> list[str]:
-    if value != value or value in (float("inf"), float("-inf")):
-        return [f"{where}: {value} is not a number of US dollars"]
     if value < 0:
         return [f"{where}: {value} is negative (US dollars must be 0 or more)"]
     return []
@@ -366,8 +382,8 @@ DEFAULT_JOBS = (JobConfig(name="index-rebuild", cron="0 4 * * *"),)
 
 def _check_jobs_and_index(config: Config) -> list[str]:
     problems = []
-    names = [j.name for j in config.jobs]
-    for i, job in enumerate(config.jobs):
+    names = [j.name for _, j in _entries(config.jobs)]
+    for i, job in _entries(config.jobs):
         if not job.name:
             problems.append(f"jobs[{i}].name: must not be empty")
         elif names.count(job.name) > 1:
@@ -383,8 +399,8 @@ def _check_jobs_and_index(config: Config) -> list[str]:
         problems.append('index.embedding_model: must name a model (e.g. "packaged:all-minilm")')
     if index.batch_size < 1:
         problems.append("index.batch_size: must be at least 1")
-    source_names = [s.name for s in index.sources]
-    for i, source in enumerate(index.sources):
+    source_names = [s.name for _, s in _entries(index.sources)]
+    for i, source in _entries(index.sources):
         if not source.name:
             problems.append(f"index.sources[{i}].name: must not be empty")
         elif source_names.count(source.name) > 1:
@@ -488,7 +504,9 @@ def parse_text(text: str, label: str = "config") -> Config:
         raise ConfigError([f"{label}: TOML syntax error: {err}"]) from None
     problems: list[str] = []
     config = _build(Config, data, "", problems)
-    if not problems:
+    if config is not None:
+        # Also when some values were of the wrong type (those are left at their defaults
+        # here): every problem of a file shows in one pass.
         problems.extend(_check_references(config))
     if problems:
         raise ConfigError(problems)
@@ -507,8 +525,8 @@ def _check_parallel(parallel: int, where: str, embedded: bool) -> list[str]:
 def _check_references(config: Config) -> list[str]:
     """Cross-field rules the types alone cannot express."""
     problems = []
-    host_names = [h.name for h in config.hosts]
-    for i, host in enumerate(config.hosts):
+    host_names = [h.name for _, h in _entries(config.hosts)]
+    for i, host in _entries(config.hosts):
         if host_names.count(host.name) > 1:
             problems.append(f"hosts[{i}].name: {host.name!r} is used by more than one host")
         if host.runtime == "ollama" and not host.url:
@@ -519,8 +537,8 @@ def _check_references(config: Config) -> list[str]:
             problems.append(f"hosts[{i}].url: {host.url!r} is not an http:// or https:// URL")
         problems.extend(_check_parallel(host.parallel, f"hosts[{i}].parallel",
                                         host.runtime == "embedded"))
-    model_names = [m.name for m in config.models]
-    for i, model in enumerate(config.models):
+    model_names = [m.name for _, m in _entries(config.models)]
+    for i, model in _entries(config.models):
         if model_names.count(model.name) > 1:
             problems.append(f"models[{i}].name: {model.name!r} is configured more than once")
         if model.host and model.host not in host_names:
@@ -531,20 +549,120 @@ def _check_references(config: Config) -> list[str]:
         runtimes = {h.runtime for h in config.hosts if model.host in ("", h.name)}
         problems.extend(_check_parallel(model.parallel, f"models[{i}].parallel",
                                         runtimes == {"embedded"} or bool(model.path)))
-    try:
-        parse_listen(config.server.listen)
-    except BadAddress as err:
-        problems.append(f'server.listen: {err} (try "{DEFAULT_LISTEN}")')
-    for name in ("queue_limit",):
-        if getattr(config.server, name) < 1:
-            problems.append(f"server.{name}: must be at least 1")
-    if config.server.queue_timeout <= 0:
-        problems.append("server.queue_timeout: must be more than 0 seconds")
-    if config.server.shutdown_grace < 0:
-        problems.append("server.shutdown_grace: must be 0 seconds or more")
+    problems.extend(_check_server(config))
     problems.extend(_check_cloud(config))
+    problems.extend(_check_routing(config))
     problems.extend(_check_jobs_and_index(config))
     return problems
+
+
+SMALLEST_BODY = 1024
+"""No request of any API fits in less: a smaller server.max_body would refuse them all."""
+
+
+def _check_server(config: Config) -> list[str]:
+    problems = []
+    if not config.state_dir.strip():
+        problems.append('state_dir: must name a folder (empty would be whatever folder tierd '
+                        'starts in); e.g. "~/.local/share/tierd"')
+    elif not config.state_dir.startswith(("/", "~")):
+        problems.append(f"state_dir: {config.state_dir!r} is relative, so it would depend on "
+                        "the folder tierd starts in: write it from / or ~")
+    server = config.server
+    try:
+        parse_listen(server.listen)
+    except BadAddress as err:
+        problems.append(f'server.listen: {err} (try "{DEFAULT_LISTEN}")')
+    if server.max_body < SMALLEST_BODY:
+        problems.append(f"server.max_body: {format_size(server.max_body)} is too small: no "
+                        f"request fits (at least {format_size(SMALLEST_BODY)}; the default is "
+                        "4MiB)")
+    for name in ("queue_limit", "max_embedding_inputs", "max_embedding_tokens"):
+        if getattr(server, name) < 1:
+            problems.append(f"server.{name}: must be at least 1")
+    if server.queue_timeout <= 0:
+        problems.append("server.queue_timeout: must be more than 0 seconds")
+    if server.shutdown_grace < 0:
+        problems.append("server.shutdown_grace: must be 0 seconds or more")
+    for i, origin in _entries(server.cors_origins):
+        if origin != "null" and not origin.startswith(("http://", "https://")):
+            problems.append(f"server.cors_origins[{i}]: {origin!r} is not an origin (write "
+                            'scheme://host[:port], e.g. "http://localhost:3000")')
+    return problems
+
+
+def same_model_id(listed: str, wanted: str) -> bool:
+    """Providers spell versions differently (claude-haiku-4-5 vs claude-haiku-4.5)."""
+    return listed.lower().replace(".", "-") == wanted.lower().replace(".", "-")
+
+
+def _check_routing(config: Config) -> list[str]:
+    """Numbers that must not be negative, and chain entries that name what cannot exist."""
+    routing = config.routing
+    problems = []
+    for name in ("cooldown", "cache_ttl"):
+        if getattr(routing, name) < 0:
+            problems.append(f"routing.{name}: must be 0 seconds or more")
+    known = _servable_names(config)
+    for tier in typing.get_args(TierName):
+        chain = getattr(routing.tiers, tier)
+        if chain is None:
+            continue
+        where = f"routing.tiers.{tier}"
+        if chain.max_wait < 0:
+            problems.append(f"{where}.max_wait: must be 0 seconds or more")
+        # The default chains name cloud models a fresh machine has no provider for: only
+        # the entries a config writes itself are checked.
+        defaults = getattr(RoutingTiers(), tier).candidates
+        for i, entry in _entries(chain.candidates):
+            if entry in defaults:
+                continue
+            if problem := _candidate_problem(config, entry, known):
+                problems.append(f"{where}.candidates[{i}]: {problem}")
+    return problems
+
+
+def _servable_names(config: Config) -> list[str]:
+    """Every name a chain entry could rightly use that tierd knows from the config alone."""
+    from tierd.runtimes.packaged import packaged_names  # a light module, but not the config's
+
+    names = list(packaged_names()) + [m.name for _, m in _entries(config.models)]
+    for _, provider in _entries(config.providers):
+        names += [*provider.models, *(f"{provider.name}/{m}" for m in provider.models)]
+    for _, host in _entries(config.hosts):
+        names += [f"{host.name}/{n}" for n in packaged_names()]
+        names += [f"{host.name}/{m.name}" for _, m in _entries(config.models)
+                  if m.host in ("", host.name)]
+    return names
+
+
+def _candidate_problem(config: Config, entry: str, known: list[str]) -> str | None:
+    """Why a chain entry can never be served, when the config alone can tell."""
+    prefix, slash, rest = entry.partition("/")
+    providers = {p.name: p for _, p in _entries(config.providers)}
+    hosts = {h.name: h for _, h in _entries(config.hosts)}
+    if slash and prefix in providers:
+        listed = providers[prefix].models
+        if not any(same_model_id(m, rest) for m in listed):
+            return (f"provider {prefix!r} does not list {rest!r} in its models"
+                    f"{_did_you_mean(rest, list(listed))}")
+        return None
+    if slash and prefix in hosts:
+        if hosts[prefix].runtime == "embedded" and entry not in known:
+            return (f"the embedded host {prefix!r} has no model {rest!r} (packaged models, and "
+                    f"[[models]] with a path){_did_you_mean(entry, known)}")
+        return None  # an Ollama host's models are known only once it answers
+    if entry in known or any(same_model_id(k, entry) for k in known):
+        return None
+    hint = _did_you_mean(entry, known)
+    # A bare name nothing here serves may be an Ollama host's (known once it answers); one
+    # close to a known name is a typo.
+    return f"no host or provider serves {entry!r}{hint}" if hint else None
+
+
+def _entries(items: tuple) -> list[tuple[int, Any]]:
+    """(index, item) of the items that were built (an invalid one is a None placeholder)."""
+    return [(i, item) for i, item in enumerate(items) if item is not None]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -602,7 +720,9 @@ def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
             problems.append(f"{where}: expected a list, got {_describe(value)}")
             return _INVALID
         items = [_coerce(args[0], v, f"{where}[{i}]", problems) for i, v in enumerate(value)]
-        return tuple(items)
+        # An invalid item (already a problem) stays a None placeholder, so later checks
+        # still name the others by their own index; such a config is never returned.
+        return tuple(None if item is _INVALID else item for item in items)
     if dataclasses.is_dataclass(tp):
         built = _build(tp, value, where, problems)
         return _INVALID if built is None else built
@@ -629,6 +749,9 @@ def _coerce(tp: Any, value: Any, where: str, problems: list[str]) -> Any:
         return _INVALID
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value != value or value in (float("inf"), float("-inf")):
+                problems.append(f"{where}: {value} is not a finite number")
+                return _INVALID
             return float(value)
         problems.append(f"{where}: expected a number, got {_describe(value)}")
         return _INVALID

@@ -8,7 +8,10 @@ for macOS (arm64, x86-64) and Linux (x86-64, aarch64). It is a true drop-in (`Ro
 `complete_statement`, URI opens, the same exceptions), which apsw is not. One library serves the
 whole process (APScheduler's engine is built on it too): two copies of SQLite in one process do
 not see each other's POSIX locks. Every database is WAL mode with a busy timeout, and writes go
-through `transaction()`.
+through `transaction()`. The databases hold the ledger and the full text of every indexed file,
+so they are the user's alone: their folder is 0700 and the files 0600 from creation (SQLite
+gives its -wal and -shm files the database's own mode), and looser modes found at open are
+fixed, with a warning.
 
 Each table has one owning module, which declares a `Schema`: its name and the ordered steps
 that create its tables and later change them. `migrate()` brings a database up to date at
@@ -20,8 +23,10 @@ opens cleanly, and one from a newer release is refused instead of being misread.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3 as _stdlib_sqlite3
+import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +66,36 @@ def _pick_driver() -> ModuleType:
 sqlite3: ModuleType = _pick_driver()
 """The DB-API module in use; catch `sqlite3.Error` and friends from here, not the stdlib."""
 
+log = logging.getLogger("tierd.db")
+
+PRIVATE_FOLDER = 0o700
+PRIVATE_FILE = 0o600
+
+
+def make_private(path: Path) -> None:
+    """Take every permission of group and others from `path`, warning when there were any:
+    until now other users of this machine could read it."""
+    current = stat.S_IMODE(path.stat().st_mode)
+    if current & 0o077:
+        os.chmod(path, current & 0o700)
+        log.warning("%s was open to other users (mode %o): made it %o", path, current,
+                    current & 0o700)
+
+
+def _private_database(path: Path) -> None:
+    """The folder 0700 and the file 0600, made so or fixed (before SQLite opens it, so its
+    -wal and -shm files are created 0600 too)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=PRIVATE_FOLDER)
+    make_private(path.parent)
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
+    except FileExistsError:
+        pass
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if file.exists():
+            make_private(file)
+
 
 @dataclass(frozen=True)
 class DriverInfo:
@@ -83,10 +118,11 @@ def driver_info() -> DriverInfo:
 
 
 def connect(path: str | os.PathLike, *, vec: bool = False, readonly: bool = False) -> Any:
-    """Open `path` in WAL mode; load sqlite-vec when `vec`. Parent folders are created."""
+    """Open `path` in WAL mode; load sqlite-vec when `vec`. Parent folders are created, and
+    the database and its folder are private to the user (see above)."""
     target = str(path)
     if target != ":memory:" and not readonly:
-        Path(target).parent.mkdir(parents=True, exist_ok=True)
+        _private_database(Path(target))
     if readonly:
         conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, check_same_thread=False,
                                timeout=30)

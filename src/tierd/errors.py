@@ -69,6 +69,23 @@ class QueueFull(TierdError):
         super().__init__(message)
 
 
+class ShuttingDown(TierdError):
+    """tierd is stopping: the request was cut off past server.shutdown_grace, or came after."""
+
+    http_status = 503
+
+
+class OutputLimitExceeded(TierdError):
+    """A request asked for a longer reply than the model can write."""
+
+    def __init__(self, model: str, asked: int, limit: int, field: str = "max_tokens"):
+        self.model = model
+        self.asked = asked
+        self.limit = limit
+        super().__init__(f"{field}: {asked} is more than {model} can write (at most {limit} "
+                         "tokens of reply)")
+
+
 class ContextOverflow(TierdError):
     """A prompt does not fit the model's context window."""
 

@@ -25,9 +25,11 @@ _OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     402: "insufficient_quota",
+    403: "permission_error",
     404: "not_found_error",
     409: "conflict_error",
     413: "request_too_large",
+    415: "invalid_request_error",
     429: "rate_limit_error",
     503: "service_unavailable",
 }
@@ -40,6 +42,7 @@ _ANTHROPIC_TYPES = {
     403: "permission_error",
     404: "not_found_error",
     413: "request_too_large",
+    415: "invalid_request_error",
     429: "rate_limit_error",
     503: "overloaded_error",
 }
@@ -79,6 +82,9 @@ def error_response(request: Request, status: int, message: str,
     redact = getattr(getattr(request.scope.get("app"), "state", None), "redact", None)
     if redact is not None:
         message = redact(message)
+    # A message quoting the request (a model name) may hold text no encoder takes; escape it
+    # rather than fail while answering, which would drop the connection.
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
     body = error_body(shape_of(request.url.path), status, message, code, extra)
     return JSONResponse(body, status_code=status, headers=headers)
 

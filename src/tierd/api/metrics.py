@@ -21,14 +21,14 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from tierd.app import Tierd
-from tierd.costs.ledger import Ledger
+from tierd.costs.ledger import LATENCY_BUCKETS_S, Ledger
 from tierd.db import connect, sqlite3
 from tierd.jobs import history
 
 log = logging.getLogger("tierd.metrics")
 
-LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
-"""Seconds; from an embedding batch (tens of ms) to a long local generation (minutes)."""
+LATENCY_BUCKETS = LATENCY_BUCKETS_S
+"""Seconds; the ledger's running totals count calls in these, so HTTP latency uses them too."""
 
 
 class HttpMetrics:
@@ -65,7 +65,7 @@ def ledger_families(ledger: Ledger) -> Iterator[Metric]:
                                 labels=["provider"])
     tokens = CounterMetricFamily("tierd_tokens", "Tokens in and out, by provider",
                                  labels=["provider", "kind"])
-    found = ledger.metrics(LATENCY_BUCKETS)
+    found = ledger.metrics()
     for tier, model, status, calls in found.outcomes:
         requests.add_metric(_labels(tier, model, status), calls)
     for tier, model, calls, seconds, under in found.latency:

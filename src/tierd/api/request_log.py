@@ -1,13 +1,17 @@
 """One log line per request, and how the daemon's logging is set up (plain or JSON lines).
 
 A line carries the request id, method, route, model, status and latency — never a body, a
-header or a token. The request id is the client's `X-Request-Id` when it sends a sane one,
-else a fresh one; it is echoed in the response and left in `request.state.request_id` so the
-ledger row of the call can carry the same id.
+header or a token. Every request gets tierd's own id (`request.state.request_id`), which its
+ledger rows carry; a client's sane `X-Request-Id` is kept beside it as a correlation id
+(`request.state.client_request_id`, the rows' `client_request_id`) and echoed back, but never
+keys anything: a client cannot make two calls share a ledger row. A response's `X-Request-Id`
+is the client's id when it sent one, else tierd's.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import re
@@ -17,8 +21,10 @@ import uuid
 from datetime import datetime, timezone
 from typing import Callable
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tierd.api.errors import error_response
 from tierd.api.security import Redactor
 
 log = logging.getLogger("tierd.request")
@@ -32,14 +38,15 @@ RequestObserver = Callable[[str, str, int, float], None]
 """(method, route, status, seconds): what the metrics need from each request."""
 
 
-def request_id_from(scope: Scope) -> str:
+def client_request_id(scope: Scope) -> str | None:
+    """The client's X-Request-Id, when it is a sane one."""
     for name, value in scope.get("headers") or []:
         if name == b"x-request-id":
             candidate = value.decode("latin-1").strip()
-            # Anything else could forge log lines or blow up label sets: make our own.
+            # Anything else could forge log lines or blow up label sets: ignore it.
             if _SANE_ID.fullmatch(candidate):
                 return candidate
-    return uuid.uuid4().hex
+    return None
 
 
 def sniff_model(body: bytes) -> str | None:
@@ -70,8 +77,10 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = request_id_from(scope)
-        scope.setdefault("state", {})["request_id"] = request_id
+        request_id = uuid.uuid4().hex
+        client_id = client_request_id(scope)
+        scope.setdefault("state", {}).update(request_id=request_id, client_request_id=client_id)
+        echoed = (client_id or request_id).encode()
         started = time.perf_counter()
         sniffed = bytearray()
         status: int | None = None
@@ -87,24 +96,35 @@ class RequestLog:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message = dict(message, headers=[*message.get("headers", []),
-                                                 (b"x-request-id", request_id.encode())])
+                                                 (b"x-request-id", echoed)])
             await send(message)
 
         outcome = "ok"
         try:
             await self.app(scope, sniffing_receive, tagging_send)
-        except BaseException as err:
-            # Cancelled by shutdown past its grace, or a bug the error handlers did not catch.
-            outcome = "cancelled" if not isinstance(err, Exception) else "error"
+        except asyncio.CancelledError:
+            # Cancelled by the server past shutdown_grace + its margin (requests tierd routes
+            # were cut before, and answered): answer a well-formed 503 if nothing went out yet.
+            outcome = "cancelled"
+            if status is not None:
+                raise
+            with contextlib.suppress(Exception):
+                await error_response(
+                    Request(scope), 503, "tierd is shutting down and cut this request off: "
+                    "retry when it is back", "ShuttingDown")(scope, receive, tagging_send)
+        except BaseException:
+            outcome = "error"  # a bug the error handlers did not catch
             raise
         finally:
             seconds = time.perf_counter() - started
             code = status if status is not None else (499 if outcome == "cancelled" else 500)
             route = route_of(scope)
             model = sniff_model(bytes(sniffed))
-            log.info("%s %s %s %d %.1fms model=%s", request_id, scope["method"], route, code,
+            log.info("%s %s %s %d %.1fms model=%s%s", request_id, scope["method"], route, code,
                      seconds * 1000, json.dumps(model) if model else "-",
-                     extra={"request": {"request_id": request_id, "method": scope["method"],
+                     f" client_request_id={client_id}" if client_id else "",
+                     extra={"request": {"request_id": request_id,
+                                        "client_request_id": client_id, "method": scope["method"],
                                         "route": route, "path": scope["path"], "model": model,
                                         "status": code, "latency_ms": round(seconds * 1000, 1),
                                         "outcome": outcome}})

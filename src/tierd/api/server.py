@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import signal
+import socket
 import threading
-from typing import Iterator
+from typing import Callable, Iterator
 
 import uvicorn
 from fastapi import FastAPI
@@ -17,11 +19,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tierd import __version__
 from tierd.api import health
+from tierd.api.browser import BrowserGuard
 from tierd.api.errors import error_response, install_error_handlers
 from tierd.api.metrics import build_registry
+from tierd.api.openapi import install_openapi
 from tierd.api.request_log import RequestLog
 from tierd.api.security import BearerAuth, redactor_for
-from tierd.api.shutdown import close_tierd
+from tierd.api.shutdown import close_tierd, cut_requests
 from tierd.app import Tierd
 from tierd.bench import routes as bench_routes
 from tierd.costs import routes as cost_routes
@@ -38,12 +42,8 @@ log = logging.getLogger("tierd.api")
 
 
 class RequestGuard:
-    """Every POST body is JSON, and no bigger than the limit.
-
-    Clients such as `curl -d` send JSON labelled as a form; Ollama reads it anyway, so the
-    guard relabels it and the usual JSON errors apply. Oversized bodies get 413, by
-    Content-Length up front or by counting when the body is chunked.
-    """
+    """No body bigger than the limit: 413, by Content-Length up front or by counting when the
+    body is chunked. (That a POST body is JSON at all, BrowserGuard has checked.)"""
 
     def __init__(self, app: ASGIApp, limit: int):
         self.app = app
@@ -56,11 +56,7 @@ class RequestGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
-        if scope["method"] == "POST":
-            # In place: the request log outside reads the matched route back from this scope.
-            scope["headers"] = headers + [(b"content-type", b"application/json")]
-        declared = dict(headers).get(b"content-length")
+        declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
             response = error_response(Request(scope, receive), 413, self._message(),
                                       "request_too_large")
@@ -91,25 +87,52 @@ def create_app(tierd: Tierd) -> FastAPI:
     api.state.redact = redactor_for(tierd.config)
     api.state.metrics_registry, http_metrics = build_registry(tierd)
     install_error_handlers(api)
+    install_openapi(api, server)
     for routes in (openai, responses, anthropic, ollama, health, model_routes, job_routes,
                    index_routes, cost_routes, bench_routes, dashboard_routes):
         api.include_router(routes.router)
-    # Each add_middleware wraps the ones before it: the request log sees every answer, CORS
-    # answers preflights (which carry no token) before auth, auth runs before any body is read.
+    # Each add_middleware wraps the ones before it: the request log sees every answer, the
+    # browser guard refuses foreign origins and hosts before anything else, CORS answers the
+    # allowed origins' preflights (which carry no token) before auth, and auth runs before any
+    # body is read.
     api.add_middleware(RequestGuard, limit=server.max_body)
     api.add_middleware(BearerAuth, token=str(server.token))
     if server.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=list(server.cors_origins),
                            allow_methods=["*"], allow_headers=["*"],
                            expose_headers=["X-Request-Id"])
+    api.add_middleware(BrowserGuard, server=server)
     api.add_middleware(RequestLog, observe=http_metrics.observe)
     return api
 
 
+CUT_MARGIN_S = 5.0
+"""After the grace, how long cut requests get to send their 503s before uvicorn cancels what
+is left (requests tierd does not route, such as a model load)."""
+
+
 class _Server(uvicorn.Server):
-    """uvicorn's server, except that after a graceful stop on SIGTERM/SIGINT it does not
-    re-raise the signal (which would kill the process before tierd has stopped its scheduler
-    and checkpointed its databases, and make systemd see a death instead of exit 0)."""
+    """uvicorn's server, except that:
+
+    - when `grace` seconds of a graceful stop have passed, `on_grace_over` cuts the requests
+      still running, so each answers a well-formed error and settles its ledger row, before
+      uvicorn's own timeout (grace + CUT_MARGIN_S) cancels whatever is left;
+    - after a graceful stop on SIGTERM/SIGINT it does not re-raise the signal (which would kill
+      the process before tierd has settled its calls, stopped its scheduler and checkpointed
+      its databases, and make systemd see a death instead of exit 0).
+    """
+
+    def __init__(self, config: uvicorn.Config, grace: float, on_grace_over: Callable[[], object]):
+        super().__init__(config)
+        self.grace = grace
+        self.on_grace_over = on_grace_over
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        timer = asyncio.get_running_loop().call_later(self.grace, self.on_grace_over)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            timer.cancel()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -127,12 +150,13 @@ class _Server(uvicorn.Server):
 
 def serve(tierd: Tierd, listen: ListenAddress) -> None:
     """Serve until SIGTERM/SIGINT; in-flight requests get server.shutdown_grace seconds, then
-    are cancelled; a second SIGINT stops at once."""
+    are cut (a 503, a ledger row each); a second SIGINT stops at once."""
     host, port = listen.host, listen.port
+    grace = tierd.config.server.shutdown_grace
     config = uvicorn.Config(create_app(tierd), host=host, port=port, log_level="warning",
                             log_config=None, access_log=False,
-                            timeout_graceful_shutdown=tierd.config.server.shutdown_grace)
-    server = _Server(config)
+                            timeout_graceful_shutdown=grace + CUT_MARGIN_S)
+    server = _Server(config, grace, lambda: cut_requests(tierd, grace))
     log.info("tierd %s listening on http://%s:%d", __version__, host, port)
     try:
         server.run()

@@ -1,9 +1,13 @@
-"""Stopping tierd cleanly once the server has stopped taking requests.
+"""Stopping tierd cleanly: cutting what outlives `server.shutdown_grace`, then closing.
 
-The HTTP server has already drained or cancelled its requests; what remains is work that
-outlives a request: stream threads finishing their last token and ledger row, the scheduler
-and its jobs, and the WAL files, folded back so the next start (or a backup copying state.db
-alone) sees every committed row in the main database file.
+On SIGTERM the server stops taking connections and lets requests in flight finish. When the
+grace is over, `cut_requests` cuts every routed request still running: its client gets a 503
+(or the stream's error event) at once, requests waiting for a model get the same, and the
+runtimes stop at their next token. Once the server is down, `close_tierd` gives the cut calls
+a moment to settle their own ledger rows (with the usage they reached), settles whatever has
+not as cancelled and releases its reservation — every call that reached a provider keeps its
+row — then stops the scheduler and folds the WAL files back, so the next start (or a backup
+copying state.db alone) sees every committed row in the main database file.
 """
 
 from __future__ import annotations
@@ -15,6 +19,30 @@ from tierd.app import Tierd
 from tierd.db import checkpoint, connect, sqlite3
 
 log = logging.getLogger("tierd.shutdown")
+
+SETTLE_TIMEOUT_S = 5.0
+"""After a cut, how long cut calls get to settle their own ledger rows before the rest are
+settled for them."""
+
+
+def cut_requests(app: Tierd, grace: float) -> int:
+    """Past the grace: cut every routed request and every wait for a model; how many ran."""
+    message = (f"tierd is shutting down and cut this request off after server.shutdown_grace "
+               f"({grace:g}s): retry when it is back")
+    count = app.inflight.cut(message)
+    app.manager.stop_waiting(message)
+    log.warning("server.shutdown_grace (%gs) is over: cut %d request(s) still running",
+                grace, count)
+    return count
+
+
+def settle_cut_requests(app: Tierd, timeout: float = SETTLE_TIMEOUT_S) -> None:
+    """Let cut calls settle by themselves for up to `timeout`, then settle the rest."""
+    if app.inflight.wait(timeout):
+        return
+    count = app.inflight.abandon_all()
+    log.warning("settled %d call(s) that had not stopped %.0fs after being cut: each has its "
+                "ledger row (cancelled, usage so far) and no reservation left", count, timeout)
 
 
 def wait_for_requests(app: Tierd, timeout: float) -> bool:
@@ -50,6 +78,7 @@ def checkpoint_databases(app: Tierd) -> None:
 
 
 def close_tierd(app: Tierd, drain_timeout: float = 10.0) -> None:
+    settle_cut_requests(app)
     if not wait_for_requests(app, drain_timeout):
         log.warning("requests still running after %.0fs: %s", drain_timeout,
                     app.manager.queues())

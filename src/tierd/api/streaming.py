@@ -4,7 +4,9 @@ The iterator runs in its own thread and hands chunks over through an asyncio que
 item is awaited before any response starts, so a refusal (unknown model, full queue, prompt
 too long) becomes a proper 4xx/503 instead of a broken stream. When the client goes away the
 async side stops, sets the cancel event and the worker closes the iterator, which ends the
-generation and releases the model's lease and queue slot.
+generation and releases the model's lease and queue slot. When tierd cuts the request from
+outside (a shutdown past its grace), the cut's error reaches the async side at once, so the
+client gets a well-formed 503 or the stream's error event without waiting for the runtime.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ import queue
 import threading
 from typing import AsyncIterator, Callable, Iterator, TypeVar
 
+from tierd.runtimes.base import Cancel
+
 T = TypeVar("T")
 
 _ITEM, _ERROR, _END = "item", "error", "end"
 
 
-async def open_stream(factory: Callable[[threading.Event], Iterator[T]]) -> AsyncIterator[T]:
+async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> AsyncIterator[T]:
     """Start `factory(cancel)` in a thread; raise its first error here, else return the stream."""
-    cancel = threading.Event()
+    cancel = Cancel()
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
 
@@ -48,8 +52,17 @@ async def open_stream(factory: Callable[[threading.Event], Iterator[T]]) -> Asyn
             if close is not None:
                 close()
 
+    def answer_a_cut() -> None:
+        if cancel.error is not None:
+            hand_over(_ERROR, cancel.error)
+
+    cancel.when_set(answer_a_cut)
     threading.Thread(target=worker, name="tierd-stream", daemon=True).start()
-    kind, value = await queue.get()
+    try:
+        kind, value = await queue.get()
+    except BaseException:  # the request's task was cancelled: stop the worker too
+        cancel.set()
+        raise
     if kind == _ERROR:
         raise value  # type: ignore[misc]
 
@@ -67,12 +80,19 @@ async def open_stream(factory: Callable[[threading.Event], Iterator[T]]) -> Asyn
     return rest()
 
 
-async def collect(factory: Callable[[threading.Event], Iterator[T]]) -> list[T]:
+async def collect(factory: Callable[[Cancel], Iterator[T]]) -> list[T]:
     """Run the whole stream and return every item (non-streaming requests)."""
     items = []
     async for item in await open_stream(factory):
         items.append(item)
     return items
+
+
+async def run_cancellable(work: Callable[[Cancel], T]) -> T:
+    """`work(cancel)` in a thread, as run_in_threadpool, except that a cut (a shutdown past its
+    grace) answers at once with the cut's error."""
+    [result] = await collect(lambda cancel: iter((work(cancel),)))
+    return result
 
 
 def callback_stream(run: Callable[[Callable[[T], None]], object]) -> Iterator[T]:

@@ -1,8 +1,17 @@
 """The ledger: every routed call is a row in the state database's `calls` table.
 
-Costs, budgets and reports all read from it, so the row is the truth about spend. A row is
-keyed by (request_id, attempt): a retry of the same write (a settle after a crash in between,
-a router that records twice) keeps the first row and never counts a call twice.
+Costs, budgets and reports all read from it, so the row is the truth about spend. Each row is
+keyed by `call_id`, an id tierd makes for the attempt before it starts: a retry of the same
+write (a settle repeated after a crash in between, a shutdown sweep racing the call's own
+settle) keeps the first row and never counts a call twice, and nothing a client sends can make
+two calls share a key. `request_id` is tierd's id of the HTTP request (or CLI call) the attempt
+belongs to; `client_request_id` is the client's `X-Request-Id`, kept for correlation only.
+
+Reports never scan the rows: an insert trigger keeps `call_totals`, one row per UTC day and
+(provider, model, task, tier, fallback reason) holding the calls' counts by outcome, tokens,
+cost, latency and a cumulative latency histogram. The day's, week's or month's totals, a
+breakdown, a budget's spend and the all-time /metrics series read a few rows per day and
+route, however many calls the ledger holds.
 """
 
 from __future__ import annotations
@@ -10,12 +19,35 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from dataclasses import astuple, dataclass, fields
+import uuid
+from dataclasses import astuple, dataclass, field, fields
 from typing import Any, Iterator
 
 from tierd.costs.periods import check_period, iso, period_bounds
 from tierd.db import Schema, transaction
 from tierd.errors import TierdError
+
+_LATENCY_BOUNDS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000)
+"""The latency histogram's bounds, as migration step 2 wrote them into `call_totals` (one
+column per bound, `le_<ms>`): changing them takes a new step that rebuilds the totals."""
+
+LATENCY_BUCKETS_S = tuple(ms / 1000 for ms in _LATENCY_BOUNDS_MS)
+"""Upper bounds (seconds) of the latency buckets: from an embedding batch to a long local
+generation."""
+
+_LE_COLUMNS = [f"le_{ms}" for ms in _LATENCY_BOUNDS_MS]
+_SUMMED = ["calls", "ok", "errors", "cancelled", "cache_hits", "prompt_tokens",
+           "completion_tokens", "cost_usd", "latency_ms", *_LE_COLUMNS]
+
+
+def _counts_of(row: str) -> list[str]:
+    """The values one row of `calls` adds to each of _SUMMED."""
+    return [
+        "1", f"{row}.status = 'ok'", f"{row}.status = 'error'", f"{row}.status = 'cancelled'",
+        f"{row}.cache_hit", f"{row}.prompt_tokens", f"{row}.completion_tokens",
+        f"{row}.cost_usd", f"{row}.latency_ms",
+        *(f"{row}.latency_ms <= {ms}" for ms in _LATENCY_BOUNDS_MS)]
+
 
 SCHEMA = Schema("ledger", ("""
 CREATE TABLE IF NOT EXISTS calls (
@@ -40,15 +72,78 @@ CREATE TABLE IF NOT EXISTS calls (
     UNIQUE (request_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
-""",))
+""", """
+CREATE TABLE calls_keyed (
+    id INTEGER PRIMARY KEY,
+    call_id TEXT NOT NULL UNIQUE,
+    ts REAL NOT NULL,
+    request_id TEXT NOT NULL,
+    client_request_id TEXT,
+    task TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    host TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    cost_usd REAL NOT NULL,
+    latency_ms REAL NOT NULL,
+    ttft_ms REAL,
+    fallback_reason TEXT,
+    cache_hit INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    error TEXT,
+    attempt INTEGER NOT NULL
+);
+INSERT INTO calls_keyed (id, call_id, ts, request_id, client_request_id, task, tier, provider,
+                         model, host, prompt_tokens, completion_tokens, cost_usd, latency_ms,
+                         ttft_ms, fallback_reason, cache_hit, status, error, attempt)
+    SELECT id, 'before-call-ids-' || id, ts, request_id, NULL, task, tier, provider, model, host,
+           prompt_tokens, completion_tokens, cost_usd, latency_ms, ttft_ms, fallback_reason,
+           cache_hit, status, error, attempt FROM calls;
+DROP TABLE calls;
+ALTER TABLE calls_keyed RENAME TO calls;
+CREATE INDEX calls_ts ON calls (ts);
+CREATE INDEX calls_request ON calls (request_id);
+CREATE INDEX calls_client_request ON calls (client_request_id)
+    WHERE client_request_id IS NOT NULL;
+CREATE TABLE call_totals (
+    day REAL NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    task TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    fallback_reason TEXT NOT NULL,
+    """ + ",\n    ".join(f"{name} {'REAL' if name in ('cost_usd', 'latency_ms') else 'INTEGER'}"
+                         " NOT NULL" for name in _SUMMED) + """,
+    PRIMARY KEY (day, provider, model, task, tier, fallback_reason)
+) WITHOUT ROWID;
+INSERT INTO call_totals
+    SELECT CAST(calls.ts / 86400 AS INTEGER) * 86400.0, provider, model, task, tier,
+           COALESCE(fallback_reason, ''), """ + ", ".join(
+        f"SUM({value})" for value in _counts_of("calls")) + """
+    FROM calls GROUP BY 1, 2, 3, 4, 5, 6;
+CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
+    INSERT INTO call_totals VALUES (
+        CAST(new.ts / 86400 AS INTEGER) * 86400.0, new.provider, new.model, new.task, new.tier,
+        COALESCE(new.fallback_reason, ''), """ + ", ".join(_counts_of("new")) + """)
+    ON CONFLICT DO UPDATE SET """ + ", ".join(
+        f"{name} = {name} + excluded.{name}" for name in _SUMMED) + """;
+END;
+"""))
 
 BREAKDOWN_KEYS = ("provider", "model", "task", "tier")
 DAY_SECONDS = 86_400
 
 
+def new_call_id() -> str:
+    return uuid.uuid4().hex
+
+
 @dataclass(frozen=True)
 class CallRecord:
     request_id: str
+    """tierd's id of the request this attempt belongs to (never the client's)."""
     task: str
     tier: str
     provider: str
@@ -65,7 +160,11 @@ class CallRecord:
     """"ok" | "error" | "cancelled"."""
     error: str | None = None
     attempt: int = 0
-    """Position in the fallback chain; (request_id, attempt) is unique."""
+    """Position in the fallback chain."""
+    client_request_id: str | None = None
+    """The client's X-Request-Id: correlation only, many requests may share one."""
+    call_id: str = field(default_factory=new_call_id)
+    """The row's key, made by tierd when the attempt starts; writing it again is a no-op."""
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
@@ -76,7 +175,7 @@ class LedgerMetrics:
     outcomes: list[tuple]
     """(tier, model, status, calls)"""
     latency: list[tuple]
-    """(tier, model, calls, seconds in all, calls at or under each bucket bound)"""
+    """(tier, model, calls, seconds in all, calls at or under each of LATENCY_BUCKETS_S)"""
     fallbacks: dict[str, int]
     providers: list[tuple]
     """(provider, USD, prompt tokens, completion tokens)"""
@@ -101,7 +200,7 @@ class Ledger:
             yield conn
 
     def insert(self, conn: Any, call: CallRecord, at: float | None = None) -> bool:
-        """Insert inside the caller's transaction; False when (request_id, attempt) exists."""
+        """Insert inside the caller's transaction; False when the call_id is there already."""
         values = list(astuple(call))
         values[_COLUMNS.index("cache_hit")] = int(call.cache_hit)
         cursor = conn.execute(
@@ -111,28 +210,15 @@ class Ledger:
         return cursor.rowcount == 1
 
     def record(self, call: CallRecord, at: float | None = None) -> None:
-        """Write one call; idempotent on (request_id, attempt). `at` is the Unix time."""
+        """Write one call; idempotent on its call_id. `at` is the Unix time."""
         with self.write() as conn:
             self.insert(conn, call, at)
-
-    def spent(self, since: float, provider: str | None = None, tier: str | None = None) -> float:
-        """USD spent since `since`, optionally for one provider or tier."""
-        query = "SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ?"
-        params: list[Any] = [since]
-        if provider is not None:
-            query += " AND provider = ?"
-            params.append(provider)
-        if tier is not None:
-            query += " AND tier = ?"
-            params.append(tier)
-        with self.lock:
-            return float(self.conn.execute(query, params).fetchone()[0])
 
     def summary(self, period: str, now: float | None = None) -> dict:
         """Totals for the current day, week or month (UTC)."""
         start, end = period_bounds(period, time.time() if now is None else now)
         with self.lock:
-            row = self.conn.execute(_TOTALS + " FROM calls WHERE ts >= ? AND ts < ?",
+            row = self.conn.execute(_TOTALS + " FROM call_totals WHERE day >= ? AND day < ?",
                                     (start, end)).fetchone()
         return {"period": period, "since": iso(start), "until": iso(end), **_totals(row)}
 
@@ -143,7 +229,7 @@ class Ledger:
         start, end = period_bounds(check_period(period), time.time() if now is None else now)
         with self.lock:
             rows = self.conn.execute(
-                f"{_TOTALS}, {by} AS name FROM calls WHERE ts >= ? AND ts < ? "
+                f"{_TOTALS}, {by} AS name FROM call_totals WHERE day >= ? AND day < ? "
                 f"GROUP BY {by} ORDER BY cost_usd DESC, calls DESC, name", (start, end)).fetchall()
         return [{by: row["name"], **_totals(row)} for row in rows]
 
@@ -154,12 +240,12 @@ class Ledger:
         start = today - (days - 1) * DAY_SECONDS
         with self.lock:
             found = self.conn.execute(
-                "SELECT CAST((ts - ?) / ? AS INTEGER) AS n, provider, tier, COUNT(*), "
-                "COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? GROUP BY n, provider, tier",
-                (start, DAY_SECONDS, start)).fetchall()
+                "SELECT day, provider, tier, SUM(calls), SUM(cost_usd) FROM call_totals "
+                "WHERE day >= ? GROUP BY day, provider, tier", (start,)).fetchall()
         rows = [{"day": iso(start + n * DAY_SECONDS)[:10], "cost_usd": 0.0, "calls": 0,
                  "by_provider": {}, "by_tier": {}} for n in range(days)]
-        for n, provider, tier, calls, usd in found:
+        for day, provider, tier, calls, usd in found:
+            n = round((day - start) / DAY_SECONDS)
             if not 0 <= n < days:
                 continue  # a clock set back: a row from "tomorrow" belongs to no day shown
             row = rows[n]
@@ -176,29 +262,41 @@ class Ledger:
         start, end = period_bounds(check_period(period), time.time() if now is None else now)
         with self.lock:
             found = self.conn.execute(
-                "SELECT fallback_reason, COUNT(*) AS calls FROM calls WHERE ts >= ? AND ts < ? "
-                "AND fallback_reason IS NOT NULL GROUP BY fallback_reason "
-                "ORDER BY calls DESC, fallback_reason", (start, end)).fetchall()
+                "SELECT fallback_reason, SUM(calls) AS n FROM call_totals WHERE day >= ? "
+                "AND day < ? AND fallback_reason != '' GROUP BY fallback_reason "
+                "ORDER BY n DESC, fallback_reason", (start, end)).fetchall()
         return [{"reason": reason, "calls": calls} for reason, calls in found]
 
-    def metrics(self, latency_buckets_s: tuple[float, ...]) -> LedgerMetrics:
+    def spent(self, conn: Any, since: float, scope: str | None = None,
+              name: str = "") -> float:
+        """USD spent from the UTC day starting at `since` on, in all or for one provider or
+        tier (`scope`), read inside the caller's lock or transaction."""
+        query = "SELECT COALESCE(SUM(cost_usd), 0) FROM call_totals WHERE day >= ?"
+        params: list[Any] = [since]
+        if scope is not None:
+            if scope not in ("provider", "tier"):
+                raise ValueError(f"spent: scope {scope!r} is not provider or tier")
+            query += f" AND {scope} = ?"
+            params.append(name)
+        return float(conn.execute(query, params).fetchone()[0])
+
+    def metrics(self) -> LedgerMetrics:
         """All-time counts for /metrics: calls by tier, model and outcome, a cumulative latency
         histogram by tier and model, fallbacks by reason, spend and tokens by provider."""
-        bucket_sums = ", ".join(f"SUM(latency_ms <= {b * 1000})" for b in latency_buckets_s)
         with self.lock:
-            outcomes = [tuple(r) for r in self.conn.execute(
-                "SELECT tier, model, status, COUNT(*) FROM calls GROUP BY tier, model, status")]
-            latency = [(r[0], r[1], r[2], (r[3] or 0) / 1000,
-                        tuple(r[4 + i] or 0 for i in range(len(latency_buckets_s))))
-                       for r in self.conn.execute(
-                           f"SELECT tier, model, COUNT(*), SUM(latency_ms), {bucket_sums} "
-                           "FROM calls GROUP BY tier, model")]
+            by_route = self.conn.execute(
+                "SELECT tier, model, SUM(ok), SUM(errors), SUM(cancelled), SUM(calls), "
+                f"SUM(latency_ms), {', '.join(f'SUM({c})' for c in _LE_COLUMNS)} "
+                "FROM call_totals GROUP BY tier, model").fetchall()
             fallbacks = dict(self.conn.execute(
-                "SELECT fallback_reason, COUNT(*) FROM calls WHERE fallback_reason IS NOT NULL "
+                "SELECT fallback_reason, SUM(calls) FROM call_totals WHERE fallback_reason != '' "
                 "GROUP BY fallback_reason").fetchall())
             providers = [tuple(r) for r in self.conn.execute(
                 "SELECT provider, SUM(cost_usd), SUM(prompt_tokens), SUM(completion_tokens) "
-                "FROM calls GROUP BY provider")]
+                "FROM call_totals GROUP BY provider")]
+        outcomes = [(row[0], row[1], status, count) for row in by_route
+                    for status, count in zip(("ok", "error", "cancelled"), row[2:5]) if count]
+        latency = [(row[0], row[1], row[5], row[6] / 1000, tuple(row[7:])) for row in by_route]
         return LedgerMetrics(outcomes, latency, fallbacks, providers)
 
     def recent(self, limit: int) -> list[dict]:
@@ -209,23 +307,25 @@ class Ledger:
         return [dict(row) for row in found]
 
     def rows(self, request_id: str) -> list[dict]:
-        """Every attempt of one request, in order (for tests and `tierd cost` drill-downs)."""
+        """Every attempt of the requests with this id — tierd's own request id, or a client's
+        X-Request-Id (which many requests may share) — oldest first, for tests and drill-downs."""
         with self.lock:
-            found = self.conn.execute("SELECT * FROM calls WHERE request_id = ? ORDER BY attempt",
-                                      (request_id,)).fetchall()
+            found = self.conn.execute(
+                "SELECT * FROM calls WHERE request_id = ? OR client_request_id = ? "
+                "ORDER BY id", (request_id, request_id)).fetchall()
         return [dict(row) for row in found]
 
 
-_TOTALS = """SELECT COUNT(*) AS calls,
-    COALESCE(SUM(status = 'ok'), 0) AS ok,
-    COALESCE(SUM(status = 'error'), 0) AS errors,
-    COALESCE(SUM(status = 'cancelled'), 0) AS cancelled,
-    COALESCE(SUM(cache_hit), 0) AS cache_hits,
-    COALESCE(SUM(fallback_reason IS NOT NULL), 0) AS fallbacks,
+_TOTALS = """SELECT COALESCE(SUM(calls), 0) AS calls,
+    COALESCE(SUM(ok), 0) AS ok,
+    COALESCE(SUM(errors), 0) AS errors,
+    COALESCE(SUM(cancelled), 0) AS cancelled,
+    COALESCE(SUM(cache_hits), 0) AS cache_hits,
+    COALESCE(SUM(calls * (fallback_reason != '')), 0) AS fallbacks,
     COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
     COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
     COALESCE(SUM(cost_usd), 0) AS cost_usd,
-    AVG(latency_ms) AS avg_latency_ms"""
+    SUM(latency_ms) / SUM(calls) AS avg_latency_ms"""
 
 
 def _totals(row: Any) -> dict:

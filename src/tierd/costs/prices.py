@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Iterable
 
 from tierd.config import Config
 from tierd.errors import TierdError
@@ -53,13 +54,20 @@ def _normalised(model: str) -> str:
     return model.rsplit("/", 1)[-1].lower().replace(".", "-")
 
 
-def _default_price(model: str) -> Price | None:
+def known_model(model: str, known: Iterable[str]) -> str | None:
+    """Which of `known` model ids `model` is, however the provider spells it (a vendor
+    prefix, dashes for dots, a snapshot date or alias tag); the longest match wins."""
     name = _normalised(model)
-    for known in sorted(DEFAULT_PRICES, key=len, reverse=True):
-        stem = _normalised(known)
+    for candidate in sorted(known, key=len, reverse=True):
+        stem = _normalised(candidate)
         if name.startswith(stem) and _VERSION_SUFFIX.fullmatch(name[len(stem):]):
-            return DEFAULT_PRICES[known]
+            return candidate
     return None
+
+
+def _default_price(model: str) -> Price | None:
+    known = known_model(model, DEFAULT_PRICES)
+    return None if known is None else DEFAULT_PRICES[known]
 
 
 def is_local(config: Config, provider: str) -> bool:

@@ -22,7 +22,7 @@ from tierd.api.streaming import collect, open_stream
 from tierd.chat import anthropic as anthropic_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
-from tierd.faces.openai import request_id, task_header
+from tierd.faces.openai import request_ids, task_header
 from tierd.faces.schemas import CountTokensRequest, MessagesRequest
 from tierd.routing.router import open_chat
 from tierd.routing.service import count_prompt_tokens
@@ -40,8 +40,9 @@ async def messages(body: MessagesRequest, request: Request):
     chat = anthropic_shape.request_from_anthropic(
         body.model_dump(exclude_unset=True, by_alias=True))
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
-    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request), chat,
-                                    body.stream, request_id(request))
+    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
+                                                      chat, body.stream,
+                                                      **request_ids(request)))
     if not body.stream:
         chunks = await collect(reply.chunks)
         return JSONResponse(anthropic_shape.message_body(

@@ -17,13 +17,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd import __version__
+from tierd.api.limits import check_embedding_inputs
 from tierd.api.paths import PULL
-from tierd.api.streaming import callback_stream, collect, open_stream
+from tierd.api.streaming import callback_stream, collect, open_stream, run_cancellable
 from tierd.chat import ollama as ollama_shape
 from tierd.chat.reply import assemble
 from tierd.chat.request import BadField
 from tierd.errors import TierdError
-from tierd.faces.openai import embed_texts, request_id, task_header
+from tierd.faces.openai import embed_texts, request_ids, task_header
 from tierd.faces.schemas import (
     OllamaChatRequest,
     OllamaEmbeddingsRequest,
@@ -103,9 +104,10 @@ async def generate(body: OllamaGenerateRequest, request: Request):
         raise BadField("raw", "a raw prompt cannot take format or images: they need the "
                               "chat template")
     chat = ollama_shape.request_from_ollama(fields)
-    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request), chat,
-                                    body.stream, request_id(request),
-                                    body.prompt if body.raw else None)
+    raw = body.prompt if body.raw else None
+    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
+                                                      chat, body.stream, raw_prompt=raw,
+                                                      **request_ids(request)))
     return await _answer(reply, body.stream, chat=False)
 
 
@@ -116,8 +118,9 @@ async def chat(body: OllamaChatRequest, request: Request):
     if not body.messages:
         return await _load_or_unload(request, body.model, body.keep_alive, empty)
     chat = ollama_shape.request_from_ollama(body.model_dump(exclude_unset=True))
-    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request), chat,
-                                    body.stream, request_id(request))
+    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
+                                                      chat, body.stream,
+                                                      **request_ids(request)))
     return await _answer(reply, body.stream, chat=True)
 
 
@@ -140,8 +143,10 @@ async def embeddings(body: OllamaEmbeddingsRequest, request: Request):
     app = request.app.state.tierd
     if not body.prompt:
         return {"embedding": []}
-    routed = await run_in_threadpool(route_embed, app, body.model, task_header(request),
-                                     [body.prompt], request_id(request))
+    check_embedding_inputs(app.config, [body.prompt])
+    routed = await run_cancellable(lambda cancel: route_embed(
+        app, body.model, task_header(request), [body.prompt], cancel=cancel,
+        **request_ids(request)))
     return JSONResponse({"embedding": routed.embeddings.vectors[0]}, headers=routed.headers())
 
 

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from tierd.api.streaming import collect, open_stream
+from tierd.api.limits import check_embedding_inputs
+from tierd.api.streaming import collect, open_stream, run_cancellable
 from tierd.chat import completions as completions_shape
 from tierd.chat import openai as openai_shape
 from tierd.chat.reply import assemble
@@ -36,9 +37,12 @@ def task_header(request: Request) -> str | None:
     return request.headers.get("x-tierd-task") or None
 
 
-def request_id(request: Request) -> str | None:
-    """The id the request log gave this request, so its ledger rows carry the same one."""
-    return getattr(request.state, "request_id", None)
+def request_ids(request: Request) -> dict[str, str | None]:
+    """tierd's id of this request (the request log made it) and the client's X-Request-Id,
+    as the router's `request_id` / `client_request_id`: the ledger rows carry both, and only
+    tierd's own ids key them."""
+    return {"request_id": getattr(request.state, "request_id", None),
+            "client_request_id": getattr(request.state, "client_request_id", None)}
 
 
 @router.post("/v1/chat/completions")
@@ -50,8 +54,9 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
-    reply = await run_in_threadpool(open_chat, app, body.model, task_header(request), chat,
-                                    body.stream, request_id(request))
+    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
+                                                      chat, body.stream,
+                                                      **request_ids(request)))
 
     if not body.stream:
         chunks = await collect(reply.chunks)
@@ -99,7 +104,7 @@ async def completions(body: CompletionRequest, request: Request):
     def start(prompt: str):
         chat = ChatRequest.plain([{"role": "user", "content": prompt}], options)
         return open_chat(app, body.model, task_header(request), chat, body.stream,
-                         request_id(request), prompt)
+                         raw_prompt=prompt, **request_ids(request))
 
     if not body.stream:
         replies, model = [], body.model
@@ -172,8 +177,9 @@ async def embed_texts(request: Request, model: str, texts: list[str],
                                          "only models trained for it (Matryoshka, such as "
                                          "nomic-embed-text or mxbai-embed-large, or one with "
                                          "[[models]] matryoshka = true) can")
-    routed = await run_in_threadpool(route_embed, app, model, task_header(request), texts,
-                                     request_id(request))
+    check_embedding_inputs(app.config, texts)
+    routed = await run_cancellable(lambda cancel: route_embed(
+        app, model, task_header(request), texts, cancel=cancel, **request_ids(request)))
     vectors = routed.embeddings.vectors
     if dimensions is not None and vectors and dimensions > len(vectors[0]):
         raise BadField("dimensions", f"{dimensions} is more than the {len(vectors[0])} "

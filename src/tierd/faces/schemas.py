@@ -4,7 +4,8 @@ Anthropic Messages APIs, as much of them as tierd honours.
 These check types and ranges (a wrong type or an out-of-range value is a 400 naming the
 field) and describe the bodies in the OpenAPI schema; what the fields mean is translated in
 tierd.chat (one module per API shape), which also refuses the fields tierd cannot honour.
-Other unknown fields are ignored (clients send many: `user`, `metadata`, ...).
+Other unknown fields are ignored (clients send many: `user`, `metadata`, ...). Each top-level
+body is a `RequestBody` (tierd.api.limits), which refuses text that is not Unicode.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from tierd.api.limits import MAX_REPLY_TOKENS, RequestBody
 
 
 class _Lenient(BaseModel):
@@ -88,7 +91,7 @@ class StreamOptions(_Lenient):
     include_usage: bool = False
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(RequestBody):
     # Unknown fields are kept, so the translation can refuse the ones that change an answer
     # (logprobs, functions, ...) by name.
     model_config = ConfigDict(extra="allow")
@@ -97,8 +100,8 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    max_tokens: int | None = Field(default=None, ge=1)
-    max_completion_tokens: int | None = Field(default=None, ge=1)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_REPLY_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_REPLY_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
@@ -113,7 +116,7 @@ class ChatCompletionRequest(BaseModel):
 TokenIds = list[int]
 
 
-class EmbeddingRequest(_Lenient):
+class EmbeddingRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str] | TokenIds | list[TokenIds] = Field(
         min_length=1, description="text, texts, or cl100k_base token ids (one array or a list "
@@ -123,7 +126,7 @@ class EmbeddingRequest(_Lenient):
                                    "this many dimensions (models trained to be shortened)")
 
 
-class CompletionRequest(BaseModel):
+class CompletionRequest(RequestBody):
     """The legacy `/v1/completions` body; unknown fields are kept so the translation can
     refuse the ones that change an answer by name."""
 
@@ -132,7 +135,8 @@ class CompletionRequest(BaseModel):
     model: str = Field(min_length=1)
     prompt: str | list[str] | TokenIds | list[TokenIds] = Field(
         description="text, or texts (one choice each)")
-    max_tokens: int | None = Field(default=16, ge=1, description="OpenAI's default is 16")
+    max_tokens: int | None = Field(default=16, ge=1, le=MAX_REPLY_TOKENS,
+                                   description="OpenAI's default is 16")
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
@@ -198,7 +202,7 @@ class ResponsesText(_Lenient):
     format: ResponsesTextFormat | None = None
 
 
-class ResponsesRequest(BaseModel):
+class ResponsesRequest(RequestBody):
     """`/v1/responses`, stateless; unknown fields are kept so the translation can refuse the
     ones that change an answer by name."""
 
@@ -211,7 +215,7 @@ class ResponsesRequest(BaseModel):
     tool_choice: Literal["none", "auto", "required"] | ResponsesNamedTool | None = None
     parallel_tool_calls: bool | None = None
     text: ResponsesText | None = None
-    max_output_tokens: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1, le=MAX_REPLY_TOKENS)
     temperature: float | None = Field(default=None, ge=0, le=2)
     top_p: float | None = Field(default=None, gt=0, le=1)
     stream: bool = False
@@ -267,7 +271,7 @@ class AnthropicOutputFormat(_Lenient):
     schema_: Any = Field(default=None, alias="schema")
 
 
-class CountTokensRequest(BaseModel):
+class CountTokensRequest(RequestBody):
     """`/v1/messages/count_tokens`: a Messages body without `max_tokens`."""
 
     model_config = ConfigDict(extra="allow")
@@ -282,7 +286,7 @@ class CountTokensRequest(BaseModel):
 
 
 class MessagesRequest(CountTokensRequest):
-    max_tokens: int = Field(ge=1)
+    max_tokens: int = Field(ge=1, le=MAX_REPLY_TOKENS)
     stop_sequences: list[str] | None = None
     temperature: float | None = Field(default=None, ge=0, le=1)
     top_p: float | None = Field(default=None, gt=0, le=1)
@@ -291,7 +295,8 @@ class MessagesRequest(CountTokensRequest):
 
 
 class OllamaOptions(_Lenient):
-    num_predict: int | None = None
+    num_predict: int | None = Field(default=None, ge=-2, le=MAX_REPLY_TOKENS,
+                                    description="-1 or -2: as long as the context allows")
     temperature: float | None = Field(default=None, ge=0)
     top_p: float | None = Field(default=None, gt=0, le=1)
     seed: int | None = None
@@ -305,7 +310,7 @@ KeepAlive = str | int | float | None
 OllamaFormat = Literal["", "json"] | dict | None
 
 
-class OllamaGenerateRequest(_Lenient):
+class OllamaGenerateRequest(RequestBody):
     model: str = Field(min_length=1)
     prompt: str = ""
     system: str | None = None
@@ -338,7 +343,7 @@ class OllamaChatMessage(_Lenient):
     tool_name: str | None = None
 
 
-class OllamaChatRequest(_Lenient):
+class OllamaChatRequest(RequestBody):
     model: str = Field(min_length=1)
     messages: list[OllamaChatMessage] = Field(default_factory=list)
     stream: bool = True
@@ -349,7 +354,7 @@ class OllamaChatRequest(_Lenient):
     think: bool | str | None = None
 
 
-class OllamaEmbedRequest(_Lenient):
+class OllamaEmbedRequest(RequestBody):
     model: str = Field(min_length=1)
     input: str | list[str] = Field(default_factory=list, description="empty: load the model")
     truncate: bool = True
@@ -359,12 +364,12 @@ class OllamaEmbedRequest(_Lenient):
     keep_alive: KeepAlive = None
 
 
-class OllamaEmbeddingsRequest(_Lenient):
+class OllamaEmbeddingsRequest(RequestBody):
     model: str = Field(min_length=1)
     prompt: str
 
 
-class OllamaPullRequest(_Lenient):
+class OllamaPullRequest(RequestBody):
     model: str | None = None
     name: str | None = None
     stream: bool = True
@@ -376,7 +381,7 @@ class OllamaPullRequest(_Lenient):
         return self.model or self.name or ""
 
 
-class OllamaShowRequest(_Lenient):
+class OllamaShowRequest(RequestBody):
     model: str | None = None
     name: str | None = None
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
 
+from tierd.api.limits import RequestBody
 from tierd.api.paths import INDEX_STATUS, SEARCH, SEARCH_POST
 from tierd.index.service import index_status, search_index
 
 router = APIRouter(tags=["index"])
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(RequestBody):
     q: str
     k: int = 10
     source: str | None = None

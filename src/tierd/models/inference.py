@@ -12,7 +12,7 @@ from typing import Iterator
 
 from tierd.app import Tierd
 from tierd.chat.request import ChatRequest
-from tierd.errors import ContextOverflow, TierdError
+from tierd.errors import ContextOverflow, OutputLimitExceeded, TierdError
 from tierd.runtimes.base import Chunk, Embeddings, GenerateOptions, ModelInfo
 
 
@@ -21,6 +21,12 @@ def _loaded_context(app: Tierd, host: str, model: str) -> int:
         if entry["name"] == model:
             return int(entry["context_length"])
     raise TierdError(f"{model} is not loaded on {host}")
+
+
+def _check_reply(model: str, options: GenerateOptions, context: int) -> None:
+    """A local model writes at most what its loaded context has room for."""
+    if options.max_tokens is not None and options.max_tokens > context:
+        raise OutputLimitExceeded(model, options.max_tokens, context)
 
 
 def stream_chat(app: Tierd, model: str, request: ChatRequest,
@@ -34,6 +40,7 @@ def stream_chat(app: Tierd, model: str, request: ChatRequest,
     with app.manager.request(model, host, timeout) as lease:
         runtime = app.runtime_for(lease.host)
         context = _loaded_context(app, lease.host, model)
+        _check_reply(model, request.options, context)
         prompt_tokens = runtime.count_tokens(model, request)
         if prompt_tokens >= context:
             raise ContextOverflow(model, prompt_tokens, context)
@@ -47,6 +54,7 @@ def stream_generate(app: Tierd, model: str, prompt: str, options: GenerateOption
     with app.manager.request(model, host, timeout) as lease:
         runtime = app.runtime_for(lease.host)
         context = _loaded_context(app, lease.host, model)
+        _check_reply(model, options, context)
         prompt_tokens = runtime.count_tokens(
             model, ChatRequest.plain([{"role": "user", "content": prompt}]))
         if prompt_tokens >= context:

@@ -38,7 +38,14 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from tierd.errors import CapacityExhausted, QueueFull, TierdError, UnknownHost, UnknownModel
+from tierd.errors import (
+    CapacityExhausted,
+    QueueFull,
+    ShuttingDown,
+    TierdError,
+    UnknownHost,
+    UnknownModel,
+)
 from tierd.models.estimate import Estimate, estimate_model_bytes
 from tierd.models.footprints import FootprintStore, Measured
 from tierd.models.placement import Placement, choose, layer_count, on_cpu, split
@@ -248,6 +255,7 @@ class ModelManager:
         self._queue_timeout = queue_timeout
         self._reservations: dict[str, JobReservation] = {}
         self._reservations_lock = threading.Lock()
+        self._stopped: str | None = None
 
     # -- public API ----------------------------------------------------------------------------
 
@@ -462,10 +470,24 @@ class ModelManager:
         """True while any request runs or waits (what a shutdown drains)."""
         return bool(self.queues())
 
+    def stop_waiting(self, message: str) -> None:
+        """Shutting down past its grace: every request waiting for a turn, and any that comes
+        later, gets ShuttingDown(message) at once; those running keep their leases until they
+        end (their runtimes were told to stop)."""
+        self._stopped = message
+        for state in self._hosts.values():
+            with state.cond:
+                state.cond.notify_all()
+
+    def _raise_if_stopped(self) -> None:
+        if self._stopped is not None:
+            raise ShuttingDown(self._stopped)
+
     # -- the queue per model ---------------------------------------------------------------------
 
     def _take_slot(self, state: _HostState, model: str, deadline: float, timeout: float) -> None:
         with state.cond:
+            self._raise_if_stopped()
             parallel = self._parallel(state, model)
             queue = state.queues.setdefault(model, _Queue())
             if queue.running < parallel and not queue.waiters:
@@ -480,6 +502,7 @@ class ModelManager:
             queue.waiters.append(ticket)
             try:
                 while True:
+                    self._raise_if_stopped()
                     parallel = self._parallel(state, model)  # a load may have capped it
                     if queue.running < parallel and queue.waiters[0] is ticket:
                         break
@@ -532,6 +555,7 @@ class ModelManager:
                     if not queued:
                         state.waiting += 1
                         queued = True
+                    self._raise_if_stopped()
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         queue = state.queues.get(model, _Queue())

@@ -16,6 +16,7 @@ from typing import Literal
 
 from tierd.app import Tierd
 from tierd.chat.capabilities import features_of
+from tierd.config import same_model_id
 from tierd.routing.tasks import route_names
 from tierd.runtimes.base import FEATURES, Capability, Feature, ModelInfo
 
@@ -49,17 +50,9 @@ def _offers(infos: list[ModelInfo], model: str, capability: Capability) -> Model
     return None
 
 
-def _same_cloud_model(listed: str, wanted: str) -> bool:
-    """Providers spell versions differently (claude-haiku-4-5 vs claude-haiku-4.5)."""
-    def plain(name: str) -> str:
-        return name.lower().replace(".", "-")
-
-    return plain(listed) == plain(wanted)
-
-
 def _provider_model(app: Tierd, provider: str, model: str) -> Candidate | None:
     for info in app.providers[provider].available():
-        if _same_cloud_model(info.name, model):
+        if same_model_id(info.name, model):
             return Candidate("cloud", provider, info.name, info.features, info.context_length)
     return None
 

@@ -6,10 +6,13 @@ candidates, with the reason for each decision. `open_chat` / `route_embed` then 
 candidates in order:
 
 - a local candidate goes through tierd.inference (its queue and a budget-manager lease) with
-  the tier's `max_wait` as its queue timeout; a cloud one reserves budget first;
+  the tier's `max_wait` as its queue timeout; a cloud one first reserves a bound on its cost
+  that the provider cannot exceed (every byte of the prompt a token, and the whole reply it is
+  allowed: the caller's max_tokens, never past the model's limit);
 - CapacityExhausted, a full queue or a wait past max_wait, RuntimeUnavailable (refused,
   timeout, 5xx, Ollama's 503 arrives as QueueFull), a prompt over the model's context, a
-  rejected request or a budget cap move the request to the next candidate, and the failing
+  max_tokens over its output limit, a rejected request or a budget cap move the request to
+  the next candidate, and the failing
   attempt's ledger row names the reason;
 - the first chunk commits: once a token went to the client, an error is reported in-band and
   the stream is never switched to another model mid-answer;
@@ -28,24 +31,25 @@ reservation), and so is every cache hit ($0, cache_hit=1).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Iterator, TypeVar
 
 from tierd.app import Tierd
 from tierd.chat.capabilities import missing
 from tierd.chat.request import ChatRequest
-from tierd.costs.budgets import BudgetExceeded
-from tierd.costs.ledger import CallRecord
+from tierd.costs.budgets import BudgetExceeded, Reservation
+from tierd.costs.ledger import CallRecord, new_call_id
 from tierd.costs.prices import cost_usd, price_for
 from tierd.costs.service import worst_case_usd
 from tierd.errors import (
     CapacityExhausted,
     ContextOverflow,
+    OutputLimitExceeded,
     QueueFull,
     RuntimeUnavailable,
+    ShuttingDown,
     TierdError,
     UnknownModel,
 )
@@ -70,15 +74,13 @@ from tierd.routing.tasks import (
     tier_config,
     tier_of_task,
 )
-from tierd.runtimes.base import Capability, Chunk, Embeddings, Feature, ModelInfo
+from tierd.runtimes.base import Cancel, Capability, Chunk, Embeddings, Feature, ModelInfo
 from tierd.runtimes.ollama import estimate_chat_tokens
 
 log = logging.getLogger("tierd.routing")
 
 DIRECT_TIER = "direct"
 """The tier recorded for an exact cloud model that no tier's chain lists."""
-DEFAULT_MAX_TOKENS = 4096
-"""Reply length assumed for a budget reservation when the caller sets none."""
 
 
 class NoUsableCandidate(TierdError):
@@ -299,6 +301,8 @@ def fallback_reason(err: TierdError, candidate: Candidate) -> str:
         return "capacity_exhausted"
     if isinstance(err, ContextOverflow):
         return "context_overflow"
+    if isinstance(err, OutputLimitExceeded):
+        return "output_limit"
     if isinstance(err, QueueFull):
         return "rate_limited" if candidate.kind == "cloud" else "queue_full"
     if isinstance(err, RuntimeUnavailable):
@@ -316,6 +320,24 @@ def _trips_breaker(reason: str, candidate: Candidate) -> bool:
 
 T = TypeVar("T")
 
+SHUTDOWN_CUT = "cut off: tierd stopped past its shutdown grace"
+"""The ledger's `error` for an attempt settled by the shutdown sweep."""
+
+
+@dataclass(eq=False)
+class Attempt:
+    """One candidate tried: its ledger key (made before anything is sent, so a settle from the
+    call itself and one from the shutdown sweep are the same write) and what it has said."""
+
+    candidate: Candidate
+    index: int
+    started: float
+    reservation: Reservation | None = None
+    call_id: str = field(default_factory=new_call_id)
+    said_chunks: int = 0
+    """Chunks that carried text or a tool call: a cut-off call's completion usage."""
+    first_at: float | None = None
+
 
 @dataclass
 class _Walk:
@@ -324,9 +346,13 @@ class _Walk:
     app: Tierd
     route: Route
     request_id: str
+    client_request_id: str | None = None
+    request: ChatRequest | None = None
+    """What the cloud candidates are sent; an attempt cut short bills their estimate."""
     fallbacks: list[tuple[str, str]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
-    attempt: int = 0
+    attempts: int = 0
+    current: Attempt | None = None
     last_error: TierdError | None = None
     budget_error: BudgetExceeded | None = None
 
@@ -334,10 +360,16 @@ class _Walk:
     def arrived_because(self) -> str | None:
         return self.fallbacks[-1][1] if self.fallbacks else None
 
-    def record(self, candidate: Candidate, *, status: str, started: float,
-               prompt_tokens: int = 0, completion_tokens: int = 0, ttft: float | None = None,
-               error: str | None = None, reason: str | None = None,
-               reservation=None) -> None:
+    def begin(self, candidate: Candidate, reservation: Reservation | None = None) -> Attempt:
+        attempt = Attempt(candidate, self.attempts, time.monotonic(), reservation)
+        self.attempts += 1
+        self.current = attempt
+        return attempt
+
+    def record(self, attempt: Attempt, *, status: str, prompt_tokens: int = 0,
+               completion_tokens: int = 0, error: str | None = None,
+               reason: str | None = None) -> None:
+        candidate = attempt.candidate
         cost = 0.0
         if candidate.kind == "cloud":
             cost = cost_usd(price_for(self.app.config, candidate.target, candidate.model),
@@ -347,30 +379,59 @@ class _Walk:
             provider=candidate.target, model=candidate.model,
             host=candidate.target if candidate.kind == "local" else "",
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
-            latency_ms=(time.monotonic() - started) * 1000,
-            ttft_ms=None if ttft is None else (ttft - started) * 1000,
+            latency_ms=(time.monotonic() - attempt.started) * 1000,
+            ttft_ms=None if attempt.first_at is None else (
+                attempt.first_at - attempt.started) * 1000,
             fallback_reason=reason, cache_hit=False, status=status, error=error,
-            attempt=self.attempt)
-        self.attempt += 1
-        if reservation is not None:
-            reservation.settle(call)
+            attempt=attempt.index, client_request_id=self.client_request_id,
+            call_id=attempt.call_id)
+        if self.current is attempt:
+            self.current = None
+        if attempt.reservation is not None:
+            attempt.reservation.settle(call)
         else:
             self.app.costs.ledger.record(call)
+
+    def record_refusal(self, attempt: Attempt, err: TierdError) -> None:
+        """The row of an attempt that failed before its first chunk."""
+        cut = isinstance(err, ShuttingDown)
+        self.record(attempt, status="cancelled" if cut else "error", error=str(err),
+                    reason=None if cut else fallback_reason(err, attempt.candidate))
+
+    def abandon(self) -> None:
+        """Settle the attempt under way as cancelled, with the usage it reached (the shutdown
+        sweep; the attempt's own settle, should it come later, is then a no-op)."""
+        attempt = self.current
+        if attempt is not None:
+            self.record(attempt, status="cancelled", error=SHUTDOWN_CUT,
+                        prompt_tokens=self.estimate_prompt(attempt.candidate),
+                        completion_tokens=attempt.said_chunks,
+                        reason=self.arrived_because)
+
+    def estimate_prompt(self, candidate: Candidate) -> int:
+        """Prompt tokens of a reply cut short (no usage came): a cloud call still bills them."""
+        if candidate.kind == "local" or self.request is None:
+            return 0
+        return self.app.providers[candidate.target].count_tokens(candidate.model,
+                                                                 self.request)
 
     def skip(self, candidate: Candidate, reason: str, detail: str) -> None:
         self.fallbacks.append((candidate.label, reason))
         self.failures.append(f"{candidate.label}: {detail}")
 
-    def reserve(self, candidate: Candidate, prompt_tokens: int, max_tokens: int | None):
-        worst = worst_case_usd(self.app.config, candidate.target, candidate.model,
-                               prompt_tokens, max_tokens or DEFAULT_MAX_TOKENS)
-        return self.app.costs.budgets.reserve(candidate.target, self.route.tier, worst)
+    def reserve(self, candidate: Candidate, prompt_bound: int, reply_bound: int) -> Reservation:
+        """Hold what the call can cost at most: `prompt_bound` tokens in, `reply_bound` out."""
+        bound = worst_case_usd(self.app.config, candidate.target, candidate.model,
+                               prompt_bound, reply_bound)
+        return self.app.costs.budgets.reserve(candidate.target, self.route.tier, bound)
 
     def try_each(self, attempt: Callable[[Candidate], T]) -> Iterator[tuple[Candidate, T]]:
         """Yield (candidate, result of `attempt`) for each candidate that did not fail, in
-        order; failures are recorded and skipped. The caller stops at the first it accepts."""
+        order; failures are recorded and skipped. The caller stops at the first it accepts.
+        Once tierd is stopping no further candidate is tried."""
         cooling = self.app.breaker
         for candidate in self.route.candidates:
+            self.app.inflight.check()
             left = cooling.cooling(candidate.label)
             if left > 0:
                 self.skip(candidate, "cooling_down",
@@ -378,6 +439,8 @@ class _Walk:
                 continue
             try:
                 yield candidate, attempt(candidate)
+            except ShuttingDown:
+                raise
             except BudgetExceeded as err:
                 self.budget_error = err
                 self.skip(candidate, "budget", str(err))
@@ -397,11 +460,27 @@ class _Walk:
             return self.budget_error
         tried = "; ".join(self.failures)
         errors = [self.last_error] if self.last_error else []
-        status = 400 if errors and all(isinstance(e, ContextOverflow) for e in errors) else 503
+        request_errors = (ContextOverflow, OutputLimitExceeded)
+        status = 400 if errors and all(isinstance(e, request_errors) for e in errors) else 503
         if self.budget_error is not None:
             status = 402
         return ChainExhausted(f"no candidate of tier {self.route.tier} could answer: {tried}",
                               status)
+
+
+def _counted(stream: Iterator[Chunk], attempt: Attempt) -> Iterator[Chunk]:
+    """Pass chunks on, keeping the attempt's count of what it said (a cut-off call's usage)."""
+    try:
+        for chunk in stream:
+            if _said(chunk):
+                attempt.said_chunks += 1
+                if attempt.first_at is None:
+                    attempt.first_at = time.monotonic()
+            yield chunk
+    finally:
+        close = getattr(stream, "close", None)
+        if close is not None:
+            close()
 
 
 class RoutedReply:
@@ -409,16 +488,19 @@ class RoutedReply:
     is handed out, so the HTTP layer can put it in headers."""
 
     def __init__(self, app: Tierd, route: Route, request: ChatRequest, request_id: str,
-                 stream: bool, raw_prompt: str | None = None):
+                 stream: bool, raw_prompt: str | None = None,
+                 client_request_id: str | None = None):
         self.app = app
         self.route = route
         self.request = request
         self.request_id = request_id
+        self.client_request_id = client_request_id
         self.stream = stream
         self.raw_prompt = raw_prompt
         self.answer: Answer | None = None
         self.cache_hit = False
-        self.walk = _Walk(app, route, request_id, fallbacks=list(route.unfit))
+        self.walk = _Walk(app, route, request_id, client_request_id, request,
+                          fallbacks=list(route.unfit))
         self._complete: CachedReply | None = None
         cacheable = raw_prompt is None
         self.cache_key = cache_key(route.key, route.task, request) if cacheable else ""
@@ -435,7 +517,13 @@ class RoutedReply:
             headers["X-Tierd-Warning"] = self.route.warning
         return headers
 
-    def chunks(self, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+    def chunks(self, cancel: Cancel | None = None) -> Iterator[Chunk]:
+        """The reply; `cancel` stops it (a client gone, or a shutdown past its grace)."""
+        cancel = cancel if cancel is not None else Cancel()
+        with self.app.inflight.track(cancel, self.walk.abandon):
+            yield from self._cached_or_walked(cancel)
+
+    def _cached_or_walked(self, cancel: Cancel) -> Iterator[Chunk]:
         cache = self.app.cache
         leading = False
         if self.cache_key:
@@ -463,56 +551,64 @@ class RoutedReply:
             request_id=self.request_id, task=self.route.task, tier=hit.tier,
             provider=hit.provider, model=hit.model, host="", prompt_tokens=0,
             completion_tokens=0, cost_usd=0.0, latency_ms=0.0, ttft_ms=None,
-            fallback_reason=None, cache_hit=True, status="ok"))
+            fallback_reason=None, cache_hit=True, status="ok",
+            client_request_id=self.client_request_id))
         yield from hit.chunks
         yield Chunk("", done=True, finish_reason=hit.finish_reason, timings=hit.timings)
 
-    def _open(self, candidate: Candidate, cancel: threading.Event | None) -> Iterator[Chunk]:
+    def _open(self, candidate: Candidate, request: ChatRequest,
+              cancel: Cancel) -> Iterator[Chunk]:
         if candidate.kind == "local":
             if self.raw_prompt is not None:
                 return inference.stream_generate(self.app, candidate.model, self.raw_prompt,
-                                                 self.request.options, cancel,
-                                                 self.route.max_wait, candidate.target)
-            return inference.stream_chat(self.app, candidate.model, self.request, cancel,
+                                                 request.options, cancel, self.route.max_wait,
+                                                 candidate.target)
+            return inference.stream_chat(self.app, candidate.model, request, cancel,
                                          self.route.max_wait, candidate.target)
-        return self.app.providers[candidate.target].chat(candidate.model, self.request, cancel)
+        return self.app.providers[candidate.target].chat(candidate.model, request, cancel)
 
-    def _start(self, candidate: Candidate, cancel: threading.Event | None):
+    def _cloud_bounds(self, candidate: Candidate) -> tuple[ChatRequest, Reservation]:
+        """The request with the reply length to ask for (the caller's, or the default, never
+        past the model's limit) and the reservation of what the call can cost at most."""
+        runtime = self.app.providers[candidate.target]
+        options = self.request.options
+        reply = runtime.reply_tokens(candidate.model, options.max_tokens)
+        prompt = runtime.prompt_token_bound(candidate.model, self.request)
+        bounded = replace(self.request, options=replace(options, max_tokens=reply))
+        return bounded, self.walk.reserve(candidate, prompt, reply)
+
+    def _start(self, candidate: Candidate, cancel: Cancel
+               ) -> tuple[Iterator[Chunk], Chunk, Attempt]:
         """Open `candidate` and wait for its first chunk; a failure here is a fallback."""
-        reservation = None
+        request, reservation = self.request, None
         if candidate.kind == "cloud":
-            runtime = self.app.providers[candidate.target]
-            prompt_tokens = runtime.count_tokens(candidate.model, self.request)
-            reservation = self.walk.reserve(candidate, prompt_tokens,
-                                            self.request.options.max_tokens)
-        started = time.monotonic()
+            request, reservation = self._cloud_bounds(candidate)
+        attempt = self.walk.begin(candidate, reservation)
         stream = None
         try:
-            stream = self._open(candidate, cancel)
+            stream = _counted(self._open(candidate, request, cancel), attempt)
             first = next(stream)
         except StopIteration:
             err = RuntimeUnavailable(f"{candidate.label} ended its reply without a word")
-            self.walk.record(candidate, status="error", started=started, error=str(err),
-                             reason="unavailable", reservation=reservation)
+            self.walk.record(attempt, status="error", error=str(err), reason="unavailable")
             raise err from None
         except TierdError as err:
-            self.walk.record(candidate, status="error", started=started, error=str(err),
-                             reason=fallback_reason(err, candidate), reservation=reservation)
+            self.walk.record_refusal(attempt, err)
             if stream is not None:
                 stream.close()
             raise
         except BaseException:
+            self.walk.current = None
             if reservation is not None:
                 reservation.cancel()
             raise
-        first_at = time.monotonic()
         if not self.stream:
-            stream = self._whole_reply(candidate, stream, first, started, first_at, reservation)
+            stream = self._whole_reply(attempt, stream, first)
             first = next(stream)
-        return stream, first, started, first_at, reservation
+        return stream, first, attempt
 
-    def _whole_reply(self, candidate: Candidate, stream: Iterator[Chunk], first: Chunk,
-                     started: float, first_at: float, reservation) -> Iterator[Chunk]:
+    def _whole_reply(self, attempt: Attempt, stream: Iterator[Chunk],
+                     first: Chunk) -> Iterator[Chunk]:
         """A non-streaming caller has seen nothing yet, so a reply that breaks off midway may
         still move to the next candidate: read it whole before committing."""
         chunks = [first]
@@ -523,28 +619,28 @@ class RoutedReply:
                     break
                 chunks.append(chunk)
         except TierdError as err:
-            reason = fallback_reason(err, candidate)
-            self.walk.record(candidate, status="error", started=started,
-                             prompt_tokens=self._estimate_prompt(candidate),
-                             completion_tokens=sum(1 for c in chunks if _said(c)), ttft=first_at,
-                             error=f"after {len(chunks)} chunks: {err}", reason=reason,
-                             reservation=reservation)
+            reason = fallback_reason(err, attempt.candidate)
+            self.walk.record(attempt, status="error",
+                             prompt_tokens=self.walk.estimate_prompt(attempt.candidate),
+                             completion_tokens=attempt.said_chunks,
+                             error=f"after {len(chunks)} chunks: {err}", reason=reason)
             raise
         finally:
             stream.close()
         return iter_chunks(chunks)
 
-    def _walk(self, cancel: threading.Event | None) -> Iterator[Chunk]:
+    def _walk(self, cancel: Cancel) -> Iterator[Chunk]:
         for candidate, opened in self.walk.try_each(lambda c: self._start(c, cancel)):
-            stream, first, started, first_at, reservation = opened
+            stream, first, attempt = opened
             self.answer = Answer(self.route.tier, candidate.target, candidate.model)
-            yield from self._relay(candidate, stream, first, started, first_at, reservation)
+            yield from self._relay(attempt, stream, first)
             return
         raise self.walk.exhausted()
 
-    def _relay(self, candidate: Candidate, stream: Iterator[Chunk], first: Chunk,
-               started: float, first_at: float, reservation) -> Iterator[Chunk]:
+    def _relay(self, attempt: Attempt, stream: Iterator[Chunk],
+               first: Chunk) -> Iterator[Chunk]:
         """Hand the committed candidate's chunks on; errors now go to the client in-band."""
+        candidate = attempt.candidate
         pieces: list[Chunk] = []
         final: Chunk | None = None
         status, error = "cancelled", None
@@ -570,24 +666,17 @@ class RoutedReply:
         finally:
             stream.close()
             timings = final.timings if final is not None else None
-            prompt_tokens = timings.prompt_eval_count if timings else self._estimate_prompt(
+            prompt_tokens = timings.prompt_eval_count if timings else self.walk.estimate_prompt(
                 candidate)
-            completion_tokens = timings.eval_count if timings else len(pieces)
-            self.walk.record(candidate, status=status, started=started,
-                             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                             ttft=first_at, error=error, reason=self.walk.arrived_because,
-                             reservation=reservation)
+            completion_tokens = timings.eval_count if timings else attempt.said_chunks
+            self.walk.record(attempt, status=status, prompt_tokens=prompt_tokens,
+                             completion_tokens=completion_tokens, error=error,
+                             reason=self.walk.arrived_because)
             if status == "ok":
                 self.app.breaker.succeeded(candidate.label)
                 self._complete = CachedReply(tuple(pieces), final.finish_reason or "stop",
                                              timings, self.route.tier, candidate.target,
                                              candidate.model)
-
-    def _estimate_prompt(self, candidate: Candidate) -> int:
-        """Prompt tokens of a reply cut short (no usage came): a cloud call still bills them."""
-        if candidate.kind == "local":
-            return 0
-        return self.app.providers[candidate.target].count_tokens(candidate.model, self.request)
 
 
 def _said(chunk: Chunk) -> bool:
@@ -605,15 +694,19 @@ def new_request_id() -> str:
 
 def open_chat(app: Tierd, model: str, header_task: str | None, request: ChatRequest,
               stream: bool, request_id: str | None = None,
-              raw_prompt: str | None = None) -> RoutedReply:
-    """Resolve the route (raising 4xx errors now) and return the reply, not yet started."""
+              raw_prompt: str | None = None,
+              client_request_id: str | None = None) -> RoutedReply:
+    """Resolve the route (raising 4xx errors now) and return the reply, not yet started.
+    `request_id` is tierd's own id of the request (made here when None); the client's
+    X-Request-Id, if any, is only carried along for correlation."""
     route = resolve_route(app, model, header_task, request)
     if raw_prompt is not None and not (route.exact and route.candidates[0].kind == "local"):
         raise TierdError(f"raw generation needs an exact local model, not {model!r}: tiers "
                          "and cloud models apply a chat template")
     if route.warning:
         log.warning("%s", route.warning)
-    return RoutedReply(app, route, request, request_id or new_request_id(), stream, raw_prompt)
+    return RoutedReply(app, route, request, request_id or new_request_id(), stream, raw_prompt,
+                       client_request_id)
 
 
 @dataclass(frozen=True)
@@ -632,16 +725,22 @@ class RoutedEmbeddings:
 
 
 def route_embed(app: Tierd, model: str, header_task: str | None, texts: list[str],
-                request_id: str | None = None) -> RoutedEmbeddings:
-    """Embed `texts` on the first embedding candidate of the route that succeeds."""
+                request_id: str | None = None, client_request_id: str | None = None,
+                cancel: Cancel | None = None) -> RoutedEmbeddings:
+    """Embed `texts` on the first embedding candidate of the route that succeeds. A cloud
+    candidate reserves its bound (every byte of input a token) before it is called."""
     if any(not text for text in texts):
         raise TierdError("input: empty strings cannot be embedded")
     route = resolve_route(app, model, header_task, capability="embed",
                           needs=frozenset({"embedding"}))
-    walk = _Walk(app, route, request_id or new_request_id())
+    walk = _Walk(app, route, request_id or new_request_id(), client_request_id)
 
-    def attempt(candidate: Candidate) -> tuple[Embeddings, float]:
-        started = time.monotonic()
+    def attempt(candidate: Candidate) -> tuple[Embeddings, Attempt]:
+        reservation = None
+        if candidate.kind == "cloud":
+            runtime = app.providers[candidate.target]
+            reservation = walk.reserve(candidate, runtime.input_token_bound(texts), 0)
+        current = walk.begin(candidate, reservation)
         try:
             if candidate.kind == "local":
                 result = inference.embed(app, candidate.model, texts, route.max_wait,
@@ -649,15 +748,20 @@ def route_embed(app: Tierd, model: str, header_task: str | None, texts: list[str
             else:
                 result = app.providers[candidate.target].embed(candidate.model, texts)
         except TierdError as err:
-            walk.record(candidate, status="error", started=started, error=str(err),
-                        reason=fallback_reason(err, candidate))
+            walk.record_refusal(current, err)
             raise
-        return result, started
+        except BaseException:
+            walk.current = None
+            if reservation is not None:
+                reservation.cancel()
+            raise
+        return result, current
 
-    for candidate, (result, started) in walk.try_each(attempt):
-        walk.record(candidate, status="ok", started=started, prompt_tokens=result.prompt_tokens,
-                    reason=walk.arrived_because)
-        app.breaker.succeeded(candidate.label)
-        return RoutedEmbeddings(result, route, Answer(route.tier, candidate.target,
-                                                      candidate.model), tuple(walk.fallbacks))
-    raise walk.exhausted()
+    with app.inflight.track(cancel if cancel is not None else Cancel(), walk.abandon):
+        for candidate, (result, current) in walk.try_each(attempt):
+            walk.record(current, status="ok", prompt_tokens=result.prompt_tokens,
+                        reason=walk.arrived_because)
+            app.breaker.succeeded(candidate.label)
+            return RoutedEmbeddings(result, route, Answer(route.tier, candidate.target,
+                                                          candidate.model), tuple(walk.fallbacks))
+        raise walk.exhausted()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Callable, Iterator, Literal, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from tierd.chat.request import ChatRequest
@@ -29,6 +29,42 @@ Offload = Literal["layers", "self", "none"]
 """How a runtime uses an accelerator: "layers" puts as many layers there as the model manager
 tells it (the embedded runtime on a Metal or CUDA build), "self" decides on its own and reports
 where the model went (Ollama), "none" runs on the CPU (a CPU-only build)."""
+
+
+class Cancel(threading.Event):
+    """The cancel event a request hands its runtime, which also says why and tells whoever
+    waits on the reply at once.
+
+    A runtime only needs `is_set()` (a plain threading.Event works wherever this does).
+    `cut(error)` is how tierd stops a request from outside — a shutdown past its grace — so
+    the client gets `error` now instead of waiting for the runtime to notice; callbacks given
+    to `when_set` run once, on the first `set`.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.error: Exception | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks_lock = threading.Lock()
+
+    def when_set(self, callback: Callable[[], None]) -> None:
+        with self._callbacks_lock:
+            if not self.is_set():
+                self._callbacks.append(callback)
+                return
+        callback()
+
+    def cut(self, error: Exception) -> None:
+        if self.error is None:
+            self.error = error
+        self.set()
+
+    def set(self) -> None:
+        with self._callbacks_lock:
+            super().set()
+            callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
+            callback()
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ becomes `ProviderRejected`. The key travels only in a request header.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 import time
@@ -23,9 +24,17 @@ import httpx
 
 from tierd.chat import openai as openai_shape
 from tierd.chat.capabilities import PLAIN, known_cloud_model
-from tierd.chat.request import ChatRequest
+from tierd.chat.request import ChatRequest, ImagePart
 from tierd.config import Config, ProviderModel, Secret
-from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, TierdError, UnknownModel
+from tierd.costs.prices import known_model
+from tierd.errors import (
+    ConfigError,
+    OutputLimitExceeded,
+    QueueFull,
+    RuntimeUnavailable,
+    TierdError,
+    UnknownModel,
+)
 from tierd.runtimes.base import (
     Chunk,
     Embeddings,
@@ -47,6 +56,27 @@ ASSUMED_CONTEXT = 128_000
 DEFAULT_MAX_TOKENS = 4096
 """Reply length asked for when the caller sets none (Anthropic requires one), and so the
 worst case a budget reserves for such a call."""
+
+OUTPUT_LIMITS: dict[str, int] = {
+    "claude-haiku-4.5": 64_000,
+    "claude-sonnet-4.5": 64_000,
+    "claude-opus-4.1": 32_000,
+    "gpt-4o-mini": 16_384,
+    "gpt-5-codex": 128_000,
+    "gemini-2.5-flash": 65_536,
+}
+"""The most reply tokens each known model may be asked for, as its vendor documents it; a
+provider's `max_output_tokens` overrides this table for its models."""
+
+ASSUMED_OUTPUT_LIMIT = ASSUMED_CONTEXT
+"""For a model neither the table nor the config knows: no reply is longer than the context."""
+
+PROMPT_FRAMING_TOKENS = 64
+IMAGE_TOKEN_BOUND = 6_000
+"""Prompt tokens one image may cost at most: OpenAI's high detail, Anthropic's largest image
+and Gemini's tiles all stay well under it."""
+"""Added to the byte count of a prompt's bound: the reply primer and any framing a provider
+adds around the messages (their roles and separators are inside the JSON already counted)."""
 
 _SNIPPET = 200
 
@@ -134,12 +164,14 @@ class CloudRuntime:
     offload = "none"  # the provider's hardware is not ours to place models on
 
     def __init__(self, host: str, base_url: str, api_key: Secret,
-                 models: Iterable[str | ProviderModel], timeout: float = 60.0):
+                 models: Iterable[str | ProviderModel], timeout: float = 60.0,
+                 max_output_tokens: int = 0):
         self.host = host
         self.base_url = base_url.rstrip("/")
         listed = tuple(models)
         self.models = tuple(m if isinstance(m, str) else m.name for m in listed)
         self._declared = {m.name: m for m in listed if isinstance(m, ProviderModel)}
+        self.max_output_tokens = max_output_tokens
         self._key = api_key
         self._client = httpx.Client(
             base_url=self.base_url, headers=self._auth_headers(api_key),
@@ -204,9 +236,49 @@ class CloudRuntime:
         raise ProviderRejected(f"provider {self.host!r} does not serve embeddings through tierd")
 
     def count_tokens(self, model: str, request: ChatRequest) -> int:
-        """An estimate on the high side, so the worst case a budget reserves is a true bound
-        on the prompt's cost."""
+        """An estimate on the high side (about 1.3x for English): what a reply cut short
+        before the provider said its usage is billed at."""
         return estimate_chat_tokens(request)
+
+    # -- bounds a budget reserves -------------------------------------------------------------
+
+    def prompt_token_bound(self, model: str, request: ChatRequest) -> int:
+        """The most prompt tokens the provider can count for `request`.
+
+        tierd has no provider's tokenizer offline, and an estimate is not a bound (a provider
+        that counted three times tierd's estimate once took a budget 2.4x past its cap). Every
+        tokenizer these providers use — byte-level BPE, SentencePiece with byte fallback —
+        spends at least one token per byte of UTF-8, so the bytes of what is sent (the messages,
+        tool definitions, calls and schema as their JSON, roles and all) plus the reply primer
+        bound the count. Images are not billed by their bytes: each counts IMAGE_TOKEN_BOUND,
+        more than any of these providers charges for one image.
+        """
+        textual = tuple(dataclasses.replace(m, parts=tuple(
+            p for p in m.parts if not isinstance(p, ImagePart))) for m in request.messages)
+        body = openai_shape.request_to_openai(dataclasses.replace(request, messages=textual),
+                                              model)
+        sent = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        images = sum(len(m.images) for m in request.messages)
+        return len(sent) + PROMPT_FRAMING_TOKENS + images * IMAGE_TOKEN_BOUND
+
+    def input_token_bound(self, texts: list[str]) -> int:
+        """The most tokens a provider can count for embedding `texts` (as above, per text)."""
+        return sum(len(text.encode("utf-8", "surrogatepass")) + 2 for text in texts)
+
+    def output_limit(self, model: str) -> int:
+        """The longest reply `model` may be asked for."""
+        if self.max_output_tokens > 0:
+            return self.max_output_tokens
+        known = known_model(model, OUTPUT_LIMITS)
+        return ASSUMED_OUTPUT_LIMIT if known is None else OUTPUT_LIMITS[known]
+
+    def reply_tokens(self, model: str, asked: int | None) -> int:
+        """The max_tokens to send: what the caller asked, else DEFAULT_MAX_TOKENS, never past
+        the model's limit (OutputLimitExceeded when the caller asked for more)."""
+        limit = self.output_limit(model)
+        if asked is not None and asked > limit:
+            raise OutputLimitExceeded(model, asked, limit)
+        return asked if asked is not None else min(DEFAULT_MAX_TOKENS, limit)
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -377,7 +449,7 @@ def build_providers(config: Config) -> dict[str, Runtime]:
             continue
         kind = AnthropicRuntime if provider.kind == "anthropic" else OpenAIRuntime
         providers[provider.name] = kind(provider.name, provider.base_url, key, provider.models,
-                                        provider.timeout)
+                                        provider.timeout, provider.max_output_tokens)
     if problems:
         for runtime in providers.values():
             runtime.close()  # type: ignore[attr-defined]

@@ -1,0 +1,82 @@
+"""What every API face refuses before anything is routed, in one place so each face (OpenAI,
+Ollama, and those to come) refuses the same way with the same words.
+
+- Text that is not Unicode: JSON may spell a lone surrogate (`"a\\ud800b"`), which Python
+  decodes into a string no encoder takes; it would fail deep in a tokenizer or an error
+  handler, so it is a 400 naming where it is.
+- Reply lengths no model writes (`max_tokens` of 10^30): a 400 here; a length over one
+  model's own limit is refused where the model is known (tierd.routing, tierd.models).
+- Embedding batches that would hold the embedding model for a minute: at most
+  `server.max_embedding_inputs` texts and `server.max_embedding_tokens` tokens a request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic_core import PydanticCustomError
+
+from tierd.config import Config
+from tierd.errors import TierdError
+from tierd.runtimes.ollama import estimate_text_tokens
+
+MAX_REPLY_TOKENS = 10_000_000
+"""Longer than any model's reply limit: a larger max_tokens is a mistake, not a request."""
+
+
+def unencodable_at(value: Any, where: str = "") -> str | None:
+    """Where in `value` (a decoded JSON body) a string holds a lone surrogate, or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            return f"{where or 'body'} (character {err.start})"
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = unencodable_at(key, where) or unencodable_at(
+                item, f"{where}.{key}" if where else str(key))
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = unencodable_at(item, f"{where}[{i}]")
+            if found:
+                return found
+    return None
+
+
+class RequestBody(BaseModel):
+    """A request body: unknown fields are ignored (clients send many), wrong types and
+    out-of-range values are 400s, and text that is not Unicode is refused before the fields
+    are read."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _only_unicode_text(cls, data: Any) -> Any:
+        found = unencodable_at(data)
+        if found:
+            raise PydanticCustomError(
+                "unencodable_text",
+                "{where} holds a lone UTF-16 surrogate, which is not Unicode text: send "
+                "valid UTF-8 (or a \\ud800-\\udfff escape only as half of a pair)",
+                {"where": found})
+        return data
+
+
+def check_embedding_inputs(config: Config, texts: list[str]) -> None:
+    """At most server.max_embedding_inputs texts and server.max_embedding_tokens tokens
+    (estimated on the high side) in one embedding request."""
+    server = config.server
+    if len(texts) > server.max_embedding_inputs:
+        raise TierdError(f"input: {len(texts)} texts in one request, more than "
+                         f"server.max_embedding_inputs ({server.max_embedding_inputs}): send "
+                         "them in smaller batches")
+    tokens = sum(estimate_text_tokens(text) for text in texts)
+    if tokens > server.max_embedding_tokens:
+        raise TierdError(f"input: about {tokens} tokens in one request, more than "
+                         f"server.max_embedding_tokens ({server.max_embedding_tokens}): send "
+                         "them in smaller batches")
