@@ -151,5 +151,9 @@ def test_bad_input_is_answered_in_anthropic_shape(claude, daemon):
         error = reply.json()
         assert error["type"] == "error" and error["error"]["type"] == "invalid_request_error"
         assert words in error["error"]["message"], reply.text
-    broken = httpx.post(f"{daemon.url}/v1/messages/count_tokens", content=b"{not json")
+    broken = httpx.post(f"{daemon.url}/v1/messages/count_tokens", content=b"{not json",
+                        headers={"Content-Type": "application/json"})
     assert broken.status_code == 400 and broken.json()["type"] == "error"
+    unlabelled = httpx.post(f"{daemon.url}/v1/messages", content=b"{}")
+    assert unlabelled.status_code == 415
+    assert unlabelled.json()["error"]["type"] == "invalid_request_error"

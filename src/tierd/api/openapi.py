@@ -70,6 +70,7 @@ _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/api/chat"): _MODEL_CALL,
     ("post", "/api/embed"): _MODEL_CALL,
     ("post", "/api/embeddings"): _MODEL_CALL,
+    ("get", "/v1/models/{model}"): (404,),
     ("post", "/api/show"): (400, 404),
     ("post", "/api/pull"): (400, 404, 502, 503),
     ("post", "/models/{name}/{action}"): (400, 404, 409, 502, 503),
@@ -95,13 +96,17 @@ _STREAMS = {
 """Routes that answer `"stream": true` with a stream of this media type."""
 
 
-def route_statuses(method: str, path: str, server: ServerConfig) -> list[int]:
-    """Every error status `method path` may answer, for this configuration."""
+def route_statuses(method: str, path: str, server: ServerConfig,
+                   has_parameters: bool = False) -> list[int]:
+    """Every error status `method path` may answer, for this configuration; a route that
+    takes parameters answers a wrong one with a 400."""
     statuses = {403, *_ROUTE_ERRORS.get((method, path), ())}
     if server.token and path not in OPEN_PATHS:
         statuses.add(401)
     if method == "post":
         statuses.update((400, 413, 415))
+    if has_parameters:
+        statuses.add(400)
     return sorted(statuses)
 
 
@@ -119,7 +124,8 @@ def describe(api: FastAPI, server: ServerConfig) -> dict[str, Any]:
         for method, operation in operations.items():
             responses = operation["responses"]
             responses.pop("422", None)
-            for status in route_statuses(method, path, server):
+            for status in route_statuses(method, path, server,
+                                         bool(operation.get("parameters"))):
                 responses[str(status)] = _error(path, status)
             if path in _STREAMS:
                 ok = responses.get("200", {}).setdefault("content", {})
