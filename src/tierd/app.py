@@ -21,7 +21,8 @@ from tierd.db import connect, migrate
 from tierd.hosts.probe import HostMemory, is_local, probe_host, process_gpu_bytes
 from tierd.hosts.seams import Seams
 from tierd.jobs import history
-from tierd.models import footprints
+from tierd.models import digests, footprints
+from tierd.models.digests import DigestStore
 from tierd.models.footprints import FootprintStore
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
 from tierd.routing.breaker import Breaker
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
     from tierd.jobs.scheduler import JobScheduler
 
 STATE_SCHEMAS = (ledger.SCHEMA, budgets.SCHEMA, footprints.SCHEMA, history.SCHEMA,
-                 bench_store.SCHEMA)
+                 bench_store.SCHEMA, digests.SCHEMA)
 """Every table of state.db, by owner; migrated whenever state.db is opened for a tierd."""
 
 
@@ -54,6 +55,8 @@ class Tierd:
     """Each host's default slots per model, and where that figure came from."""
     inflight: InFlight
     """The routed requests running now: what a shutdown past its grace cuts and settles."""
+    digests: DigestStore
+    """SHA-256 of the GGUF files the embedded hosts serve, hashed once (Ollama's `digest`)."""
     scheduler: JobScheduler | None = None
     """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
 
@@ -182,4 +185,4 @@ def open_tierd(config: Config) -> Tierd:
     return Tierd(config, hosts, runtimes, manager, providers, costs,
                  breaker=Breaker(config.routing.cooldown),
                  cache=ResponseCache(config.routing.cache_ttl), parallel=parallel,
-                 inflight=InFlight())
+                 inflight=InFlight(), digests=DigestStore(connect(state_db_path(config))))

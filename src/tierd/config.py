@@ -115,6 +115,9 @@ class ModelConfig:
     when set, it replaces what the runtime reports. Empty: ask the runtime."""
     parallel: int = 0
     """Requests served at once (KV cache is allocated for each); 0 means the host's setting."""
+    matryoshka: bool = False
+    """An embedding model trained to be shortened (Matryoshka), so `dimensions` may cut its
+    vectors; tierd knows the common ones (tierd.chat.capabilities) without it."""
 
 
 DEFAULT_MODELS = (

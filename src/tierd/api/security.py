@@ -38,12 +38,17 @@ _SHORTEST_SECRET = 6
 
 
 def bearer_token(scope: Scope) -> str | None:
-    """The token of `Authorization: Bearer <token>` (the header OpenAI and Ollama clients send)."""
-    for name, value in scope.get("headers") or []:
+    """The token of `Authorization: Bearer <token>` (the header OpenAI and Ollama clients send),
+    else of `x-api-key: <token>` (the header Anthropic's clients send their key in)."""
+    headers = scope.get("headers") or []
+    for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").strip().partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
+    for name, value in headers:
+        if name == b"x-api-key" and value.strip():
+            return value.decode("latin-1").strip()
     return None
 
 
@@ -69,7 +74,8 @@ class BearerAuth:
         if supplied is not None and token_matches(supplied, self.token):
             await self.app(scope, receive, send)
             return
-        message = ("this tierd needs a bearer token: send `Authorization: Bearer <server.token>`"
+        message = ("this tierd needs a bearer token: send `Authorization: Bearer <server.token>` "
+                   "(or `x-api-key: <server.token>`)"
                    if supplied is None else "the bearer token is not the one tierd expects")
         response = error_response(Request(scope, receive), 401, message, "unauthorized",
                                   headers={"WWW-Authenticate": 'Bearer realm="tierd"'})
