@@ -6,13 +6,15 @@ needs no score calibration between the two, which is why it is the usual way to 
 
 The vector side is two-pass, because reading and scoring every float vector of 100k x 768 takes
 65-200 ms here: a hamming pass over the vectors' sign bits (12 words a row, held in memory and
-reloaded when the database changes) picks `candidates` rows, and only their float vectors are
-read, by rowid, for the exact re-rank (cosine = dot, the vectors are normalised).
+kept current from the vectors' change log, tierd.index.bits) picks `candidates` rows, and only
+their float vectors are read, by rowid, for the exact re-rank (cosine = dot, the vectors are
+normalised).
 benchmarks/search_latency.py measures the latency and the recall this buys.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +23,7 @@ import numpy as np
 
 from tierd.errors import TierdError
 from tierd.index import store
+from tierd.index.bits import as_words, sign_bits_for
 from tierd.index.embedder import Embedder, normalise
 from tierd.index.globs import Glob
 
@@ -30,6 +33,9 @@ RRF_K = 60
 CANDIDATES_PER_RESULT = 40
 """Bit-KNN candidates per wanted result before the exact re-rank (recall vs latency)."""
 MIN_CANDIDATES = 400
+CANDIDATE_SHARE = 0.003
+"""Share of all rows the hamming pass keeps at least (3,000 of 1M): tuned on the benchmark's
+tuning queries for recall@10 >= 0.95 at 1M x 768, and reported on queries it was not tuned on."""
 FUSION_DEPTH = 50
 """How far down each list (vector, BM25) counts towards the fused rank."""
 EXACT_FALLBACK_LIMIT = 50_000
@@ -168,70 +174,38 @@ def _vector(conn: Any, text: str, embedder: Embedder, k: int, depth: int, keep) 
 
 def vector_knn(conn: Any, tables: store.ModelTables, query_vector: np.ndarray, k: int,
                candidates: int) -> list[tuple[int, float]]:
-    """(rowid, cosine similarity), best first: a hamming pass, then an exact float re-rank."""
-    bits = _sign_bit_matrix(conn, tables)
-    if bits.ids.size == 0:
+    """(rowid, cosine similarity), best first: a hamming pass, then an exact float re-rank.
+
+    The pass keeps at least `candidates` rows and CANDIDATE_SHARE of them all: the more rows,
+    the more of them sit as close in bits to the query as its true neighbours do.
+    """
+    bits = sign_bits_for(conn, tables).current(conn)
+    if bits.live == 0:
         return []
-    query_words = _as_words(store.sign_bits(query_vector))[0]
-    distance = np.zeros(bits.ids.size, dtype=np.uint16)
-    scratch = np.empty(bits.ids.size, dtype=np.uint64)
-    counted = np.empty(bits.ids.size, dtype=np.uint8)
+    rows = bits.ids.size
+    wanted = min(max(candidates, math.ceil(CANDIDATE_SHARE * bits.live)), bits.live)
+    query_words = as_words(store.sign_bits(query_vector))[0]
+    distance = np.zeros(rows, dtype=np.uint16)
+    scratch = np.empty(rows, dtype=np.uint64)
+    counted = np.empty(rows, dtype=np.uint8)
     for column, word in zip(bits.columns, query_words):
         np.bitwise_xor(column, word, out=scratch)
         np.bitwise_count(scratch, out=counted)
         distance += counted
+    unreachable = 64 * len(query_words) + 1
+    distance[bits.dead] = unreachable
     # Counting beats argpartition here: distances are small integers (0..dims).
     cumulative = np.cumsum(np.bincount(distance))
-    threshold = int(np.searchsorted(cumulative, min(candidates, bits.ids.size)))
+    threshold = min(int(np.searchsorted(cumulative, wanted)), unreachable - 1)
     chosen = np.flatnonzero(distance <= threshold)
-    if chosen.size > 2 * candidates:  # a wall of ties at the threshold
-        chosen = chosen[np.argpartition(distance[chosen], candidates)[:candidates]]
-    ids, matrix = float_vectors(conn, tables, bits.ids[chosen].tolist())
+    if chosen.size > 2 * wanted:  # a wall of ties at the threshold
+        chosen = chosen[np.argpartition(distance[chosen], wanted)[:wanted]]
+    ids, matrix = float_vectors(conn, tables, np.sort(bits.ids[chosen]).tolist())
     if not ids:
         return []
     similarity = matrix @ query_vector
     top = np.argsort(-similarity)[:k]
     return [(ids[i], float(similarity[i])) for i in top]
-
-
-@dataclass(frozen=True)
-class _SignBits:
-    stamp: str | None
-    ids: np.ndarray
-    columns: np.ndarray
-    """(words, rows) uint64: one contiguous array per 64 dimensions, so the XOR runs flat."""
-
-
-_bit_cache: dict[tuple[str, str], _SignBits] = {}
-
-
-def _sign_bit_matrix(conn: Any, tables: store.ModelTables) -> _SignBits:
-    """The model's sign bits, loaded once per process and again after any write to them.
-
-    Every write to a vector table sets a fresh random `vectors_version` in meta (store.py), so
-    the stamp is one primary-key read and is shared by every connection to the same file.
-    """
-    path = conn.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(conn)}"
-    key = (path, tables.keys)
-    stamp = store.get_meta(conn, "vectors_version")
-    cached = _bit_cache.get(key)
-    if cached is not None and cached.stamp == stamp:
-        return cached
-    rows = conn.execute(f"SELECT id, bits FROM {tables.keys} ORDER BY id").fetchall()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    packed = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8)
-    words = _as_words(packed.reshape(len(rows), -1)) if rows else np.zeros((0, 1), np.uint64)
-    loaded = _SignBits(stamp, ids, np.ascontiguousarray(words.T))
-    _bit_cache[key] = loaded
-    return loaded
-
-
-def _as_words(packed: np.ndarray) -> np.ndarray:
-    """Packed bit rows as uint64 words, zero-padded to a whole word."""
-    pad = -packed.shape[1] % 8
-    if pad:
-        packed = np.pad(packed, ((0, 0), (0, pad)))
-    return np.ascontiguousarray(packed).view(np.uint64)
 
 
 def float_vectors(conn: Any, tables: store.ModelTables,
