@@ -24,6 +24,7 @@ import numpy as np
 
 from tierd.index import store
 
+_LOAD_SLICE = 32_768
 _IN_BATCH = 900
 """Rowids per `IN (...)` list: under SQLite's default limit of 999 parameters."""
 
@@ -101,10 +102,20 @@ class SignBits:
         # The log position first: a change landing during the load is then replayed, and
         # replaying one the load already saw is harmless (see _apply).
         self._seq = conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {log}").fetchone()[0]
-        rows = conn.execute(f"SELECT id, bits FROM {self.tables.keys} ORDER BY id").fetchall()
-        self._n = len(rows)
-        self._ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        self._columns = self._words_of(rows)
+        # Read in slices into arrays of the final size: a million rows as Python tuples at
+        # once would hold several times the bits' own size.
+        keys = self.tables.keys
+        total = conn.execute(f"SELECT COUNT(*) FROM {keys}").fetchone()[0]
+        self._ids = np.zeros(total, dtype=np.int64)
+        self._columns = np.zeros((self.words, total), dtype=np.uint64)
+        self._n = 0
+        cursor = conn.execute(f"SELECT id, bits FROM {keys} ORDER BY id")
+        while self._n < total and (rows := cursor.fetchmany(_LOAD_SLICE)):
+            rows = rows[:total - self._n]  # rows landing during the load come from the log
+            self._ids[self._n:self._n + len(rows)] = [r[0] for r in rows]
+            self._columns[:, self._n:self._n + len(rows)] = self._words_of(rows)
+            self._n += len(rows)
+        cursor.close()
 
     def _catch_up(self, conn: Any) -> bool:
         """Apply the log since the last entry seen; False when only a reload can catch up."""
