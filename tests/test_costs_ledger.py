@@ -155,6 +155,7 @@ def test_the_running_totals_match_a_scan_of_the_rows(ledger):
                            fallback_reason=rng.choice([None, None, "budget"]),
                            cost_usd=rng.random() / 100, prompt_tokens=rng.randrange(500)),
                       at=rng.choice([NOW, TUESDAY, EARLIER_THIS_MONTH, LAST_MONTH]))
+    ledger.flush()  # the scan below reads the connection itself, not through the ledger
     conn = ledger.conn
     for period in ("day", "week", "month"):
         start, end = period_bounds(period, NOW)

@@ -117,11 +117,17 @@ class Reservation:
         self.usd = usd
 
     def settle(self, call: CallRecord) -> None:
-        """Write the call's ledger row and free the reservation in one transaction.
+        """Write the call's ledger row and free the reservation in one transaction, deferred
+        (the ledger's batched settlement): until it lands the reservation still holds the
+        call's bound, and any admission or read applies it first, so `admit` decides on it.
 
         Safe to repeat: the row is keyed by the call's call_id and the reservation is gone.
         """
-        self._budgets._settle(self, call)
+        now = time.time()
+        ledger = self._budgets.ledger
+        ledger.defer(lambda conn: self._budgets._settle(conn, self, call, now))
+        if call.cost_usd > self.usd + 1e-12:
+            ledger.flush()  # an overshoot holds caps and warns: rare, and at once
 
     def cancel(self) -> None:
         """Free the reservation without a row: the call never reached the provider."""
@@ -168,22 +174,22 @@ class Budgets:
     def _applicable(self, provider: str, tier: str) -> list[Cap]:
         return [cap for cap in self.caps if cap.applies_to(provider, tier)]
 
-    def _settle(self, reservation: Reservation, call: CallRecord) -> None:
-        now = time.time()
+    def _settle(self, conn: Any, reservation: Reservation, call: CallRecord,
+                now: float) -> None:
+        """Inside a ledger transaction (Ledger.defer)."""
         caps = self._applicable(call.provider, call.tier)
         overshoot = call.cost_usd - reservation.usd
-        with self.ledger.write() as conn:
-            conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
-            if not self.ledger.insert(conn, call, now):
-                return  # settled before (a retry, or the shutdown sweep): nothing to add
-            if overshoot > 1e-12:
-                hold_after_overshoot(conn, caps, overshoot, now)
-            crossed = []
-            for cap in caps:
-                spent = _spent(conn, self.ledger, cap, now)
-                if cap.usd > 0 and spent >= self.alert_at * cap.usd and _first_alert(
-                        conn, cap, now):
-                    crossed.append((cap, spent))
+        conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+        if not self.ledger.insert(conn, call, now):
+            return  # settled before (a retry, or the shutdown sweep): nothing to add
+        if overshoot > 1e-12:
+            hold_after_overshoot(conn, caps, overshoot, now)
+        crossed = []
+        for cap in caps:
+            spent = _spent(conn, self.ledger, cap, now)
+            if cap.usd > 0 and spent >= self.alert_at * cap.usd and _first_alert(
+                    conn, cap, now):
+                crossed.append((cap, spent))
         if overshoot > 1e-12:
             log.warning("call %s to %r (%s) cost $%.6f, $%.6f more than its reserved bound; "
                         "holding %s until the calls in flight have settled", call.call_id,
