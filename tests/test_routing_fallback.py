@@ -131,9 +131,10 @@ def test_a_stream_that_already_sent_tokens_is_not_switched(daemon, cloud):
     assert [w for w in words if w] == ["w0 ", "w1 ", "w2 "]
     assert "closed mid-stream" in contents[-1]["error"]["message"]
     assert len(cloud["good"].requests) == asked_good  # never asked to finish the answer
+    daemon.settle_ledger()
     ledger = Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
     found = ledger.rows(request_id)
-    ledger.conn.close()
+    ledger.close()
     assert [(r["provider"], r["status"], r["completion_tokens"]) for r in found] == [
         ("cutter", "error", 3)]
     assert found[0]["cost_usd"] > 0  # tokens that streamed are billed

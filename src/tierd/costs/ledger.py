@@ -256,6 +256,11 @@ class Ledger:
         with self.lock:
             pass
 
+    def close(self) -> None:
+        """Commit what is deferred, then close the connection."""
+        self.flush()
+        self.conn.close()
+
     @contextlib.contextmanager
     def _committing(self) -> Iterator[Any]:
         """Inside `_mutex`: a transaction that starts with the deferred writes; should it fail
