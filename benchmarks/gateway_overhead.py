@@ -223,6 +223,29 @@ def ledger_rows(state: Path) -> tuple[int, int]:
         conn.close()
 
 
+def start_tierd(folder: Path, tree: Path, keys: Path, upstream: int
+                ) -> tuple[subprocess.Popen, str]:
+    """`tierd serve` from the source tree `tree`, in front of the upstream."""
+    folder.mkdir(parents=True)
+    port = free_port()
+    config = folder / "config.toml"
+    config.write_text(CONFIG.format(state=folder / "state", keys=keys, port=port,
+                                    upstream=upstream, model=MODEL))
+    log = folder / "tierd.log"
+    launch = (f"import sys; sys.path.insert(0, {str(tree)!r}); from tierd.cli.main import main; "
+              "sys.argv[0] = 'tierd'; sys.exit(main())")
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-c", launch, "--config", str(config),
+                                    "serve"], env=dict(os.environ, PYTHONPATH=str(tree)),
+                                   stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(f"{url}/healthz", process, log)
+    # The model listing waits for the packaged local models to be made (first start):
+    # measure the cloud path, not that.
+    httpx.get(f"{url}/v1/models", timeout=600).raise_for_status()
+    return process, f"{url}/v1/chat/completions"
+
+
 def start_litellm(upstream: int, root: Path) -> tuple[subprocess.Popen, str] | None:
     """LiteLLM's proxy in front of the same upstream, when it is installed (1 worker)."""
     command = shutil.which("litellm") or (
@@ -249,6 +272,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--burst", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--compare-src", metavar="DIR",
+                        help="also run the tierd of another source tree (say, main's src/) as "
+                             "'baseline', interleaved with the rest")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
@@ -262,39 +288,31 @@ def main() -> int:
         children.append(upstream_process)
         try:
             upstream = int(upstream_process.stdout.readline())
-            state, port = root / "state", free_port()
             keys = root / "keys.env"
             keys.write_text(f"GATEWAY_STANDIN_KEY={KEY}\n")
-            config = root / "config.toml"
-            config.write_text(CONFIG.format(state=state, keys=keys, port=port,
-                                            upstream=upstream, model=MODEL))
-            log = root / "tierd.log"
-            env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
-            with open(log, "w") as out:
-                launcher = os.environ.get("GATEWAY_TIERD_LAUNCHER")
-                prefix = [sys.executable, launcher] if launcher else [sys.executable, "-m", "tierd"]
-                tierd = subprocess.Popen([*prefix, "--config", str(config),
-                                          "serve"], env=env, stdout=out,
-                                         stderr=subprocess.STDOUT)
-            children.append(tierd)
-            wait_for(f"http://127.0.0.1:{port}/healthz", tierd, log)
-            # The model listing waits for the packaged local models to be made (first start):
-            # measure the cloud path, not that.
-            httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=600).raise_for_status()
-            targets = {"direct": (f"http://127.0.0.1:{upstream}/v1/chat/completions", MODEL),
-                       "tierd": (f"http://127.0.0.1:{port}/v1/chat/completions", ROUTED)}
+            targets = {"direct": (f"http://127.0.0.1:{upstream}/v1/chat/completions", MODEL)}
+            trees = {"tierd": REPO / "src"}
+            pids: dict[str, int] = {}
+            if args.compare_src:
+                trees["baseline"] = Path(args.compare_src).resolve()
+            for name, tree in trees.items():
+                process, url = start_tierd(root / name, tree, keys, upstream)
+                children.append(process)
+                targets[name] = (url, ROUTED)
+                pids[name] = process.pid
             litellm = start_litellm(upstream, root)
             if litellm is not None:
                 children.append(litellm[0])
                 targets["litellm"] = (litellm[1], MODEL)
             load_before = os.getloadavg()[0]
-            daemon = psutil.Process(tierd.pid)
+            daemon = psutil.Process(pids["tierd"])
             cpu_before = sum(daemon.cpu_times()[:2])
             seq = sequential(targets, args.requests)
             cpu_ms = (sum(daemon.cpu_times()[:2]) - cpu_before) * 1000 / (2 * (args.requests + 20))
             rps = {name: asyncio.run(burst(url, model, args.burst, args.concurrency))
                    for name, (url, model) in targets.items()}
-            rss = {"tierd": psutil.Process(tierd.pid).memory_info().rss / 2**20}
+            rss = {name: psutil.Process(pid).memory_info().rss / 2**20
+                   for name, pid in pids.items()}
             if litellm is not None:
                 rss["litellm"] = sum(p.memory_info().rss for p in [
                     psutil.Process(litellm[0].pid), *psutil.Process(litellm[0].pid).children(
@@ -302,7 +320,7 @@ def main() -> int:
             load_after = os.getloadavg()[0]
             time.sleep(1.0)  # a stream's ledger row lands just after its last byte
             sent = 2 * (args.requests + 20) + args.burst + args.concurrency
-            rows, ok = ledger_rows(state)
+            rows, ok = ledger_rows(root / "tierd" / "state")
         finally:
             for child in reversed(children):
                 child.terminate()
@@ -324,7 +342,7 @@ def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: floa
           f"{'vs direct':>10}{'RSS MiB':>9}")
     print("-" * 104)
     added: dict[str, tuple[float, float, float]] = {}
-    for name in sorted({n for n, _ in seq}, key=["direct", "tierd", "litellm"].index):
+    for name in sorted({n for n, _ in seq}, key=["direct", "tierd", "baseline", "litellm"].index):
         plain, stream = seq[(name, False)], seq[(name, True)]
         row = (percentile(plain, 0.5) - percentile(direct[False], 0.5),
                percentile(stream, 0.5) - percentile(direct[True], 0.5),

@@ -32,7 +32,7 @@ import threading
 import time
 import uuid
 import weakref
-from dataclasses import astuple, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterator
 
 from tierd.costs.periods import check_period, iso, period_bounds
@@ -190,6 +190,8 @@ class CallRecord:
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
+_INSERT = (f"INSERT OR IGNORE INTO calls (ts, {', '.join(_COLUMNS)}) "
+           f"VALUES (?, {', '.join('?' * len(_COLUMNS))})")
 
 
 @dataclass(frozen=True)
@@ -304,12 +306,9 @@ class Ledger:
 
     def insert(self, conn: Any, call: CallRecord, at: float | None = None) -> bool:
         """Insert inside the caller's transaction; False when the call_id is there already."""
-        values = list(astuple(call))
+        values = [getattr(call, name) for name in _COLUMNS]  # flat: astuple deep-copies
         values[_COLUMNS.index("cache_hit")] = int(call.cache_hit)
-        cursor = conn.execute(
-            f"INSERT OR IGNORE INTO calls (ts, {', '.join(_COLUMNS)}) "
-            f"VALUES (?, {', '.join('?' * len(_COLUMNS))})",
-            [time.time() if at is None else at, *values])
+        cursor = conn.execute(_INSERT, [time.time() if at is None else at, *values])
         return cursor.rowcount == 1
 
     def record(self, call: CallRecord, at: float | None = None) -> None:

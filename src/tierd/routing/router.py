@@ -502,7 +502,7 @@ class RoutedReply:
         self.walk = _Walk(app, route, request_id, client_request_id, request,
                           fallbacks=list(route.unfit))
         self._complete: CachedReply | None = None
-        cacheable = raw_prompt is None
+        cacheable = raw_prompt is None and app.cache.enabled  # the key hashes the request
         self.cache_key = cache_key(route.key, route.task, request) if cacheable else ""
 
     def headers(self) -> dict[str, str]:
