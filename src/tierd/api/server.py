@@ -107,11 +107,12 @@ def create_app(tierd: Tierd) -> FastAPI:
     return api
 
 
-GIL_SWITCH_INTERVAL_S = 0.0005
+GIL_SWITCH_INTERVAL_S = 0.001
 """How long a thread may hold the GIL while another waits for it. Python's default, 5 ms, is
 added to a request's latency whenever the event loop waits on a worker thread busy with
-another stream (a chunk handed over, a response to send); a shorter interval costs a few more
-switches and gives the loop its turn sooner (benchmarks/gateway_overhead.py)."""
+another stream (a chunk handed over, a response to send); a shorter interval gives the loop
+its turn sooner. Shorter still (0.5 ms) cut the sequential latency more but cost throughput at
+32 concurrent, where the switches themselves add up (benchmarks/gateway_overhead.py)."""
 
 CUT_MARGIN_S = 5.0
 """After the grace, how long cut requests get to send their 503s before uvicorn cancels what
