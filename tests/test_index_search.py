@@ -14,7 +14,12 @@ import pytest
 from tierd.db import connect
 from tierd.index.build import build_index
 from tierd.index.embedder import Embedder, hashing_embedder
-from tierd.index.keywords import identifier_parts, identifier_share, keyword_terms, query_terms
+from tierd.index.keywords import (
+    identifier_parts,
+    identifier_share,
+    keyword_terms,
+    query_terms,
+)
 from tierd.index.search import hits_as_dicts, search
 from tierd.index.sources import SourceSpec
 
@@ -70,6 +75,8 @@ def test_identifiers_become_words_and_stay_whole():
     assert identifier_parts("HTTPServer") == ["http", "server"]
     assert keyword_terms("os.path.join(a)") == ["os.path.join", "os", "path", "join", "a"]
     assert query_terms("the grouped median of the data") == ["grouped", "median", "data"]
+    # English words also look for the short forms code spells them with.
+    assert query_terms("string representation") == ["string", "str", "representation", "repr"]
     assert identifier_share("parse_http_date") == 1.0
     assert identifier_share("where do we parse dates") == 0.0
 

@@ -27,8 +27,13 @@ import numpy as np
 
 from tierd.db import transaction
 from tierd.index import store
-from tierd.index.chunking import (CHUNKER_VERSION, Chunk, chunk_file, embedded_text,
-                                  max_chunk_chars)
+from tierd.index.chunking import (
+    CHUNKER_VERSION,
+    Chunk,
+    chunk_file,
+    embedded_text,
+    max_chunk_chars,
+)
 from tierd.index.embedder import Embedder, Summarize, normalise
 from tierd.index.prefixes import Prefixes, prefixes_for
 from tierd.index.sources import FoundFile, Skips, SourceMissing, SourceSpec, scan_source

@@ -50,11 +50,36 @@ def keyword_text(text: str) -> str:
     return " ".join(keyword_terms(text))
 
 
+CODE_WORDS = {
+    "argument": "arg", "arguments": "args", "attribute": "attr", "attributes": "attrs",
+    "boolean": "bool", "calculate": "calc", "character": "char", "characters": "chars",
+    "compare": "cmp", "configuration": "config", "context": "ctx", "current": "cur",
+    "decrement": "decr", "delete": "del", "destination": "dst", "dictionary": "dict",
+    "directory": "dir", "environment": "env", "equal": "eq", "equals": "eq", "error": "err",
+    "execute": "exec", "expression": "expr", "format": "fmt", "function": "func",
+    "generate": "gen", "identifier": "id", "increment": "incr", "index": "idx",
+    "information": "info", "initialise": "init", "initialize": "init", "integer": "int",
+    "iterate": "iter", "iterator": "iter", "largest": "max", "length": "len",
+    "library": "lib", "lowercase": "lower", "maximum": "max", "message": "msg",
+    "minimum": "min", "number": "num", "object": "obj", "parameter": "param",
+    "parameters": "params", "position": "pos", "previous": "prev", "reference": "ref",
+    "representation": "repr", "request": "req", "response": "resp", "sequence": "seq",
+    "smallest": "min", "source": "src", "specification": "spec", "statistics": "stats",
+    "string": "str", "temporary": "tmp", "uppercase": "upper", "utility": "util",
+    "value": "val",
+}
+"""English words of a query and the short forms code spells them with (`__repr__`, `decr`,
+`str`): a query looks for both. Chosen on the search-quality benchmark's tuning part, where
+it lifts hybrid MRR@10 0.580 -> 0.597."""
+
+
 def query_terms(query: str, limit: int = 64) -> list[str]:
-    """The distinct terms of a query, stopwords dropped unless nothing else is left."""
+    """The distinct terms of a query, stopwords dropped unless nothing else is left, each
+    English word followed by the short form code uses for it (CODE_WORDS)."""
     terms = list(dict.fromkeys(keyword_terms(query)))
     kept = [t for t in terms if t not in STOPWORDS] or terms
-    return kept[:limit]
+    expanded = [term for t in kept for term in (t, CODE_WORDS.get(t)) if term]
+    return list(dict.fromkeys(expanded))[:limit]
 
 
 _IDENTIFIER_SHAPE = re.compile(r"[a-z0-9][A-Z]|\w_|_\w|\w\.\w|\w\(|::")

@@ -45,8 +45,8 @@ KNOWN_MODELS: tuple[tuple[str, str, str, str], ...] = (
     ("bge", r"bge-(?:small|base|large)(?:-en)?(?:[-:_]|$)", _SEARCH_INSTRUCTION, ""),
     ("gte-qwen", r"gte-qwen", _WEB_QUERY_INSTRUCT, ""),
     ("qwen3-embedding", r"qwen3-embedding",
-     "Instruct: Given a web search query, retrieve relevant passages that answer the "
-     "query\nQuery:", ""),
+     ("Instruct: Given a web search query, retrieve relevant passages that answer the "
+      "query\nQuery:"), ""),
     ("gte", r"(?:^|[/:_-])gte-(?:small|base|large|multilingual)", "", ""),
     ("mxbai-embed", r"mxbai-embed", _SEARCH_INSTRUCTION, ""),
     ("snowflake-arctic-embed2", r"snowflake-arctic-embed(?:2|-[lm]-v2)", "query: ", ""),

@@ -49,15 +49,20 @@ KINDS = ("chunk", "summary")
 
 @dataclass(frozen=True)
 class Fusion:
-    """How the evidence adds up; the defaults are tuned on the benchmark's tuning part."""
+    """How the evidence adds up. `keyword`, `identifier_keyword` and `bm25_columns` were
+    grid-searched on benchmarks/search_quality.py's tuning part (`--part tune --tune`);
+    `summary` was not (that benchmark has no summaries): it is set so that a file summary as
+    close to the query as a chunk is still counts for less than the chunk itself."""
     keyword: float = 0.3
     """Weight of the BM25 score, as a share of the query's best, against cosine similarity."""
     identifier_keyword: float = 1.0
-    """Added to `keyword` in proportion to the query's share of identifier-shaped words."""
-    summary: float = 0.5
-    """Weight of the cosine of the best summary that describes the chunk."""
-    bm25_columns: tuple[float, float, float] = (1.0, 2.0, 1.0)
-    """BM25 weights of the FTS columns: path, header, text."""
+    """Added to `keyword` in proportion to the query's share of identifier-shaped words: a
+    query that is a name (`parse_http_date`) is answered mostly by keywords."""
+    summary: float = 0.3
+    """Weight of the score of the best summary that describes the chunk."""
+    bm25_columns: tuple[float, float, float] = (1.0, 8.0, 1.0)
+    """BM25 weights of the FTS columns: path, header, text (a name in the header is worth
+    more than the same word in the body)."""
 
 
 DEFAULT_FUSION = Fusion()
