@@ -52,7 +52,7 @@ class Fusion:
     """How the evidence adds up. `keyword`, `identifier_keyword` and `bm25_columns` were
     grid-searched on benchmarks/search_quality.py's tuning part (`--part tune --tune`);
     `summary` was not (that benchmark has no summaries): it is set so that a file summary as
-    close to the query as a chunk is still counts for less than the chunk itself."""
+    close to the query as a chunk still counts for less than the chunk itself."""
     keyword: float = 0.3
     """Weight of the BM25 score, as a share of the query's best, against cosine similarity."""
     identifier_keyword: float = 1.0
