@@ -374,7 +374,7 @@ def build_corpus(dest: Path, out=sys.stderr) -> list[Query]:
 
 MODEL = "packaged:all-minilm"
 MODEL_ID = "embedded:local:packaged:all-minilm"
-"""The id the daemon gives the default embedded model (index_models.embedder_id)."""
+"""The id the daemon gives the default embedded model (tierd.index.models.embedder_id)."""
 CONTEXT = 512
 K = 10
 NAIVE_WINDOW_LINES = 30
