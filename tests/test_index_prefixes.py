@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import pytest
 
+from tests.ollama_test_server import EMBED_MODEL, OllamaTestServer
+from tierd.app import open_tierd
+from tierd.config import parse_text
 from tierd.db import connect
 from tierd.index.build import build_index
 from tierd.index.embedder import Embedder, hashing_embedder
 from tierd.index.prefixes import NO_PREFIXES, Prefixes, known_prefixes, prefixes_for
 from tierd.index.search import active_model, search
+from tierd.index.service import index_status, search_index
 from tierd.index.sources import SourceSpec
 from tierd.index.store import tables_for
+from tierd.jobs.index_rebuild import rebuild_index
 
 
 @pytest.mark.parametrize("model, query, document", [
@@ -100,3 +105,60 @@ def test_a_new_document_prefix_re_embeds_and_a_new_query_prefix_does_not(tmp_pat
         "SELECT model_id, document_prefix FROM models").fetchall()
     assert document_prefix == "doc: " and model_id != embedder.model_id
     assert search(conn, "chisel", embedder, k=1)[0].path == "tools.md"
+
+
+def ollama_tierd(tmp_path, server, notes, extra: str = ""):
+    """A tierd whose only host is the Ollama stand-in, indexing `notes` with its
+    nomic-embed-text."""
+    return open_tierd(parse_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        f'[[hosts]]\nname = "gpu-box"\nruntime = "ollama"\nurl = "{server.url}"\n'
+        f'[index]\nembedding_model = "{EMBED_MODEL.name}"\nsummarize = false\n{extra}'
+        f'[[index.sources]]\nname = "notes"\npath = "{notes}"\n'))
+
+
+def embedded_texts(server) -> list[str]:
+    """Every text the stand-in was asked to embed, in order (loads and probes included)."""
+    texts: list[str] = []
+    for path, body in server.state.requests:
+        if path == "/api/embed":
+            inputs = body.get("input") or []
+            texts.extend([inputs] if isinstance(inputs, str) else inputs)
+    return texts
+
+
+def test_ollama_receives_nomic_prefixes_for_the_index_and_for_queries(tmp_path, tree):
+    with OllamaTestServer() as server:
+        app = ollama_tierd(tmp_path, server, tree)
+        stats = rebuild_index(app)
+        assert (stats.files_indexed, stats.errors) == (2, [])
+        documents = [t for t in embedded_texts(server) if t != "dimension probe"]
+        assert len(documents) == stats.chunks_embedded == 2
+        assert all(t.startswith("search_document: ") for t in documents), documents
+        assert any("Water the tomatoes" in t for t in documents)
+        before = len(embedded_texts(server))
+        found = search_index(app, "tomatoes", 1)
+        assert embedded_texts(server)[before:] == ["search_query: tomatoes"]
+        assert found["hits"][0]["path"] == "garden.md"
+        [model] = index_status(app)["models"]
+        assert (model["embedder_id"], model["query_prefix"], model["document_prefix"]) == (
+            f"ollama:gpu-box:{EMBED_MODEL.name}", "search_query: ", "search_document: ")
+
+
+def test_the_config_overrides_the_table_and_a_new_document_prefix_re_embeds(tmp_path, tree):
+    with OllamaTestServer() as server:
+        rebuild_index(ollama_tierd(tmp_path, server, tree))
+        server.state.requests.clear()
+        app = ollama_tierd(tmp_path, server, tree,
+                           'query_prefix = "find: "\ndocument_prefix = ""\n')
+        stats = rebuild_index(app)
+        assert (stats.chunks_embedded, stats.active_model) == (
+            2, f"ollama:gpu-box:{EMBED_MODEL.name}")
+        documents = [t for t in embedded_texts(server) if t != "dimension probe"]
+        assert len(documents) == 2
+        assert not any(t.startswith("search_document: ") for t in documents), documents
+        server.state.requests.clear()
+        search_index(app, "chisel", 1)
+        assert embedded_texts(server) == ["find: chisel"]
+        [model] = index_status(app)["models"]  # the old vectors are gone once these serve
+        assert (model["query_prefix"], model["document_prefix"]) == ("find: ", "")
