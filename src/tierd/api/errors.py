@@ -8,13 +8,14 @@ logged, but never shows a traceback to the client.
 from __future__ import annotations
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from tierd.errors import QueueFull, TierdError, UnknownModel
+from tierd.errors import TierdError, UnknownModel
 
 log = logging.getLogger("tierd.api")
 
@@ -22,6 +23,7 @@ _OPENAI_TYPES = {
     400: "invalid_request_error",
     401: "authentication_error",
     402: "insufficient_quota",
+    403: "permission_error",
     404: "not_found_error",
     409: "conflict_error",
     413: "request_too_large",
@@ -47,8 +49,9 @@ def error_response(request: Request, status: int, message: str,
 
 def tierd_error_response(request: Request, err: TierdError) -> JSONResponse:
     headers = None
-    if isinstance(err, QueueFull):
-        headers = {"Retry-After": str(max(1, round(err.retry_after)))}
+    retry_after = getattr(err, "retry_after", None)  # a full queue, a quota, a rate window
+    if retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
     extra = {"known_models": err.known} if isinstance(err, UnknownModel) else None
     code = type(err).__name__
     return error_response(request, err.http_status, str(err), code, headers, extra)

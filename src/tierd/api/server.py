@@ -93,7 +93,7 @@ def create_app(tierd: Tierd) -> FastAPI:
     # Each add_middleware wraps the ones before it: the request log sees every answer, CORS
     # answers preflights (which carry no token) before auth, auth runs before any body is read.
     api.add_middleware(RequestGuard, limit=server.max_body)
-    api.add_middleware(BearerAuth, token=str(server.token))
+    api.add_middleware(BearerAuth, token=str(server.token), keys=tierd.costs.keys)
     if server.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=list(server.cors_origins),
                            allow_methods=["*"], allow_headers=["*"],

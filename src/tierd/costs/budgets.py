@@ -11,18 +11,23 @@ daemon share the same headroom; one left behind by a crash expires after RESERVA
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tierd.config import Config
 from tierd.costs.ledger import CallRecord, Ledger
 from tierd.costs.periods import iso, period_bounds
+from tierd.costs.plans import (
+    PAY_PER_TOKEN,
+    Coverage,
+    LimitUse,
+    Pending,
+    Plans,
+    QuotaExhausted,
+)
 from tierd.db import Schema
 from tierd.errors import TierdError
-
-log = logging.getLogger("tierd.costs")
 
 RESERVATION_TTL_S = 3600.0
 """Longer than any call may run (provider timeouts are per read, a reply is minutes at most)."""
@@ -44,7 +49,14 @@ CREATE TABLE IF NOT EXISTS budget_alerts (
     period_start REAL NOT NULL,
     PRIMARY KEY (scope, name, period, period_start)
 );
-""",))
+""", """
+ALTER TABLE reservations ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE reservations ADD COLUMN key TEXT NOT NULL DEFAULT '';
+ALTER TABLE reservations ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;
+DROP TABLE budget_alerts;
+"""))
+"""Step 2: a reservation names its model, agent key and worst-case tokens, so plan quotas and
+per-key caps count calls in flight; the alert log moved to tierd.costs.alerts."""
 
 
 class BudgetExceeded(TierdError):
@@ -60,9 +72,9 @@ class BudgetExceeded(TierdError):
 @dataclass(frozen=True)
 class Cap:
     scope: str
-    """"global" | "tier" | "provider"."""
+    """"global" | "tier" | "provider" | "key"."""
     name: str
-    """The tier's or provider's name; empty for the global caps."""
+    """The tier's, provider's or agent key's name; empty for the global caps."""
     period: str
     """"day" | "week" | "month"."""
     usd: float
@@ -75,6 +87,20 @@ class Cap:
         label = {"day": "daily", "week": "weekly", "month": "monthly"}[self.period]
         where = "" if self.scope == "global" else f" for {self.scope} {self.name!r}"
         return f"the {label} budget{where} (${self.usd:.2f})"
+
+
+@dataclass(frozen=True)
+class KeyCaps:
+    """An agent key's own caps (tierd.costs.keys), held like any other budget."""
+
+    name: str
+    daily: float | None = None
+    weekly: float | None = None
+
+    def caps(self) -> list[Cap]:
+        return [Cap("key", self.name, period, usd)
+                for period, usd in (("day", self.daily), ("week", self.weekly))
+                if usd is not None]
 
 
 def caps_from_config(config: Config) -> list[Cap]:
@@ -91,10 +117,13 @@ def caps_from_config(config: Config) -> list[Cap]:
 class Reservation:
     """Worst-case spend held for one call until it settles or is cancelled."""
 
-    def __init__(self, budgets: "Budgets", reservation_id: int, usd: float):
+    def __init__(self, budgets: "Budgets", reservation_id: int, usd: float,
+                 coverage: Coverage = PAY_PER_TOKEN):
         self._budgets = budgets
         self.id = reservation_id
         self.usd = usd
+        self.coverage = coverage
+        """How the call is billed: the router prices its ledger row with it."""
 
     def settle(self, call: CallRecord) -> None:
         """Write the call's ledger row and free the reservation in one transaction.
@@ -110,28 +139,72 @@ class Reservation:
 
 
 class Budgets:
-    def __init__(self, config: Config, ledger: Ledger):
+    def __init__(self, config: Config, ledger: Ledger, plans: Plans,
+                 on_settled: Callable[[CallRecord], None] | None = None):
         self.ledger = ledger
         self.caps = caps_from_config(config)
-        self.alert_at = config.budgets.alert_at
+        self.plans = plans
+        self.on_settled = on_settled
+        """Called after each settled call, outside the transaction (the alerts)."""
 
-    def reserve(self, provider: str, tier: str, worst_case_usd: float) -> Reservation:
-        """Hold `worst_case_usd` against every cap that applies; BudgetExceeded if any would
-        go over."""
+    def reserve(self, provider: str, tier: str, worst_case_usd: float, *, model: str = "",
+                key: KeyCaps | None = None, tokens: int = 0) -> Reservation:
+        """Admit the call under its plan (QuotaExhausted when a window is spent) and hold
+        its worst-case marginal cost against every cap that applies, the agent key's too
+        (BudgetExceeded if any would go over). `worst_case_usd` is at list price; a call a
+        flat plan or free tier covers holds $0 of budget but its `tokens` of quota."""
         now = time.time()
         with self.ledger.write() as conn:
             conn.execute("DELETE FROM reservations WHERE created < ?", (now - RESERVATION_TTL_S,))
-            for cap in self._applicable(provider, tier):
+            coverage = self.plans.judge(conn, provider, model, self._pending(conn, provider),
+                                        now)
+            if isinstance(coverage, QuotaExhausted):
+                raise coverage
+            worst = coverage.marginal(worst_case_usd)
+            for cap in self._applicable(provider, tier, key):
                 used = self._used(conn, cap, now)
-                if used + worst_case_usd > cap.usd + 1e-9:
+                if used + worst > cap.usd + 1e-9:
                     raise BudgetExceeded(
                         f"{cap.describe()} has ${used:.4f} spent or reserved and this call "
-                        f"to {provider!r} could cost up to ${worst_case_usd:.4f}: only local "
+                        f"to {provider!r} could cost up to ${worst:.4f}: only local "
                         f"models may serve until {iso(period_bounds(cap.period, now)[1])}", cap)
             cursor = conn.execute(
-                "INSERT INTO reservations (created, provider, tier, usd) VALUES (?, ?, ?, ?)",
-                (now, provider, tier, worst_case_usd))
-            return Reservation(self, cursor.lastrowid, worst_case_usd)
+                "INSERT INTO reservations (created, provider, tier, usd, model, key, tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, provider, tier, worst, model, key.name if key else "", tokens))
+            return Reservation(self, cursor.lastrowid, worst, coverage)
+
+    def judge(self, provider: str, model: str) -> Coverage | QuotaExhausted:
+        """How a call to (provider, model) would be billed now, or why its plan would refuse
+        it: for ordering and skipping candidates before any reservation."""
+        with self.ledger.lock:
+            conn = self.ledger.conn
+            return self.plans.judge(conn, provider, model, self._pending(conn, provider),
+                                    time.time())
+
+    def plan_status(self, now: float | None = None) -> list[dict]:
+        now = time.time() if now is None else now
+        with self.ledger.lock:
+            conn = self.ledger.conn
+            return self.plans.status(conn, lambda provider: self._pending(conn, provider), now)
+
+    def quota_use(self, provider: str, now: float) -> list[LimitUse]:
+        """Every limit of `provider`'s plans as used now (for quota alerts)."""
+        with self.ledger.lock:
+            conn = self.ledger.conn
+            pending = self._pending(conn, provider)
+            return [use for plan in self.plans.plans if plan.provider == provider
+                    for use in self.plans.limits_used(conn, plan, pending, now)]
+
+    def key_status(self, key: KeyCaps, now: float | None = None) -> list[dict]:
+        """An agent key's caps with what is spent and reserved against each."""
+        return self._standing(key.caps(), time.time() if now is None else now)
+
+    def spent_in(self, scope: str, name: str, period: str, now: float) -> float:
+        """USD spent at the margin in the current `period` by a scope ("global", "tier",
+        "provider", "key"): what the alerts compare with their thresholds."""
+        with self.ledger.lock:
+            return self._spent(self.ledger.conn, Cap(scope, name, period, 0.0), now)
 
     def exhausted(self, provider: str, tier: str) -> bool:
         """True when any cap that applies is already reached: route local only."""
@@ -142,19 +215,26 @@ class Budgets:
 
     def status(self, now: float | None = None) -> list[dict]:
         """Every cap with what is spent and reserved against it now."""
-        now = time.time() if now is None else now
+        return self._standing(self.caps, time.time() if now is None else now)
+
+    def _standing(self, caps: list[Cap], now: float) -> list[dict]:
         with self.ledger.lock:
             return [{"scope": cap.scope, "name": cap.name, "period": cap.period,
                      "cap_usd": cap.usd,
                      "spent_usd": round(self._spent(self.ledger.conn, cap, now), 6),
                      "reserved_usd": round(self._reserved(self.ledger.conn, cap), 6),
                      "resets": iso(period_bounds(cap.period, now)[1])}
-                    for cap in self.caps]
+                    for cap in caps]
 
     # -- inside the lock ---------------------------------------------------------------------
 
-    def _applicable(self, provider: str, tier: str) -> list[Cap]:
-        return [cap for cap in self.caps if cap.applies_to(provider, tier)]
+    def _applicable(self, provider: str, tier: str, key: KeyCaps | None = None) -> list[Cap]:
+        mine = key.caps() if key is not None else []
+        return [cap for cap in self.caps if cap.applies_to(provider, tier)] + mine
+
+    def _pending(self, conn: Any, provider: str) -> Pending:
+        return [(row[0], int(row[1])) for row in conn.execute(
+            "SELECT model, tokens FROM reservations WHERE provider = ?", (provider,))]
 
     def _spent(self, conn: Any, cap: Cap, now: float) -> float:
         start, _ = period_bounds(cap.period, now)
@@ -177,23 +257,8 @@ class Budgets:
     def _settle(self, reservation_id: int, call: CallRecord) -> None:
         now = time.time()
         with self.ledger.write() as conn:
-            self.ledger.insert(conn, call, now)
+            inserted = self.ledger.insert(conn, call, now)
             conn.execute("DELETE FROM reservations WHERE id = ?", (reservation_id,))
-            crossed = []
-            for cap in self._applicable(call.provider, call.tier):
-                spent = self._spent(conn, cap, now)
-                if cap.usd > 0 and spent >= self.alert_at * cap.usd and self._first_alert(
-                        conn, cap, now):
-                    crossed.append((cap, spent))
-        for cap, spent in crossed:
-            log.warning("budget alert: %s is %.0f %% spent ($%.4f); calls past the cap go to "
-                        "local models only", cap.describe(), 100 * spent / cap.usd, spent)
-
-    def _first_alert(self, conn: Any, cap: Cap, now: float) -> bool:
-        """Record the alert for this cap and period; True only the first time."""
-        cursor = conn.execute(
-            "INSERT OR IGNORE INTO budget_alerts (scope, name, period, period_start) "
-            "VALUES (?, ?, ?, ?)", (cap.scope, cap.name, cap.period,
-                                    period_bounds(cap.period, now)[0]))
-        return cursor.rowcount == 1
+        if inserted and self.on_settled is not None:
+            self.on_settled(call)
 

@@ -40,9 +40,21 @@ CREATE TABLE IF NOT EXISTS calls (
     UNIQUE (request_id, attempt)
 );
 CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
-""",))
+""", """
+ALTER TABLE calls ADD COLUMN list_usd REAL NOT NULL DEFAULT 0;
+UPDATE calls SET list_usd = cost_usd;
+ALTER TABLE calls ADD COLUMN key TEXT NOT NULL DEFAULT '';
+ALTER TABLE calls ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+ALTER TABLE calls ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX IF NOT EXISTS calls_key_ts ON calls (key, ts);
+CREATE INDEX IF NOT EXISTS calls_provider_ts ON calls (provider, ts);
+"""))
+"""Step 2: what each call was worth at list price beside what it cost at the margin (a flat
+plan's calls cost $0 but are worth their tokens), the agent key it was made with, the plan that
+covered it, and the prompt tokens the provider served from or wrote to its cache."""
 
-BREAKDOWN_KEYS = ("provider", "model", "task", "tier")
+BREAKDOWN_KEYS = ("provider", "model", "task", "tier", "key")
 
 
 @dataclass(frozen=True)
@@ -56,6 +68,7 @@ class CallRecord:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    """What the call cost at the margin: $0 on a local host, a flat plan or a free tier."""
     latency_ms: float
     ttft_ms: float | None
     fallback_reason: str | None
@@ -65,6 +78,16 @@ class CallRecord:
     error: str | None = None
     attempt: int = 0
     """Position in the fallback chain; (request_id, attempt) is unique."""
+    list_usd: float | None = None
+    """What the call is worth at list price; None: the same as `cost_usd`."""
+    key: str = ""
+    """The agent key the request came with; empty for the admin token or no auth."""
+    plan: str = ""
+    """The plan that covered the call: "flat", "free_tier", or empty (paid per token)."""
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Prompt tokens the provider read from or wrote to its prompt cache (part of
+    `prompt_tokens`)."""
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
@@ -103,6 +126,8 @@ class Ledger:
         """Insert inside the caller's transaction; False when (request_id, attempt) exists."""
         values = list(astuple(call))
         values[_COLUMNS.index("cache_hit")] = int(call.cache_hit)
+        if call.list_usd is None:
+            values[_COLUMNS.index("list_usd")] = call.cost_usd
         cursor = conn.execute(
             f"INSERT OR IGNORE INTO calls (ts, {', '.join(_COLUMNS)}) "
             f"VALUES (?, {', '.join('?' * len(_COLUMNS))})",
@@ -126,6 +151,33 @@ class Ledger:
             params.append(tier)
         with self.lock:
             return float(self.conn.execute(query, params).fetchone()[0])
+
+    def plan_usage(self, conn: Any, provider: str, models: tuple[str, ...],
+                   since: float) -> list[tuple[float, int]]:
+        """(time, tokens) of every call that reached `provider` since `since`, oldest first,
+        for `models` (all of the provider's when empty): what a plan's window counts. A call
+        refused before any token (a 429, a refused connection) and a cache hit do not count.
+        Runs on `conn`, inside the caller's transaction."""
+        query = ("SELECT ts, prompt_tokens + completion_tokens FROM calls WHERE provider = ? "
+                 "AND ts >= ? AND cache_hit = 0 AND (status != 'error' OR "
+                 "prompt_tokens + completion_tokens > 0)")
+        params: list[Any] = [provider, since]
+        if models:
+            query += f" AND model IN ({', '.join('?' * len(models))})"
+            params.extend(models)
+        return [(float(r[0]), int(r[1])) for r in conn.execute(query + " ORDER BY ts", params)]
+
+    def token_totals(self, period: str, now: float | None = None) -> dict:
+        """Prompt (and cached prompt) and completion tokens of the period's chat calls that
+        were not cache hits: what the same work would have cost on another model."""
+        start, end = period_bounds(check_period(period), time.time() if now is None else now)
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(cache_read_tokens), 0), "
+                "COALESCE(SUM(completion_tokens), 0) FROM calls WHERE ts >= ? AND ts < ? "
+                "AND cache_hit = 0 AND task != 'embed'", (start, end)).fetchone()
+        return {"prompt_tokens": int(row[0]), "cache_read_tokens": int(row[1]),
+                "completion_tokens": int(row[2])}
 
     def summary(self, period: str, now: float | None = None) -> dict:
         """Totals for the current day, week or month (UTC)."""
@@ -190,6 +242,8 @@ _TOTALS = """SELECT COUNT(*) AS calls,
     COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
     COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
     COALESCE(SUM(cost_usd), 0) AS cost_usd,
+    COALESCE(SUM(list_usd), 0) AS list_usd,
+    COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
     AVG(latency_ms) AS avg_latency_ms"""
 
 
@@ -199,6 +253,8 @@ def _totals(row: Any) -> dict:
         "calls": row["calls"], "ok": row["ok"], "errors": row["errors"],
         "cancelled": row["cancelled"], "cache_hits": row["cache_hits"],
         "fallbacks": row["fallbacks"], "prompt_tokens": row["prompt_tokens"],
-        "completion_tokens": row["completion_tokens"], "cost_usd": round(row["cost_usd"], 6),
+        "completion_tokens": row["completion_tokens"],
+        "cache_read_tokens": row["cache_read_tokens"], "cost_usd": round(row["cost_usd"], 6),
+        "list_usd": round(row["list_usd"], 6),
         "avg_latency_ms": None if avg is None else round(avg, 1),
     }

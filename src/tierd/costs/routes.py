@@ -1,16 +1,48 @@
-"""`GET /costs`: the same report as `tierd cost summary` (and `breakdown` with ?by=)."""
+"""`GET /costs` (the report of `tierd cost summary`, and `breakdown` with ?by=),
+`GET /costs/alerts` (`tierd cost alerts`) and the agent keys (`tierd keys`)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
 
-from tierd.api.paths import COSTS
-from tierd.costs.service import cost_report
+from tierd.api.paths import COST_ALERTS, COSTS, KEY_CREATE, KEY_REVOKE, KEYS
+from tierd.costs.service import alert_report, cost_report, create_key, list_keys, revoke_key
 
 router = APIRouter(tags=["costs"])
+
+
+class KeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    daily: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    weekly: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    tiers: list[str] = Field(default_factory=list)
 
 
 @router.get(COSTS.path)
 async def costs(request: Request, period: str = "day", by: str | None = None):
     return await run_in_threadpool(cost_report, request.app.state.tierd.costs, period, by)
+
+
+@router.get(COST_ALERTS.path)
+async def alerts(request: Request):
+    return await run_in_threadpool(alert_report, request.app.state.tierd.costs)
+
+
+@router.get(KEYS.path)
+async def keys(request: Request):
+    return await run_in_threadpool(list_keys, request.app.state.tierd.costs)
+
+
+@router.post(KEY_CREATE.path, status_code=201)
+async def new_key(body: KeyRequest, request: Request):
+    return await run_in_threadpool(create_key, request.app.state.tierd.costs, body.name,
+                                   body.daily, body.weekly, body.tiers)
+
+
+@router.post(KEY_REVOKE.path)
+async def revoke(name: str, request: Request):
+    return await run_in_threadpool(revoke_key, request.app.state.tierd.costs, name)

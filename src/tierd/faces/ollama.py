@@ -20,7 +20,7 @@ from tierd import __version__
 from tierd.api.paths import PULL
 from tierd.api.streaming import callback_stream, collect, open_stream
 from tierd.errors import TierdError
-from tierd.faces.openai import request_id, task_header
+from tierd.faces.openai import caller_of, request_id, task_header
 from tierd.faces.schemas import (
     OllamaChatRequest,
     OllamaEmbeddingsRequest,
@@ -109,7 +109,7 @@ async def generate(body: OllamaGenerateRequest, request: Request):
     messages.append({"role": "user", "content": body.prompt})
     reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
                                     messages, options, body.stream, request_id(request),
-                                    body.prompt if body.raw else None)
+                                    body.prompt if body.raw else None, caller_of(request))
     if body.stream:
         stream = await open_stream(reply.chunks)
         return _ndjson(stream, reply.answer.model, lambda text: {"response": text},
@@ -129,7 +129,8 @@ async def chat(body: OllamaChatRequest, request: Request):
     messages = [{"role": m.role, "content": m.content} for m in body.messages]
     options = _options(body.options)
     reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
-                                    messages, options, body.stream, request_id(request))
+                                    messages, options, body.stream, request_id(request),
+                                    caller=caller_of(request))
     message = lambda text: {"message": {"role": "assistant", "content": text}}  # noqa: E731
     if body.stream:
         stream = await open_stream(reply.chunks)
@@ -147,7 +148,8 @@ async def embed(body: OllamaEmbedRequest, request: Request):
     if not texts:  # as in Ollama: an empty input loads the model (keep_alive 0 unloads it)
         return await _load_or_unload(request, body.model, body.keep_alive, {"embeddings": []})
     routed = await run_in_threadpool(route_embed, app, body.model, task_header(request),
-                                     texts, request_id(request))
+                                     texts, request_id(request),
+                                     caller_of(request))
     result = routed.embeddings
     return JSONResponse({"model": routed.answer.model,
                          "embeddings": [normalised(v) for v in result.vectors],
@@ -163,7 +165,8 @@ async def embeddings(body: OllamaEmbeddingsRequest, request: Request):
     if not body.prompt:
         return {"embedding": []}
     routed = await run_in_threadpool(route_embed, app, body.model, task_header(request),
-                                     [body.prompt], request_id(request))
+                                     [body.prompt], request_id(request),
+                                     caller_of(request))
     return JSONResponse({"embedding": routed.embeddings.vectors[0]}, headers=routed.headers())
 
 

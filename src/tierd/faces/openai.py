@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd.api.streaming import collect, open_stream
+from tierd.costs.keys import Caller
 from tierd.errors import TierdError
 from tierd.faces.schemas import ChatCompletionRequest, EmbeddingRequest, as_list
 from tierd.faces.vectors import encoded, normalised
@@ -50,6 +51,13 @@ def request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def caller_of(request: Request) -> Caller:
+    """Who sent the request: the agent key the auth middleware found, and the client's
+    address (what the loop breaker tells callers apart by when there are no keys)."""
+    client = request.client
+    return Caller(getattr(request.state, "agent_key", None), client.host if client else "")
+
+
 def _usage(chunk: Chunk) -> dict:
     timings = chunk.timings
     prompt = timings.prompt_eval_count if timings else 0
@@ -68,7 +76,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     created = int(time.time())
 
     reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
-                                    messages, options, body.stream, request_id(request))
+                                    messages, options, body.stream, request_id(request),
+                                    caller=caller_of(request))
 
     if not body.stream:
         chunks = await collect(reply.chunks)
@@ -123,7 +132,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
 async def embeddings(body: EmbeddingRequest, request: Request):
     app = request.app.state.tierd
     routed = await run_in_threadpool(route_embed, app, body.model, task_header(request),
-                                     as_list(body.input), request_id(request))
+                                     as_list(body.input), request_id(request),
+                                     caller_of(request))
     result = routed.embeddings
     return JSONResponse(
         {

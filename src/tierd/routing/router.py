@@ -13,7 +13,16 @@ candidates in order:
   attempt's ledger row names the reason;
 - the first chunk commits: once a token went to the client, an error is reported in-band and
   the stream is never switched to another model mid-answer;
-- candidates that failed by themselves cool down (tierd.routing.breaker).
+- candidates that failed by themselves cool down (tierd.routing.breaker); one the provider
+  said is at its rate limit stays out until the provider's stated reset
+  (tierd.routing.rate_windows), and one whose plan window or quota is spent is skipped with
+  reason `quota` until it resets (tierd.costs.plans).
+
+Inside a tier, candidates are tried cheapest first at the margin: local models, flat-rate and
+free-tier capacity at $0, then paid models by blended list price; equal costs keep the
+configured order. A request made with an agent key is limited to the key's tiers, held to its
+caps and attributed to it; a burst of near-identical chat requests from one caller is refused
+by the loop breaker (tierd.routing.loops).
 
 Every attempt is a ledger row (local ones at $0, cloud ones settled against their budget
 reservation), and so is every cache hit ($0, cache_hit=1).
@@ -30,13 +39,16 @@ from typing import Callable, Iterator, TypeVar
 
 from tierd.app import Tierd
 from tierd.costs.budgets import BudgetExceeded
+from tierd.costs.keys import Caller
 from tierd.costs.ledger import CallRecord
-from tierd.costs.prices import cost_usd, price_for
+from tierd.costs.plans import PAY_PER_TOKEN, QuotaExhausted
+from tierd.costs.prices import blended_per_mtok, cost_usd, price_for
 from tierd.costs.service import worst_case_usd
 from tierd.errors import (
     CapacityExhausted,
     ContextOverflow,
     QueueFull,
+    RateLimited,
     RuntimeUnavailable,
     TierdError,
     UnknownModel,
@@ -74,9 +86,17 @@ class NoUsableCandidate(TierdError):
 class ChainExhausted(TierdError):
     """Every candidate was tried and failed (or was cooling down, or over budget)."""
 
-    def __init__(self, message: str, http_status: int):
+    def __init__(self, message: str, http_status: int, retry_after: float | None = None):
         self.http_status = http_status
+        if retry_after is not None:
+            self.retry_after = retry_after
         super().__init__(message)
+
+
+class KeyNotAllowed(TierdError):
+    """An agent key asked for a tier it may not use."""
+
+    http_status = 403
 
 
 @dataclass(frozen=True)
@@ -108,6 +128,20 @@ class Answer:
 # Resolving
 
 
+def marginal_cost(app: Tierd, candidate: Candidate) -> float:
+    """What one more call to `candidate` costs at the margin, as one comparable figure: $0 for
+    a local model or a plan that covers it, the blended list price (USD per million tokens)
+    otherwise, and infinity for a candidate whose plan window is spent (it is skipped)."""
+    if candidate.kind == "local":
+        return 0.0
+    coverage = app.costs.budgets.judge(candidate.target, candidate.model)
+    if isinstance(coverage, QuotaExhausted):
+        return float("inf")
+    if coverage.free:
+        return 0.0
+    return blended_per_mtok(price_for(app.config, candidate.target, candidate.model))
+
+
 def _chain(app: Tierd, tier: str, capability: Capability) -> tuple[tuple[Candidate, ...],
                                                                     tuple[Skipped, ...]]:
     offered = offered_models(app)
@@ -115,7 +149,9 @@ def _chain(app: Tierd, tier: str, capability: Capability) -> tuple[tuple[Candida
     for entry in tier_config(app.config, tier).candidates:
         found = resolve_entry(app, entry, capability, offered)
         (candidates if isinstance(found, Candidate) else skipped).append(found)
-    return tuple(dict.fromkeys(candidates)), tuple(skipped)
+    unique = list(dict.fromkeys(candidates))
+    costs = {candidate: marginal_cost(app, candidate) for candidate in unique}
+    return tuple(sorted(unique, key=costs.__getitem__)), tuple(skipped)
 
 
 def _exact(app: Tierd, name: str, capability: Capability) -> Candidate:
@@ -209,6 +245,8 @@ def fallback_reason(err: TierdError, candidate: Candidate) -> str:
     """A short code for why a candidate was left; the ledger's `error` has the details."""
     if isinstance(err, BudgetExceeded):
         return "budget"
+    if isinstance(err, QuotaExhausted):
+        return "quota"
     if isinstance(err, CapacityExhausted):
         return "capacity_exhausted"
     if isinstance(err, ContextOverflow):
@@ -222,10 +260,11 @@ def fallback_reason(err: TierdError, candidate: Candidate) -> str:
 
 def _trips_breaker(reason: str, candidate: Candidate) -> bool:
     """Failures of the candidate itself, which the next request would meet again. A local
-    model's other refusals (a load that failed, a wrong parameter) are the request's own."""
+    model's other refusals (a load that failed, a wrong parameter) are the request's own; a
+    provider's 429 closes a rate window instead (as long as the provider said)."""
     if reason == "unavailable":
         return True
-    return candidate.kind == "cloud" and reason in ("rejected", "rate_limited")
+    return candidate.kind == "cloud" and reason == "rejected"
 
 
 T = TypeVar("T")
@@ -238,11 +277,18 @@ class _Walk:
     app: Tierd
     route: Route
     request_id: str
+    caller: Caller | None = None
     fallbacks: list[tuple[str, str]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     attempt: int = 0
     last_error: TierdError | None = None
     budget_error: BudgetExceeded | None = None
+    waits: list[float] = field(default_factory=list)
+    """Seconds until each quota or rate window that kept a candidate out reopens."""
+
+    @property
+    def key(self) -> str:
+        return self.caller.key.name if self.caller is not None and self.caller.key else ""
 
     @property
     def arrived_because(self) -> str | None:
@@ -251,11 +297,13 @@ class _Walk:
     def record(self, candidate: Candidate, *, status: str, started: float,
                prompt_tokens: int = 0, completion_tokens: int = 0, ttft: float | None = None,
                error: str | None = None, reason: str | None = None,
-               reservation=None) -> None:
-        cost = 0.0
+               reservation=None, cache_read: int = 0, cache_write: int = 0) -> None:
+        listed = cost = 0.0
+        coverage = reservation.coverage if reservation is not None else PAY_PER_TOKEN
         if candidate.kind == "cloud":
-            cost = cost_usd(price_for(self.app.config, candidate.target, candidate.model),
-                            prompt_tokens, completion_tokens)
+            listed = cost_usd(price_for(self.app.config, candidate.target, candidate.model),
+                              prompt_tokens, completion_tokens, cache_read, cache_write)
+            cost = coverage.marginal(listed)
         call = CallRecord(
             request_id=self.request_id, task=self.route.task, tier=self.route.tier,
             provider=candidate.target, model=candidate.model,
@@ -264,7 +312,9 @@ class _Walk:
             latency_ms=(time.monotonic() - started) * 1000,
             ttft_ms=None if ttft is None else (ttft - started) * 1000,
             fallback_reason=reason, cache_hit=False, status=status, error=error,
-            attempt=self.attempt)
+            attempt=self.attempt, list_usd=listed, key=self.key,
+            plan=coverage.plan if candidate.kind == "cloud" else "",
+            cache_read_tokens=cache_read, cache_write_tokens=cache_write)
         self.attempt += 1
         if reservation is not None:
             reservation.settle(call)
@@ -276,29 +326,47 @@ class _Walk:
         self.failures.append(f"{candidate.label}: {detail}")
 
     def reserve(self, candidate: Candidate, prompt_tokens: int, max_tokens: int | None):
+        reply = max_tokens or DEFAULT_MAX_TOKENS
         worst = worst_case_usd(self.app.config, candidate.target, candidate.model,
-                               prompt_tokens, max_tokens or DEFAULT_MAX_TOKENS)
-        return self.app.costs.budgets.reserve(candidate.target, self.route.tier, worst)
+                               prompt_tokens, reply)
+        key = self.caller.key.caps if self.caller is not None and self.caller.key else None
+        return self.app.costs.budgets.reserve(candidate.target, self.route.tier, worst,
+                                              model=candidate.model, key=key,
+                                              tokens=prompt_tokens + reply)
 
     def try_each(self, attempt: Callable[[Candidate], T]) -> Iterator[tuple[Candidate, T]]:
         """Yield (candidate, result of `attempt`) for each candidate that did not fail, in
         order; failures are recorded and skipped. The caller stops at the first it accepts."""
         cooling = self.app.breaker
+        windows = self.app.rate_windows
         for candidate in self.route.candidates:
             left = cooling.cooling(candidate.label)
             if left > 0:
                 self.skip(candidate, "cooling_down",
                           f"cooling down for {left:.0f}s more after a failure")
                 continue
+            closed, why = windows.closed(candidate.label)
+            if closed > 0:
+                self.waits.append(closed)
+                self.skip(candidate, "rate_limited", f"{why}: {closed:.0f}s more")
+                continue
             try:
                 yield candidate, attempt(candidate)
             except BudgetExceeded as err:
                 self.budget_error = err
                 self.skip(candidate, "budget", str(err))
+            except QuotaExhausted as err:
+                self.waits.append(err.retry_after)
+                self.skip(candidate, "quota", str(err))
             except TierdError as err:
                 reason = fallback_reason(err, candidate)
                 if _trips_breaker(reason, candidate):
                     cooling.failed(candidate.label)
+                if isinstance(err, RateLimited) and candidate.kind == "cloud":
+                    wait = err.stated if err.stated is not None else \
+                        self.app.config.routing.cooldown
+                    windows.close(candidate.label, wait, "the provider answered 429")
+                    self.waits.append(wait)
                 self.last_error = err
                 self.skip(candidate, reason, str(err))
                 log.info("request %s: %s failed (%s), trying the next candidate",
@@ -307,15 +375,19 @@ class _Walk:
     def exhausted(self) -> TierdError:
         if self.route.exact and self.last_error is not None and len(self.failures) == 1:
             return self.last_error  # one model asked for: its own error, unchanged
-        if self.budget_error is not None and self.last_error is None:
+        if self.budget_error is not None and self.last_error is None and not self.waits:
             return self.budget_error
         tried = "; ".join(self.failures)
         errors = [self.last_error] if self.last_error else []
         status = 400 if errors and all(isinstance(e, ContextOverflow) for e in errors) else 503
         if self.budget_error is not None:
             status = 402
+        retry_after = min(self.waits) if self.waits else None
+        if self.waits and self.budget_error is None and all(
+                isinstance(e, RateLimited) for e in errors):
+            status = 429  # every candidate is out until a quota or rate window reopens
         return ChainExhausted(f"no candidate of tier {self.route.tier} could answer: {tried}",
-                              status)
+                              status, retry_after)
 
 
 class RoutedReply:
@@ -324,7 +396,7 @@ class RoutedReply:
 
     def __init__(self, app: Tierd, route: Route, messages: list[dict],
                  options: GenerateOptions, request_id: str, stream: bool,
-                 raw_prompt: str | None = None):
+                 raw_prompt: str | None = None, caller: Caller | None = None):
         self.app = app
         self.route = route
         self.messages = messages
@@ -334,7 +406,7 @@ class RoutedReply:
         self.raw_prompt = raw_prompt
         self.answer: Answer | None = None
         self.cache_hit = False
-        self.walk = _Walk(app, route, request_id)
+        self.walk = _Walk(app, route, request_id, caller)
         self._complete: CachedReply | None = None
         cacheable = raw_prompt is None
         self.cache_key = cache_key(route.key, route.task, messages, options) if cacheable else ""
@@ -379,7 +451,7 @@ class RoutedReply:
             request_id=self.request_id, task=self.route.task, tier=hit.tier,
             provider=hit.provider, model=hit.model, host="", prompt_tokens=0,
             completion_tokens=0, cost_usd=0.0, latency_ms=0.0, ttft_ms=None,
-            fallback_reason=None, cache_hit=True, status="ok"))
+            fallback_reason=None, cache_hit=True, status="ok", key=self.walk.key))
         for piece in hit.pieces:
             yield Chunk(piece)
         yield Chunk("", done=True, finish_reason=hit.finish_reason, timings=hit.timings)
@@ -492,7 +564,9 @@ class RoutedReply:
             self.walk.record(candidate, status=status, started=started,
                              prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                              ttft=first_at, error=error, reason=self.walk.arrived_because,
-                             reservation=reservation)
+                             reservation=reservation,
+                             cache_read=timings.cache_read_count if timings else 0,
+                             cache_write=timings.cache_write_count if timings else 0)
             if status == "ok":
                 self.app.breaker.succeeded(candidate.label)
                 self._complete = CachedReply(tuple(p for p in pieces if p),
@@ -515,18 +589,32 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def check_caller(caller: Caller | None, route: Route) -> None:
+    """An agent key may use only its own tiers."""
+    if caller is None or caller.key is None or not caller.key.tiers:
+        return
+    if route.tier not in caller.key.tiers:
+        raise KeyNotAllowed(
+            f"key {caller.key.name!r} may use tiers {', '.join(caller.key.tiers)}, and this "
+            f"request routes to tier {route.tier} ({route.reason})")
+
+
 def open_chat(app: Tierd, model: str, header_task: str | None, messages: list[dict],
               options: GenerateOptions, stream: bool, request_id: str | None = None,
-              raw_prompt: str | None = None) -> RoutedReply:
-    """Resolve the route (raising 4xx errors now) and return the reply, not yet started."""
+              raw_prompt: str | None = None, caller: Caller | None = None) -> RoutedReply:
+    """Resolve the route (raising 4xx errors now) and return the reply, not yet started.
+    A request from a client (`caller`) passes the loop breaker and its key's tiers first."""
+    if caller is not None:
+        app.loops.check(caller.identity, messages)
     route = resolve_route(app, model, header_task, messages)
+    check_caller(caller, route)
     if raw_prompt is not None and not (route.exact and route.candidates[0].kind == "local"):
         raise TierdError(f"raw generation needs an exact local model, not {model!r}: tiers "
                          "and cloud models apply a chat template")
     if route.warning:
         log.warning("%s", route.warning)
     return RoutedReply(app, route, messages, options, request_id or new_request_id(), stream,
-                       raw_prompt)
+                       raw_prompt, caller)
 
 
 @dataclass(frozen=True)
@@ -545,12 +633,14 @@ class RoutedEmbeddings:
 
 
 def route_embed(app: Tierd, model: str, header_task: str | None, texts: list[str],
-                request_id: str | None = None) -> RoutedEmbeddings:
+                request_id: str | None = None, caller: Caller | None = None
+                ) -> RoutedEmbeddings:
     """Embed `texts` on the first embedding candidate of the route that succeeds."""
     if any(not text for text in texts):
         raise TierdError("input: empty strings cannot be embedded")
     route = resolve_route(app, model, header_task, capability="embed")
-    walk = _Walk(app, route, request_id or new_request_id())
+    check_caller(caller, route)
+    walk = _Walk(app, route, request_id or new_request_id(), caller)
 
     def attempt(candidate: Candidate) -> tuple[Embeddings, float]:
         started = time.monotonic()

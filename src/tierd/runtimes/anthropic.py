@@ -32,6 +32,8 @@ class AnthropicStreamState(StreamState):
                 usage = payload["message"].get("usage") or {}
                 self.prompt_tokens = _input_tokens(usage)
                 self.completion_tokens = int(usage.get("output_tokens") or 0)
+                self.cache_read_tokens = int(usage.get("cache_read_input_tokens") or 0)
+                self.cache_write_tokens = int(usage.get("cache_creation_input_tokens") or 0)
             elif kind == "content_block_delta":
                 delta = payload["delta"]
                 return delta.get("text", "") if delta.get("type") == "text_delta" else ""
@@ -55,7 +57,8 @@ class AnthropicStreamState(StreamState):
 
 
 def _input_tokens(usage: dict) -> int:
-    """Cached prompt tokens are reported apart from input_tokens; all of them were sent."""
+    """Cached prompt tokens are reported apart from input_tokens; all of them were sent (and
+    the cache counts say which of them the cache served or took, priced as Anthropic does)."""
     return sum(int(usage.get(name) or 0) for name in
                ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
 

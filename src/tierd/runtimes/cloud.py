@@ -8,8 +8,11 @@ a cancelled request stops paying at once. Usage comes from the provider (OpenAI:
 
 Every failure leaves as a tierd error naming the provider, never the key: connection refused,
 timeouts, 5xx, a reply that is not JSON, and a stream that ends early become
-`RuntimeUnavailable` (a fallback trigger); 429 becomes `QueueFull`; a rejected key or request
-becomes `ProviderRejected`. The key travels only in a request header.
+`RuntimeUnavailable` (a fallback trigger); 429 becomes `RateLimited` (with the wait the
+provider stated in its headers or body); a rejected key or request
+becomes `ProviderRejected`. The key travels only in a request header. Every reply's rate-limit
+headers go to `on_limits` (tierd.routing.rate_windows), so a candidate at zero remaining is left
+alone until its reset.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import httpx
 
 from tierd.config import Config, Secret
-from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, TierdError, UnknownModel
+from tierd.errors import ConfigError, RateLimited, RuntimeUnavailable, TierdError, UnknownModel
 from tierd.runtimes.base import (
     Chunk,
     Embeddings,
@@ -34,7 +37,11 @@ from tierd.runtimes.base import (
     Timings,
 )
 from tierd.runtimes.keys import provider_key
+from tierd.runtimes.limit_headers import RateLimitReport, read_rate_limits
 from tierd.runtimes.ollama import estimate_chat_tokens, estimate_text_tokens
+
+LimitObserver = Callable[[str, str, RateLimitReport], None]
+"""(provider, model, report): told what every reply's rate-limit headers said."""
 
 CONNECT_TIMEOUT_S = 10.0
 ASSUMED_CONTEXT = 128_000
@@ -60,6 +67,8 @@ class StreamState:
     text_pieces: int = 0
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
     finish_reason: str | None = None
     complete: bool = False
     """The provider said the reply is over ([DONE], message_stop)."""
@@ -89,6 +98,8 @@ class OpenAIStreamState(StreamState):
             if usage:
                 self.prompt_tokens = int(usage.get("prompt_tokens") or 0)
                 self.completion_tokens = int(usage.get("completion_tokens") or 0)
+                details = usage.get("prompt_tokens_details") or {}
+                self.cache_read_tokens = int(details.get("cached_tokens") or 0)
             text = ""
             for choice in payload.get("choices") or []:
                 text += (choice.get("delta") or {}).get("content") or ""
@@ -123,11 +134,12 @@ class CloudRuntime:
     chat_path = ""
 
     def __init__(self, host: str, base_url: str, api_key: Secret, models: Iterable[str],
-                 timeout: float = 60.0):
+                 timeout: float = 60.0, on_limits: LimitObserver | None = None):
         self.host = host
         self.base_url = base_url.rstrip("/")
         self.models = tuple(models)
         self._key = api_key
+        self._on_limits = on_limits
         self._client = httpx.Client(
             base_url=self.base_url, headers=self._auth_headers(api_key),
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S)))
@@ -199,6 +211,7 @@ class CloudRuntime:
                 if response.status_code >= 400:
                     response.read()
                     raise self._status_error(response, body.get("model", ""))
+                self._report_limits(response, body.get("model", ""))
                 for event, data in sse_events(response.iter_lines()):
                     if cancel is not None and cancel.is_set():
                         state.finish_reason = "cancelled"
@@ -251,15 +264,27 @@ class CloudRuntime:
             prompt_eval_duration=first - started,
             eval_count=completion,
             eval_duration=now - first,
+            cache_read_count=state.cache_read_tokens,
+            cache_write_count=state.cache_write_tokens,
         )
+
+    def _report_limits(self, response: httpx.Response, model: str,
+                       body: str | None = None) -> RateLimitReport:
+        report = read_rate_limits(response.headers, time.time(), body)
+        if self._on_limits is not None:
+            self._on_limits(self.host, model, report)
+        return report
 
     def _status_error(self, response: httpx.Response, model: str) -> TierdError:
         status = response.status_code
         detail = self._scrub(_error_message(response))
         where = self._where()
         if status == 429:
-            retry = _retry_after(response.headers.get("retry-after"))
-            return QueueFull(f"{where} is rate limiting (HTTP 429): {detail}", retry_after=retry)
+            report = self._report_limits(response, model, response.text)
+            stated = report.retry_after if report.retry_after is not None else \
+                report.exhausted_for
+            wait = f"; it asks for {stated:.0f}s" if stated is not None else ""
+            return RateLimited(f"{where} is rate limiting (HTTP 429{wait}): {detail}", stated)
         if status in (401, 403):
             return ProviderRejected(f"{where} rejected the API key (HTTP {status}): {detail}")
         if status == 404:
@@ -279,13 +304,6 @@ def _error_message(response: httpx.Response) -> str:
         return str(message)[:_SNIPPET]
     except (ValueError, AttributeError):
         return response.text[:_SNIPPET].strip() or "no details"
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(1.0, float(value)) if value else 1.0
-    except ValueError:
-        return 1.0
 
 
 class OpenAIRuntime(CloudRuntime):
@@ -326,6 +344,7 @@ class OpenAIRuntime(CloudRuntime):
                 f"{self._where()} cannot be reached ({type(err).__name__})") from None
         if response.status_code >= 400:
             raise self._status_error(response, model)
+        self._report_limits(response, model)
         try:
             payload = response.json()
             rows = sorted(payload["data"], key=lambda row: row["index"])
@@ -337,8 +356,10 @@ class OpenAIRuntime(CloudRuntime):
         return Embeddings(vectors, tokens, total_duration=time.monotonic_ns() - started)
 
 
-def build_providers(config: Config) -> dict[str, Runtime]:
-    """A runtime per configured provider; ConfigError naming every missing key variable."""
+def build_providers(config: Config,
+                    on_limits: LimitObserver | None = None) -> dict[str, Runtime]:
+    """A runtime per configured provider; ConfigError naming every missing key variable.
+    `on_limits` hears every reply's rate-limit headers."""
     from tierd.runtimes.anthropic import AnthropicRuntime
 
     providers: dict[str, Runtime] = {}
@@ -351,7 +372,7 @@ def build_providers(config: Config) -> dict[str, Runtime]:
             continue
         kind = AnthropicRuntime if provider.kind == "anthropic" else OpenAIRuntime
         providers[provider.name] = kind(provider.name, provider.base_url, key, provider.models,
-                                        provider.timeout)
+                                        provider.timeout, on_limits)
     if problems:
         for runtime in providers.values():
             runtime.close()  # type: ignore[attr-defined]
