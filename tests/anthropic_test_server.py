@@ -5,7 +5,8 @@ content_block_start, ping, content_block_delta per word, content_block_stop, mes
 (stop_reason, output-token usage), message_stop. It checks `x-api-key` and `anthropic-version`
 and refuses what Anthropic refuses: a missing max_tokens, a "system" role inside messages.
 Token counts and switches are those of openai_test_server, plus `overloaded_mid_stream` (an
-`error` event of type overloaded_error after the first word).
+`error` event of type overloaded_error after the first word); `cached_tokens` and
+`cache_write_tokens` are reported as cache_read_input_tokens / cache_creation_input_tokens.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from tests.openai_test_server import StandIn, StandInHandler, prompt_tokens_of, 
 @dataclass
 class AnthropicStandIn(StandIn):
     overloaded_mid_stream: bool = False
+    cache_write_tokens: int = 0
+    """Prompt tokens reported as written to the cache (cached_tokens: read from it)."""
 
     def reset(self) -> None:
         super().reset()
         self.overloaded_mid_stream = False
+        self.cache_write_tokens = 0
 
 
 class AnthropicHandler(StandInHandler):
@@ -64,6 +68,8 @@ class AnthropicHandler(StandInHandler):
         if body.get("system"):
             messages.append({"content": body["system"]})
         prompt = prompt_tokens_of(messages)
+        cached = min(state.cached_tokens, prompt)
+        written = min(state.cache_write_tokens, prompt - cached)
         words = reply_words(min(state.reply_tokens, body["max_tokens"]))
         stop = "max_tokens" if body["max_tokens"] < state.reply_tokens else "end_turn"
         self.start_stream()
@@ -78,7 +84,9 @@ class AnthropicHandler(StandInHandler):
         event("message_start", {"message": {
             "id": "msg_standin", "type": "message", "role": "assistant", "model": body["model"],
             "content": [], "stop_reason": None,
-            "usage": {"input_tokens": prompt, "output_tokens": 1}}})
+            "usage": {"input_tokens": prompt - cached - written, "output_tokens": 1,
+                      "cache_read_input_tokens": cached,
+                      "cache_creation_input_tokens": written}}})
         event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
         event("ping", {})
         for n, word in enumerate(words):

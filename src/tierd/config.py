@@ -364,8 +364,9 @@ def _check_alerts(config: Config) -> list[str]:
                                 f"{alert.scope} {alert.target or ''}".rstrip()
                                 + " to take a fraction of (set one, or use threshold)")
         if alert.webhook and not alert.webhook.startswith(("http://", "https://")):
-            problems.append(f"{where}.webhook: {alert.webhook!r} is not an http:// or "
-                            "https:// URL")
+            scheme = str(alert.webhook).partition(":")[0][:10]
+            problems.append(f"{where}.webhook: a {scheme!r} URL is not an http:// or https:// "
+                            "URL (the rest of it is not shown: a webhook URL is a secret)")
     return problems
 
 

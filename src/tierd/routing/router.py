@@ -131,13 +131,12 @@ class Answer:
 def marginal_cost(app: Tierd, candidate: Candidate) -> float:
     """What one more call to `candidate` costs at the margin, as one comparable figure: $0 for
     a local model or a plan that covers it, the blended list price (USD per million tokens)
-    otherwise, and infinity for a candidate whose plan window is spent (it is skipped)."""
+    otherwise. A plan whose window is spent keeps its place (the walk skips it, saying
+    `quota`, so the reason shows)."""
     if candidate.kind == "local":
         return 0.0
     coverage = app.costs.budgets.judge(candidate.target, candidate.model)
-    if isinstance(coverage, QuotaExhausted):
-        return float("inf")
-    if coverage.free:
+    if isinstance(coverage, QuotaExhausted) or coverage.free:
         return 0.0
     return blended_per_mtok(price_for(app.config, candidate.target, candidate.model))
 
