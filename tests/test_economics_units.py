@@ -3,6 +3,7 @@ over a real state database (the HTTP tests are in test_economics.py)."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -250,3 +251,33 @@ def test_config_check_reports_a_bad_plan_window(tmp_path):
     assert result.returncode == 1
     assert "plans[0].limits[0].per: '5 hours' is not a window" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_bad_key_requests_exit_1_and_write_nothing(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(f'state_dir = "{tmp_path / "state"}"\n')
+    for args, problem in [
+            (["create", "bad name!"], "key name 'bad name!': use 1-64 letters"),
+            (["create", "bot", "--daily", "-1"], "daily: -1.0 is not a budget"),
+            (["create", "bot", "--tiers", "local,gold"], "tiers: 'gold' not known"),
+            (["create", "bot", "--tiers", ","], "--tiers: name at least one tier"),
+            (["revoke", "nobody"], "unknown key 'nobody' (known keys: none)")]:
+        result = run_tierd("--config", str(path), "keys", *args)
+        assert result.returncode == 1, (args, result.stderr)
+        assert problem in result.stderr and "Traceback" not in result.stderr
+    listed = run_tierd("--config", str(path), "keys", "list", "--json")
+    assert listed.returncode == 0 and listed.stdout.strip() == "[]"
+    made = run_tierd("--config", str(path), "keys", "create", "bot", "--weekly", "2.5")
+    assert made.returncode == 0 and made.stdout.startswith("tierd-")
+    assert "server.token is not set" in made.stdout
+    conn = state_conn(tmp_path / "state" / "state.db")
+    [row] = conn.execute("SELECT * FROM api_keys").fetchall()
+    assert row["hash"] != made.stdout.splitlines()[0] and row["weekly_usd"] == 2.5
+    assert made.stdout.splitlines()[0] not in json_dump(conn)
+
+
+def json_dump(conn) -> str:
+    """Everything in the state database, as text: a key must appear nowhere in it."""
+    tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    return json.dumps({t: [list(r) for r in conn.execute(f"SELECT * FROM {t}")]
+                       for t in tables}, default=str)

@@ -40,6 +40,8 @@ def costs_section(app: Tierd) -> dict:
     return {"periods": {p: cost_report(app.costs, p, by="provider") for p in PERIODS},
             "by_model": ledger.breakdown("model", "month"),
             "by_task": ledger.breakdown("task", "month"),
+            "by_key": ledger.breakdown("key", "month"),
+            "alerts": app.costs.alerts.listing(),
             "recent_calls": ledger.recent(RECENT_ROWS)}
 
 

@@ -602,11 +602,12 @@ def open_chat(app: Tierd, model: str, header_task: str | None, messages: list[di
               options: GenerateOptions, stream: bool, request_id: str | None = None,
               raw_prompt: str | None = None, caller: Caller | None = None) -> RoutedReply:
     """Resolve the route (raising 4xx errors now) and return the reply, not yet started.
-    A request from a client (`caller`) passes the loop breaker and its key's tiers first."""
-    if caller is not None:
-        app.loops.check(caller.identity, messages)
+    A request from a client (`caller`) must keep to its key's tiers and pass the loop breaker,
+    which tells the same prompt sent to different models apart (a comparison, not a loop)."""
     route = resolve_route(app, model, header_task, messages)
     check_caller(caller, route)
+    if caller is not None:
+        app.loops.check(f"{caller.identity} asking {model!r}", messages)
     if raw_prompt is not None and not (route.exact and route.candidates[0].kind == "local"):
         raise TierdError(f"raw generation needs an exact local model, not {model!r}: tiers "
                          "and cloud models apply a chat template")
