@@ -197,15 +197,20 @@ def test_the_default_loop_breaker_stops_a_three_second_cascade():
     clock = [0.0]
     breaker = LoopBreaker(LoopBreakerConfig(), clock=lambda: clock[0])
     reply = "Thanks! I'll look into that right away and get back to you."
-    for n in range(3):  # an agent answering itself every 3 seconds
-        breaker.check("key bot", [{"role": "user", "content": f"{reply} ({n})"}])
+    echoes = [reply, reply.upper(), f"  {reply}!!", reply.replace(" ", "\n")]
+    for echo in echoes[:3]:  # an agent answering itself every 3 seconds
+        breaker.check("key bot", [{"role": "user", "content": echo}])
         clock[0] += 3
     with pytest.raises(LoopDetected, match="4 near-identical requests within 10s") as caught:
-        breaker.check("key bot", [{"role": "user", "content": f"{reply} (3)"}])
+        breaker.check("key bot", [{"role": "user", "content": echoes[3]}])
     assert caught.value.http_status == 429 and caught.value.retry_after == 10
     # Another caller, and different work from the same one, are not held back.
     breaker.check("key other", [{"role": "user", "content": reply}])
     breaker.check("key bot", [{"role": "user", "content": "Summarise the release notes."}])
+    # A batch built on one template is no loop.
+    for item in range(10):
+        breaker.check("key batch", [{"role": "user",
+                                     "content": f"Reply with one word about item {item}."}])
     # The loop stays stopped until it pauses for a whole window.
     clock[0] += 3
     with pytest.raises(LoopDetected):

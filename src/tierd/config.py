@@ -196,7 +196,8 @@ class LoopBreakerConfig:
     max_similar: int = 3
     """Near-identical requests one caller may send within `window`; the next gets 429."""
     similarity: float = 0.9
-    """How alike two last user messages must be (Jaccard of character trigrams, 0-1)."""
+    """How alike two last user messages must be (Jaccard of their runs of three words, case and
+    punctuation ignored, 0-1)."""
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,9 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         found = None
-        if supplied is not None and self.keys is not None:
+        if supplied is not None and supplied.startswith(KEY_PREFIX) and self.keys is not None:
+            # Only a tierd key is looked up: the placeholder keys clients send ("ollama",
+            # "sk-...") cost no database read.
             found = await anyio.to_thread.run_sync(self.keys.authenticate, supplied)
         if found is not None and found.revoked is None:
             if admin_only(scope["path"]):

@@ -156,8 +156,7 @@ class Budgets:
         now = time.time()
         with self.ledger.write() as conn:
             conn.execute("DELETE FROM reservations WHERE created < ?", (now - RESERVATION_TTL_S,))
-            coverage = self.plans.judge(conn, provider, model, self._pending(conn, provider),
-                                        now)
+            coverage = self._judge(conn, provider, model, now)
             if isinstance(coverage, QuotaExhausted):
                 raise coverage
             worst = coverage.marginal(worst_case_usd)
@@ -178,9 +177,13 @@ class Budgets:
         """How a call to (provider, model) would be billed now, or why its plan would refuse
         it: for ordering and skipping candidates before any reservation."""
         with self.ledger.lock:
-            conn = self.ledger.conn
-            return self.plans.judge(conn, provider, model, self._pending(conn, provider),
-                                    time.time())
+            return self._judge(self.ledger.conn, provider, model, time.time())
+
+    def _judge(self, conn: Any, provider: str, model: str,
+               now: float) -> Coverage | QuotaExhausted:
+        if self.plans.plan_of(provider, model) is None:
+            return PAY_PER_TOKEN  # the common case: no plan, nothing to read
+        return self.plans.judge(conn, provider, model, self._pending(conn, provider), now)
 
     def plan_status(self, now: float | None = None) -> list[dict]:
         now = time.time() if now is None else now

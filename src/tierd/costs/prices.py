@@ -18,8 +18,9 @@ and each kind is priced as the provider prices it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any
 
 from genai_prices import Usage as LibraryUsage
@@ -69,10 +70,16 @@ def _provider_config(config: Config, provider: str) -> ProviderConfig | None:
     return next((p for p in config.providers if p.name == provider), None)
 
 
-def library_price(provider: str, base_url: str, model: str,
-                  now: datetime | None = None) -> Price | None:
+def library_price(provider: str, base_url: str, model: str) -> Price | None:
     """The library's current list price for `model` served by `provider` (tierd's name for
-    it) at `base_url`, or None when it does not know it."""
+    it) at `base_url`, or None when it does not know it. Looked up once a day per model: a
+    router asks for it on every request."""
+    return _library_price(provider, base_url, model, datetime.now(timezone.utc).date())
+
+
+@functools.lru_cache(maxsize=1024)
+def _library_price(provider: str, base_url: str, model: str, day: date) -> Price | None:
+    now = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
     snapshot = get_snapshot()
     lookups: list[tuple[str, str | None, str | None]] = [(model, provider, None)]
     if base_url:
@@ -85,7 +92,7 @@ def library_price(provider: str, base_url: str, model: str,
             _, info = snapshot.find_provider_model(name, None, provider_id, api_url)
         except LookupError:
             continue
-        prices = info.get_prices(now or datetime.now(timezone.utc))
+        prices = info.get_prices(now)
 
         def rate(name: str) -> float | None:
             value = getattr(prices, name, None)

@@ -3,7 +3,7 @@
 The users' worst day was a self-chat loop, killed in the end by a 3-second debounce. Here each
 caller (its agent key, else its address) has its recent chat requests remembered for
 `loop_breaker.window` seconds; a request whose last user message is near-identical (Jaccard
-similarity of character trigrams at or over `similarity`) to `max_similar` of them gets a 429
+similarity of its word 3-shingles at or over `similarity`) to `max_similar` of them gets a 429
 saying why. The first requests of a burst are answered; refused ones are remembered too, so a
 loop stays stopped until it pauses for a whole window. The defaults (3 within 10 s) stop a
 loop that fires every 3 seconds at its fourth request.
@@ -24,7 +24,7 @@ MAX_CALLERS = 4096
 """Callers remembered at most (the least recent go first): bounded memory, whatever comes."""
 MAX_REMEMBERED = 64
 """Requests remembered per caller."""
-_SPACE = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
 
 
 class LoopDetected(TierdError):
@@ -43,14 +43,24 @@ def last_user_text(messages: list[dict]) -> str:
     return ""
 
 
-def trigrams(text: str) -> frozenset[str]:
-    plain = _SPACE.sub(" ", text.casefold()).strip()
-    if len(plain) < 3:
-        return frozenset({plain}) if plain else frozenset()
-    return frozenset(plain[i:i + 3] for i in range(len(plain) - 2))
+SAMPLE_CHARS = 1024
+"""A long message is compared by its first and last this many characters: a loop repeats
+itself at both ends, and a 20k-token document must not cost milliseconds per request."""
 
 
-def similarity(a: frozenset[str], b: frozenset[str]) -> float:
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
+    """The message's runs of three words (case, spacing and punctuation ignored): two texts
+    share almost all of them only when they say almost the same thing, while a batch job's
+    prompts built on one template ("... about item 17") share few."""
+    if len(text) > 2 * SAMPLE_CHARS:
+        text = text[:SAMPLE_CHARS] + " " + text[-SAMPLE_CHARS:]
+    words = _WORD.findall(text.casefold())
+    if len(words) < 3:
+        return frozenset({tuple(words)}) if words else frozenset()
+    return frozenset(tuple(words[i:i + 3]) for i in range(len(words) - 2))
+
+
+def similarity(a: frozenset, b: frozenset) -> float:
     if not a and not b:
         return 1.0
     return len(a & b) / len(a | b)
@@ -60,7 +70,7 @@ class LoopBreaker:
     def __init__(self, config: LoopBreakerConfig, clock: Callable[[], float] = time.monotonic):
         self.config = config
         self._clock = clock
-        self._seen: OrderedDict[str, deque[tuple[float, frozenset[str]]]] = OrderedDict()
+        self._seen: OrderedDict[str, deque[tuple[float, frozenset]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def check(self, caller: str, messages: list[dict]) -> None:
@@ -68,7 +78,7 @@ class LoopBreaker:
         config = self.config
         if not config.enabled:
             return
-        shape = trigrams(last_user_text(messages))
+        shape = shingles(last_user_text(messages))
         if not shape:
             return
         now = self._clock()
