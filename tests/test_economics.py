@@ -148,6 +148,12 @@ def test_a_free_tier_is_used_until_its_daily_quota_then_skipped_until_it_resets(
     gemini.served = 0
     again = chat(daemon, "tier:cheap", unique("Classify this ticket:"))
     assert again.status_code == 200 and again.headers["X-Tierd-Provider"] == "gemini"
+    explained = tierd(daemon, "route", "explain", "--json", "--model", "tier:cheap", "Classify")
+    assert explained.returncode == 0, explained.stderr
+    decision = json.loads(explained.stdout)
+    assert decision["candidates"] == ["gemini/gemini-2.5-flash", "paid/gpt-4o-mini"]
+    assert decision["standing"] == ["$0 at the margin (free tier plan)",
+                                    "$400.00 per million tokens, blended"]
 
 
 def test_a_flat_plan_costs_nothing_at_the_margin_and_stops_at_its_window(daemon, cloud):

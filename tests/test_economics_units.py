@@ -199,18 +199,25 @@ def test_the_default_loop_breaker_stops_a_three_second_cascade():
     reply = "Thanks! I'll look into that right away and get back to you."
     echoes = [reply, reply.upper(), f"  {reply}!!", reply.replace(" ", "\n")]
     for echo in echoes[:3]:  # an agent answering itself every 3 seconds
-        breaker.check("key bot", [{"role": "user", "content": echo}])
+        answered = breaker.check("key bot", [{"role": "user", "content": echo}])
+        answered()
         clock[0] += 3
     with pytest.raises(LoopDetected, match="4 near-identical requests within 10s") as caught:
         breaker.check("key bot", [{"role": "user", "content": echoes[3]}])
     assert caught.value.http_status == 429 and caught.value.retry_after == 10
     # Another caller, and different work from the same one, are not held back.
-    breaker.check("key other", [{"role": "user", "content": reply}])
-    breaker.check("key bot", [{"role": "user", "content": "Summarise the release notes."}])
-    # A batch built on one template is no loop.
+    breaker.check("key other", [{"role": "user", "content": reply}])()
+    breaker.check("key bot", [{"role": "user", "content": "Summarise the release notes."}])()
+    # A batch built on one template is no loop, nor are identical requests sent at once.
     for item in range(10):
         breaker.check("key batch", [{"role": "user",
-                                     "content": f"Reply with one word about item {item}."}])
+                                     "content": f"Reply with one word about item {item}."}])()
+    at_once = [breaker.check("key fan-out", [{"role": "user", "content": reply}])
+               for _ in range(20)]
+    for answered in at_once:
+        answered()
+    with pytest.raises(LoopDetected):  # but once they are answered, more of the same is
+        breaker.check("key fan-out", [{"role": "user", "content": reply}])
     # The loop stays stopped until it pauses for a whole window.
     clock[0] += 3
     with pytest.raises(LoopDetected):

@@ -141,6 +141,23 @@ def marginal_cost(app: Tierd, candidate: Candidate) -> float:
     return blended_per_mtok(price_for(app.config, candidate.target, candidate.model))
 
 
+def standing(app: Tierd, candidate: Candidate) -> str:
+    """What a candidate costs and whether it may be tried now, in words (`tierd route
+    explain`)."""
+    if candidate.kind == "local":
+        return "local, $0"
+    closed, why = app.rate_windows.closed(candidate.label)
+    coverage = app.costs.budgets.judge(candidate.target, candidate.model)
+    if isinstance(coverage, QuotaExhausted):
+        return f"skipped: {coverage}"
+    if closed > 0:
+        return f"skipped for {closed:.0f}s more: {why}"
+    if coverage.free:
+        return f"$0 at the margin ({coverage.plan.replace('_', ' ')} plan)"
+    price = price_for(app.config, candidate.target, candidate.model)
+    return f"${blended_per_mtok(price):.2f} per million tokens, blended"
+
+
 def _chain(app: Tierd, tier: str, capability: Capability) -> tuple[tuple[Candidate, ...],
                                                                     tuple[Skipped, ...]]:
     offered = offered_models(app)
@@ -395,7 +412,8 @@ class RoutedReply:
 
     def __init__(self, app: Tierd, route: Route, messages: list[dict],
                  options: GenerateOptions, request_id: str, stream: bool,
-                 raw_prompt: str | None = None, caller: Caller | None = None):
+                 raw_prompt: str | None = None, caller: Caller | None = None,
+                 answered: Callable[[], None] | None = None):
         self.app = app
         self.route = route
         self.messages = messages
@@ -406,6 +424,8 @@ class RoutedReply:
         self.answer: Answer | None = None
         self.cache_hit = False
         self.walk = _Walk(app, route, request_id, caller)
+        self._answered = answered
+        """Tells the loop breaker this request was answered (whichever way it ended)."""
         self._complete: CachedReply | None = None
         cacheable = raw_prompt is None
         self.cache_key = cache_key(route.key, route.task, messages, options) if cacheable else ""
@@ -423,6 +443,13 @@ class RoutedReply:
         return headers
 
     def chunks(self, cancel: threading.Event | None = None) -> Iterator[Chunk]:
+        try:
+            yield from self._answer(cancel)
+        finally:
+            if self._answered is not None:
+                self._answered()
+
+    def _answer(self, cancel: threading.Event | None) -> Iterator[Chunk]:
         cache = self.app.cache
         leading = False
         if self.cache_key:
@@ -606,15 +633,16 @@ def open_chat(app: Tierd, model: str, header_task: str | None, messages: list[di
     which tells the same prompt sent to different models apart (a comparison, not a loop)."""
     route = resolve_route(app, model, header_task, messages)
     check_caller(caller, route)
+    answered = None
     if caller is not None:
-        app.loops.check(f"{caller.identity} asking {model!r}", messages)
+        answered = app.loops.check(f"{caller.identity} asking {model!r}", messages)
     if raw_prompt is not None and not (route.exact and route.candidates[0].kind == "local"):
         raise TierdError(f"raw generation needs an exact local model, not {model!r}: tiers "
                          "and cloud models apply a chat template")
     if route.warning:
         log.warning("%s", route.warning)
     return RoutedReply(app, route, messages, options, request_id or new_request_id(), stream,
-                       raw_prompt, caller)
+                       raw_prompt, caller, answered)
 
 
 @dataclass(frozen=True)
