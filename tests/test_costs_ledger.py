@@ -95,3 +95,27 @@ def test_bad_period_or_key_lists_the_allowed_values(ledger):
         ledger.summary("year")
     with pytest.raises(TierdError, match="'host' is not one of provider, model, task, tier"):
         ledger.breakdown("host", "day")
+
+
+def test_daily_spend_has_every_day_split_by_provider_and_tier(ledger):
+    ledger.record(call("today", cost_usd=0.02), at=NOW)
+    ledger.record(call("today-local", provider="local", tier="local", cost_usd=0.0), at=NOW)
+    ledger.record(call("tuesday", tier="frontier", cost_usd=0.5), at=TUESDAY)
+    ledger.record(call("too-old", cost_usd=7.0), at=EARLIER_THIS_MONTH)
+    ledger.record(call("tomorrow", cost_usd=3.0), at=NOW + 86_400)  # a clock set back since
+    days = ledger.daily(7, now=NOW)
+    assert [d["day"] for d in days] == [f"2025-06-{n}" for n in range(12, 19)]
+    assert [d["calls"] for d in days] == [0, 0, 0, 0, 0, 1, 2]
+    assert days[-2]["by_tier"] == {"frontier": 0.5}
+    assert days[-1] == {"day": "2025-06-18", "cost_usd": 0.02, "calls": 2,
+                        "by_provider": {"anthropic": 0.02, "local": 0.0},
+                        "by_tier": {"mid": 0.02, "local": 0.0}}
+
+
+def test_fallback_reasons_count_the_period_only(ledger):
+    ledger.record(call("a", fallback_reason="queue_full"), at=NOW)
+    ledger.record(call("b", fallback_reason="queue_full"), at=NOW)
+    ledger.record(call("c", fallback_reason="budget"), at=NOW)
+    ledger.record(call("d", fallback_reason="budget"), at=TUESDAY)
+    assert ledger.fallback_reasons("day", now=NOW) == [
+        {"reason": "queue_full", "calls": 2}, {"reason": "budget", "calls": 1}]

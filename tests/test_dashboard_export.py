@@ -1,5 +1,5 @@
-"""`tierd export --out DIR`: five JSON files, empty arrays before there is data, rows after,
-and a failed export leaves the previous snapshot whole."""
+"""`tierd export --out DIR`: the dashboard's ten snapshots as JSON files, empty arrays before
+there is data, rows after, and a failed export leaves the previous snapshot whole."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 
 from tests.conftest import make_state_dir, run_tierd, state_conn
 from tierd.costs.ledger import CallRecord, Ledger
-from tierd.dashboard.service import write_snapshot
+from tierd.dashboard.service import SNAPSHOTS, write_snapshot
 
-FILES = {"status.json", "models.json", "costs.json", "jobs.json", "bench.json"}
+FILES = {f"{s.name}.json" for s in SNAPSHOTS}
 
 
 @pytest.fixture()
@@ -32,11 +32,12 @@ def export(config, out) -> dict[str, dict]:
 def test_fresh_install_exports_empty_arrays_then_ledger_rows(config, tmp_path):
     out = tmp_path / "site"
     first = export(config, out)
-    assert all(section["generated_at"] for section in first.values())
-    assert first["costs"]["recent_calls"] == [] and first["costs"]["by_model"] == []
-    assert first["costs"]["periods"]["day"]["calls"] == 0
-    assert first["jobs"]["runs"] == [] and first["bench"]["runs"] == []
-    assert first["status"]["daemon"] is None and first["status"]["hosts"][0]["models"] == []
+    assert len(FILES) == 10 and all(section["generated_at"] for section in first.values())
+    assert first["calls"]["calls"] == [] and first["routing"]["tiers"] == []
+    assert first["costs"]["calls"] == 0 and len(first["costs_daily"]["days"]) == 30
+    assert first["job_history"]["runs"] == [] and first["bench"]["runs"] == []
+    assert first["status"]["hosts"][0]["models"] == []
+    assert [j["name"] for j in first["jobs"]["jobs"]] == ["index-rebuild"]
     names = {m["name"] for m in first["models"]["models"]}
     assert {"packaged:gemma3-270m", "packaged:all-minilm"} <= names
 
@@ -45,9 +46,12 @@ def test_fresh_install_exports_empty_arrays_then_ledger_rows(config, tmp_path):
                              0.05, 300.0, 80.0, None, False, "ok"))
     ledger.conn.close()
     second = export(config, out)
-    assert [c["request_id"] for c in second["costs"]["recent_calls"]] == ["r1"]
-    assert second["costs"]["periods"]["day"]["cost_usd"] == pytest.approx(0.05)
-    assert second["costs"]["by_model"][0]["model"] == "gpt-test"
+    assert [c["request_id"] for c in second["calls"]["calls"]] == ["r1"]
+    assert second["costs"]["cost_usd"] == pytest.approx(0.05)
+    today = second["costs_daily"]["days"][-1]
+    assert today["by_provider"] == {"openai": pytest.approx(0.05)}
+    assert today["by_tier"] == {"cheap": pytest.approx(0.05)}
+    assert second["routing"]["tiers"][0]["tier"] == "cheap"
     assert second["status"]["generated_at"] >= first["status"]["generated_at"]
 
 

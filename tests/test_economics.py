@@ -290,8 +290,12 @@ def test_cost_summary_shows_what_routing_and_plans_saved(daemon):
     saved = data["savings"]
     assert saved["frontier_model"] == "claude-opus-4.1"
     assert saved["list_usd"] > saved["cost_usd"]  # free tier and flat plan calls were $0
-    assert saved["saved_vs_frontier_usd"] == pytest.approx(
-        saved["frontier_usd"] - saved["cost_usd"] - saved["plan_fees_usd"], abs=1e-6)
+    assert saved["spent_usd"] == pytest.approx(saved["cost_usd"] + saved["plan_fees_usd"])
+    assert saved["plan_fees_usd"] == pytest.approx(200 / (365.25 / 12), abs=1e-5)
+    assert saved["saved_usd"] == pytest.approx(saved["frontier_usd"] - saved["spent_usd"],
+                                               abs=1e-6)
+    assert saved["saved_vs_list_usd"] == pytest.approx(saved["list_usd"] - saved["spent_usd"],
+                                                       abs=1e-6)
     assert "PLAN" in summary.stdout and "free_tier" in summary.stdout
 
 

@@ -146,6 +146,14 @@ def test_cli_verbs_talk_to_the_running_daemon(daemon):
     assert gone.returncode == 0 and EMBED not in loaded(daemon)
     unknown = run_tierd("--config", str(daemon.config_path), "load", "nope")
     assert unknown.returncode == 1 and "unknown model 'nope'" in unknown.stderr
+    # pull too goes through the daemon, which streams its progress lines to the CLI.
+    pulled = run_tierd("--config", str(daemon.config_path), "pull", EMBED)
+    assert pulled.returncode == 0, pulled.stderr
+    assert f"{EMBED}: ready on local" in pulled.stdout
+    assert f"making {EMBED}" in pulled.stderr + pulled.stdout
+    assert " POST /api/pull 200 " in daemon.log_path.read_text()
+    nothing = run_tierd("--config", str(daemon.config_path), "pull", "no-such-model")
+    assert nothing.returncode == 1 and "file does not exist" in nothing.stderr
 
 
 # ---- bad input: 4xx with the API's own error shape, and the daemon keeps serving -------------

@@ -20,14 +20,20 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tierd.api.errors import error_response
-from tierd.api.paths import admin_only
+from tierd.api.paths import HEALTHZ, ROOT, UI, admin_only
 from tierd.config import Config, Secret
 from tierd.costs.keys import KEY_PREFIX, KeyStore
 from tierd.costs.periods import iso
 from tierd.errors import TierdError
 
-OPEN_PATHS = frozenset({"/healthz"})
-"""Answered without a token: a liveness probe must work before anyone has the token."""
+OPEN_PATHS = frozenset({HEALTHZ.path, ROOT.path, UI.path})
+"""Answered without a token: a liveness probe must work before anyone has the token, and the
+root and the dashboard's files (under UI_PREFIX) hold no data; the page then asks for it."""
+UI_PREFIX = UI.path + "/"
+
+
+def is_open(path: str) -> bool:
+    return path in OPEN_PATHS or path.startswith(UI_PREFIX)
 
 _SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
 _SHORTEST_SECRET = 6
@@ -64,7 +70,7 @@ class BearerAuth:
         self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if scope["type"] != "http" or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         supplied = bearer_token(scope)

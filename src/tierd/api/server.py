@@ -23,7 +23,9 @@ from tierd.api.request_log import RequestLog
 from tierd.api.security import BearerAuth, redactor_for
 from tierd.api.shutdown import close_tierd
 from tierd.app import Tierd
+from tierd.bench import routes as bench_routes
 from tierd.costs import routes as cost_routes
+from tierd.dashboard import routes as dashboard_routes
 from tierd.errors import TierdError
 from tierd.faces import ollama, openai
 from tierd.index import routes as index_routes
@@ -88,7 +90,8 @@ def create_app(tierd: Tierd) -> FastAPI:
     api.state.redact = redactor_for(tierd.config)
     api.state.metrics_registry, http_metrics = build_registry(tierd)
     install_error_handlers(api)
-    for routes in (openai, ollama, health, model_routes, job_routes, index_routes, cost_routes):
+    for routes in (openai, ollama, health, model_routes, job_routes, index_routes, cost_routes,
+                   bench_routes, dashboard_routes):
         api.include_router(routes.router)
     # Each add_middleware wraps the ones before it: the request log sees every answer, CORS
     # answers preflights (which carry no token) before auth, auth runs before any body is read.

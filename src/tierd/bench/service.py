@@ -7,14 +7,17 @@ way and every finished run lands in the state database.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tierd.bench.embed_bench import planned_calls, run_embedding
+from tierd.bench.report import run_as_dict
 from tierd.bench.results import BenchRun
 from tierd.bench.runner import planned_requests, run_generation
-from tierd.bench.settings import EmbeddingSettings, GenerationSettings
-from tierd.bench.store import save_run
+from tierd.bench.settings import BenchError, EmbeddingSettings, GenerationSettings
+from tierd.bench.store import list_runs, save_run
 from tierd.bench.target import Progress, Target, collect_versions
+from tierd.db import connect
 from tierd.errors import UnknownHost, UnknownModel
 from tierd.runtimes.base import ModelInfo
 
@@ -81,6 +84,21 @@ def run_planned(item: Planned, generation: GenerationSettings, embedding: Embedd
     if item.info.capability == "embed":
         return run_embedding(item.target, item.info.name, embedding, progress, item.info)
     return run_generation(item.target, item.info.name, generation, progress, item.info)
+
+
+MAX_RUNS = 1000
+
+
+def stored_runs(state_db: Path, limit: int = 100, model: str | None = None) -> dict:
+    """Stored runs, newest first, as `tierd bench history --json` prints them
+    (`GET /bench/runs`, the dashboard's chart)."""
+    if not 1 <= limit <= MAX_RUNS:
+        raise BenchError(f"limit: {limit} is not between 1 and {MAX_RUNS}")
+    conn = connect(state_db)
+    try:
+        return {"runs": [run_as_dict(run) for run in list_runs(conn, model, limit)]}
+    finally:
+        conn.close()
 
 
 def store(conn: Any, run: BenchRun) -> BenchRun:

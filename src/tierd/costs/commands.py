@@ -97,7 +97,7 @@ def _summary(args: argparse.Namespace) -> int:
     line = (f"  savings: ${saved['saved_vs_list_usd']:.4f} against list prices "
             f"(plan fees ${saved['plan_fees_usd']:.4f} counted)")
     if saved["frontier_model"] is not None:
-        line += (f"; ${saved['saved_vs_frontier_usd']:.4f} against all on "
+        line += (f"; ${saved['saved_usd']:.4f} against all on "
                  f"{saved['frontier_model']} (${saved['frontier_usd']:.4f})")
     print(line)
     if report["budgets"]:

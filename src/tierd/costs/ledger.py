@@ -55,6 +55,7 @@ plan's calls cost $0 but are worth their tokens), the agent key it was made with
 covered it, and the prompt tokens the provider served from or wrote to its cache."""
 
 BREAKDOWN_KEYS = ("provider", "model", "task", "tier", "key")
+DAY_SECONDS = 86_400
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,40 @@ class Ledger:
                 f"{_TOTALS}, {by} AS name FROM calls WHERE ts >= ? AND ts < ? "
                 f"GROUP BY {by} ORDER BY cost_usd DESC, calls DESC, name", (start, end)).fetchall()
         return [{by: row["name"], **_totals(row)} for row in rows]
+
+    def daily(self, days: int, now: float | None = None) -> list[dict]:
+        """Spend and calls per UTC day for the last `days` days (today included, oldest
+        first, every day present), split by provider and by tier."""
+        today, _ = period_bounds("day", time.time() if now is None else now)
+        start = today - (days - 1) * DAY_SECONDS
+        with self.lock:
+            found = self.conn.execute(
+                "SELECT CAST((ts - ?) / ? AS INTEGER) AS n, provider, tier, COUNT(*), "
+                "COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ? GROUP BY n, provider, tier",
+                (start, DAY_SECONDS, start)).fetchall()
+        rows = [{"day": iso(start + n * DAY_SECONDS)[:10], "cost_usd": 0.0, "calls": 0,
+                 "by_provider": {}, "by_tier": {}} for n in range(days)]
+        for n, provider, tier, calls, usd in found:
+            if not 0 <= n < days:
+                continue  # a clock set back: a row from "tomorrow" belongs to no day shown
+            row = rows[n]
+            row["calls"] += calls
+            row["cost_usd"] += usd
+            row["by_provider"][provider] = row["by_provider"].get(provider, 0.0) + usd
+            row["by_tier"][tier] = row["by_tier"].get(tier, 0.0) + usd
+        for row in rows:
+            row["cost_usd"] = round(row["cost_usd"], 6)
+        return rows
+
+    def fallback_reasons(self, period: str, now: float | None = None) -> list[dict]:
+        """Calls that left their candidate for the next one, by reason, most first."""
+        start, end = period_bounds(check_period(period), time.time() if now is None else now)
+        with self.lock:
+            found = self.conn.execute(
+                "SELECT fallback_reason, COUNT(*) AS calls FROM calls WHERE ts >= ? AND ts < ? "
+                "AND fallback_reason IS NOT NULL GROUP BY fallback_reason "
+                "ORDER BY calls DESC, fallback_reason", (start, end)).fetchall()
+        return [{"reason": reason, "calls": calls} for reason, calls in found]
 
     def metrics(self, latency_buckets_s: tuple[float, ...]) -> LedgerMetrics:
         """All-time counts for /metrics: calls by tier, model and outcome, a cumulative latency

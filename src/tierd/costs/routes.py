@@ -1,4 +1,5 @@
-"""`GET /costs` (the report of `tierd cost summary`, and `breakdown` with ?by=),
+"""`GET /costs` (the report of `tierd cost summary`, and `breakdown` with ?by=), the
+ledger views the dashboard draws (spend per day, routing per tier, the newest calls),
 `GET /costs/alerts` (`tierd cost alerts`) and the agent keys (`tierd keys`)."""
 
 from __future__ import annotations
@@ -7,8 +8,26 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from tierd.api.paths import COST_ALERTS, COSTS, KEY_CREATE, KEY_REVOKE, KEYS
-from tierd.costs.service import alert_report, cost_report, create_key, list_keys, revoke_key
+from tierd.api.paths import (
+    COST_ALERTS,
+    COST_CALLS,
+    COST_DAYS,
+    COST_ROUTING,
+    COSTS,
+    KEY_CREATE,
+    KEY_REVOKE,
+    KEYS,
+)
+from tierd.costs.service import (
+    alert_report,
+    cost_days,
+    cost_report,
+    create_key,
+    list_keys,
+    recent_calls,
+    revoke_key,
+    routing_report,
+)
 
 router = APIRouter(tags=["costs"])
 
@@ -25,6 +44,21 @@ class KeyRequest(BaseModel):
 @router.get(COSTS.path)
 async def costs(request: Request, period: str = "day", by: str | None = None):
     return await run_in_threadpool(cost_report, request.app.state.tierd.costs, period, by)
+
+
+@router.get(COST_DAYS.path)
+async def daily(request: Request, days: int = 30):
+    return await run_in_threadpool(cost_days, request.app.state.tierd.costs, days)
+
+
+@router.get(COST_ROUTING.path)
+async def routing(request: Request, period: str = "day"):
+    return await run_in_threadpool(routing_report, request.app.state.tierd.costs, period)
+
+
+@router.get(COST_CALLS.path)
+async def calls(request: Request, limit: int = 50):
+    return await run_in_threadpool(recent_calls, request.app.state.tierd.costs, limit)
 
 
 @router.get(COST_ALERTS.path)

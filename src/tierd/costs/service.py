@@ -16,7 +16,7 @@ from tierd.costs.ledger import Ledger
 from tierd.costs.periods import check_period
 from tierd.costs.plans import Plans
 from tierd.costs.prices import UnknownPrice, cost_usd, price_for
-from tierd.errors import ConfigError
+from tierd.errors import ConfigError, TierdError
 
 
 @dataclass
@@ -87,14 +87,15 @@ def frontier_reference(config: Config) -> tuple[str, Any] | None:
 
 def savings(costs: Costs, period: str, totals: dict) -> dict:
     """What the period's calls would have cost at list prices and all on the frontier model,
-    beside what they cost at the margin and the flat plans' fees: what routing, local models
-    and plans saved."""
+    beside what was spent (at the margin, plus the flat plans' fees for the period): what
+    routing, local models and plans saved. `saved_usd` is against all on the frontier model
+    (the dashboard's figure), `saved_vs_list_usd` against the same calls at list prices."""
     fees = round(costs.plans.fees(period), 6)
-    spent = totals["cost_usd"] + fees
-    report: dict = {"cost_usd": totals["cost_usd"], "plan_fees_usd": fees,
+    spent = round(totals["cost_usd"] + fees, 6)
+    report: dict = {"cost_usd": totals["cost_usd"], "plan_fees_usd": fees, "spent_usd": spent,
                     "list_usd": totals["list_usd"],
                     "saved_vs_list_usd": round(totals["list_usd"] - spent, 6),
-                    "frontier_model": None, "frontier_usd": None, "saved_vs_frontier_usd": None}
+                    "frontier_model": None, "frontier_usd": None, "saved_usd": None}
     reference = frontier_reference(costs.config)
     if reference is not None:
         model, price = reference
@@ -102,7 +103,7 @@ def savings(costs: Costs, period: str, totals: dict) -> dict:
         frontier = cost_usd(price, tokens["prompt_tokens"], tokens["completion_tokens"],
                             tokens["cache_read_tokens"])
         report.update(frontier_model=model, frontier_usd=round(frontier, 6),
-                      saved_vs_frontier_usd=round(frontier - spent, 6))
+                      saved_usd=round(frontier - spent, 6))
     return report
 
 
@@ -117,6 +118,40 @@ def cost_report(costs: Costs, period: str = "day", by: str | None = None) -> dic
         report["by"] = by
         report["breakdown"] = costs.ledger.breakdown(by, period)
     return report
+
+
+MAX_DAYS = 366
+MAX_CALLS = 1000
+
+
+def cost_days(costs: Costs, days: int = 30) -> dict:
+    """Spend per UTC day for the last `days` days, by provider and by tier, with the global
+    daily cap to draw beside it (`GET /costs/daily`, the dashboard's chart)."""
+    if not 1 <= days <= MAX_DAYS:
+        raise TierdError(f"days: {days} is not between 1 and {MAX_DAYS}")
+    cap = costs.config.budgets.daily
+    return {"days": costs.ledger.daily(days), "daily_cap_usd": cap}
+
+
+def routing_report(costs: Costs, period: str = "day") -> dict:
+    """Calls per tier, fallbacks by reason and cache hits for the period
+    (`GET /costs/routing`)."""
+    tiers = costs.ledger.breakdown("tier", period)
+    return {"period": period,
+            "tiers": [{"tier": t["tier"], "calls": t["calls"], "cost_usd": t["cost_usd"],
+                       "cache_hits": t["cache_hits"], "fallbacks": t["fallbacks"]}
+                      for t in tiers],
+            "fallback_reasons": costs.ledger.fallback_reasons(period),
+            "cache_hits": sum(t["cache_hits"] for t in tiers),
+            "calls": sum(t["calls"] for t in tiers)}
+
+
+def recent_calls(costs: Costs, limit: int = 50) -> dict:
+    """The newest ledger rows, newest first (`GET /costs/calls`)."""
+    if not 1 <= limit <= MAX_CALLS:
+        raise TierdError(f"limit: {limit} is not between 1 and {MAX_CALLS}")
+    return {"calls": [dict(row, cache_hit=bool(row["cache_hit"]))
+                      for row in costs.ledger.recent(limit)]}
 
 
 def alert_report(costs: Costs) -> dict:

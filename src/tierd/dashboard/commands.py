@@ -1,4 +1,4 @@
-"""`tierd export --out DIR`."""
+"""`tierd export --out DIR [--site]`."""
 
 from __future__ import annotations
 
@@ -9,15 +9,23 @@ from tierd.config import load_config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    export = sub.add_parser("export", help="write JSON snapshots (status, models, costs, jobs, "
-                                           "bench) for a static dashboard")
+    export = sub.add_parser("export", help="write the dashboard's data as JSON snapshots, or "
+                                           "with --site the whole page as a static site")
     export.add_argument("--out", required=True, metavar="DIR", help="folder to write into")
+    export.add_argument("--site", action="store_true",
+                        help="write the page too (index.html, its script and styles, data/), "
+                             "ready for any static web host or file://")
     export.set_defaults(handler=_export)
 
 
 def _export(args: argparse.Namespace) -> int:
     from tierd.dashboard.service import export
 
-    written = export(load_config(args.config), Path(args.out))
-    print(f"wrote {', '.join(p.name for p in written)} to {Path(args.out)}")
+    out = Path(args.out)
+    written = export(load_config(args.config), out, site=args.site)
+    if args.site:
+        print(f"wrote the dashboard site ({len(written)} files) to {out}; open "
+              f"{(out / 'index.html').resolve().as_uri()}")
+    else:
+        print(f"wrote {', '.join(p.name for p in written)} to {out}")
     return 0

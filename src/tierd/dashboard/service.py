@@ -1,113 +1,76 @@
-"""`tierd export --out DIR`: static JSON snapshots a dashboard can show without the daemon.
+"""`tierd export --out DIR [--site]`: the dashboard's data as snapshot files, and the page.
 
-Five files — status.json, models.json, costs.json, jobs.json, bench.json — each an object with
-`generated_at` and its data, arrays empty where there is nothing yet. They are read from the
-databases (and the running daemon's /status when one answers, since only it knows what is
-loaded) through the same functions the CLI uses.
-
-The set is written atomically as far as a folder allows: every file is written and fsynced
-under a temporary name first, and only then renamed into place, so a reader never sees a
-half-written file, and a failure part-way leaves the previous snapshot whole.
+The snapshots are exactly what the page reads live (CONTRACT.md): each is the answer of its
+JSON route, from the running daemon when one answers (only it knows what is loaded), else
+from this process's tierd, through the same functions. Without `--site` they are written as
+`DIR/NAME.json` for other tools; with it, as the static site the page reads from any web host
+or from `file://` (`site.write_site`). Either way the set is written atomically.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
 from tierd.api import paths
+from tierd.api.paths import Endpoint
 from tierd.app import Tierd, open_tierd
-from tierd.bench.report import run_as_dict
-from tierd.bench.store import list_runs
-from tierd.cli.daemon import ask, running_daemon
+from tierd.bench.service import stored_runs
+from tierd.cli.daemon import ask
 from tierd.config import Config
-from tierd.costs.periods import PERIODS
-from tierd.costs.service import cost_report
-from tierd.db import connect
-from tierd.jobs import history
+from tierd.costs.service import cost_days, cost_report, recent_calls, routing_report
+from tierd.dashboard.site import json_text, write_files, write_site
+from tierd.index.service import index_status
+from tierd.jobs.service import job_history, list_jobs
 from tierd.models.service import list_models, status
 
-RECENT_ROWS = 200
-"""Most recent calls and job runs to include: enough for a dashboard's table, not a dump."""
+
+@dataclass(frozen=True)
+class Snapshot:
+    name: str
+    endpoint: Endpoint
+    local: Callable[..., dict]
+    """The route's function, called with this process's tierd and `params`."""
+    params: dict[str, Any] = field(default_factory=dict)
 
 
-def costs_section(app: Tierd) -> dict:
-    ledger = app.costs.ledger
-    return {"periods": {p: cost_report(app.costs, p, by="provider") for p in PERIODS},
-            "by_model": ledger.breakdown("model", "month"),
-            "by_task": ledger.breakdown("task", "month"),
-            "by_key": ledger.breakdown("key", "month"),
-            "alerts": app.costs.alerts.listing(),
-            "recent_calls": ledger.recent(RECENT_ROWS)}
+SNAPSHOTS = (
+    Snapshot("status", paths.STATUS, status),
+    Snapshot("models", paths.MODELS, list_models),
+    Snapshot("costs", paths.COSTS, lambda app, **p: cost_report(app.costs, **p),
+             {"period": "day"}),
+    Snapshot("costs_daily", paths.COST_DAYS, lambda app, **p: cost_days(app.costs, **p),
+             {"days": 30}),
+    Snapshot("routing", paths.COST_ROUTING, lambda app, **p: routing_report(app.costs, **p),
+             {"period": "day"}),
+    Snapshot("calls", paths.COST_CALLS, lambda app, **p: recent_calls(app.costs, **p),
+             {"limit": 50}),
+    Snapshot("jobs", paths.JOBS, list_jobs),
+    Snapshot("job_history", paths.JOB_HISTORY, job_history, {"limit": 20}),
+    Snapshot("index", paths.INDEX_STATUS, index_status),
+    Snapshot("bench", paths.BENCH_RUNS, lambda app, **p: stored_runs(app.state_db, **p),
+             {"limit": 100}),
+)
+"""The page's data sources, in the order CONTRACT.md lists them."""
 
 
-def jobs_section(conn: Any) -> dict:
-    return {"runs": [run.as_dict() for run in history.list_runs(conn, limit=RECENT_ROWS)]}
-
-
-def bench_section(conn: Any) -> dict:
-    return {"runs": [run_as_dict(run) for run in list_runs(conn, limit=RECENT_ROWS)]}
-
-
-def snapshot(app: Tierd) -> dict[str, dict]:
-    """Every section, keyed by its file's stem."""
+def snapshots(app: Tierd) -> dict[str, dict]:
+    """Every snapshot, each with the moment it was taken."""
     generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    conn = connect(app.state_db)
-    # Only the daemon knows what is loaded: ask it when it runs.
-    sections: dict[str, Callable[[], dict]] = {
-        "status": lambda: {"daemon": running_daemon(app.config),
-                           **ask(app.config, paths.STATUS, status, opened=app)},
-        "models": lambda: ask(app.config, paths.MODELS, list_models, opened=app),
-        "costs": lambda: costs_section(app),
-        "jobs": lambda: jobs_section(conn),
-        "bench": lambda: bench_section(conn),
-    }
-    try:
-        return {name: {"generated_at": generated_at, **build()}
-                for name, build in sections.items()}
-    finally:
-        conn.close()
+    return {s.name: {"generated_at": generated_at,
+                     **ask(app.config, s.endpoint, s.local, opened=app, **s.params)}
+            for s in SNAPSHOTS}
 
 
 def write_snapshot(out_dir: Path, sections: dict[str, dict]) -> list[Path]:
-    """Write `<name>.json` for every section: all temporary files first, then the renames."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staged: list[tuple[str, Path]] = []
-    try:
-        for name, data in sections.items():
-            fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            staged.append((temp, out_dir / f"{name}.json"))
-            os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide it from the web server
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, indent=2, default=str)
-                f.write("\n")
-                f.flush()
-                os.fsync(f.fileno())
-    except BaseException:
-        for temp, _ in staged:
-            Path(temp).unlink(missing_ok=True)
-        raise
-    for temp, final in staged:
-        os.replace(temp, final)
-    _fsync_dir(out_dir)
-    return [final for _, final in staged]
+    """`DIR/NAME.json` for each snapshot; serialised before anything is written, so data that
+    is not JSON fails the export with the previous files untouched."""
+    return write_files(out_dir, {Path(f"{name}.json"): json_text(data)
+                                 for name, data in sections.items()})
 
 
-def _fsync_dir(path: Path) -> None:
-    """Make the renames themselves durable (POSIX; a no-op where folders cannot be opened)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def export(config: Config, out_dir: Path) -> list[Path]:
-    return write_snapshot(out_dir, snapshot(open_tierd(config)))
+def export(config: Config, out_dir: Path, site: bool = False) -> list[Path]:
+    taken = snapshots(open_tierd(config))
+    return write_site(out_dir, taken) if site else write_snapshot(out_dir, taken)

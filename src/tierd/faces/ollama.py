@@ -14,7 +14,7 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd import __version__
 from tierd.api.paths import PULL
@@ -220,12 +220,6 @@ async def show(body: OllamaShowRequest, request: Request):
 @router.get("/api/version")
 async def version():
     return {"version": OLLAMA_API_VERSION, "tierd": __version__}
-
-
-@router.get("/", response_class=PlainTextResponse, include_in_schema=False)
-@router.head("/", response_class=PlainTextResponse, include_in_schema=False)
-async def root():
-    return "Ollama is running (tierd)"
 
 
 @router.post(PULL.path)

@@ -100,6 +100,9 @@ class _Resident:
     estimated_bytes: int
     leases: int = 0
     last_used: float = 0.0
+    """On the manager's clock: what eviction orders by."""
+    last_used_at: float | None = None
+    """The same moment as Unix time, for people and the page (None: adopted, never used)."""
     evicting: bool = False
     load_seconds: float | None = None
     """How long its load took (None for a model adopted from the runtime)."""
@@ -357,7 +360,7 @@ class ModelManager:
                         "running": state.queues[r.name].running if r.name in state.queues else 0,
                         "waiting": len(state.queues[r.name].waiters)
                         if r.name in state.queues else 0,
-                        "last_used": r.last_used,
+                        "last_used": r.last_used_at,
                         "reserved_for": reserved.get(r.name),
                         "load_seconds": r.load_seconds,
                     })
@@ -449,7 +452,7 @@ class ModelManager:
                     resident = state.resident.get(model)
                     if lease_if_resident and resident is not None and not resident.evicting:
                         resident.leases += 1
-                        resident.last_used = self._clock()
+                        self._touch(resident)
                         return True
                     if not state.deciding:
                         state.deciding = True
@@ -516,6 +519,7 @@ class ModelManager:
                 estimated_bytes=estimated,
                 leases=1 if take_lease else 0,
                 last_used=self._clock(),
+                last_used_at=time.time(),
                 load_seconds=round(time.monotonic() - started, 3),
             )
 
@@ -530,7 +534,7 @@ class ModelManager:
                 if resident is not None:
                     if take_lease:
                         resident.leases += 1
-                        resident.last_used = self._clock()
+                        self._touch(resident)
                     return None
                 plan = plan_room(need, state.slot.budget, self._occupants(state),
                                  [ExternalLoad(m.name, m.bytes) for m in state.external])
@@ -583,7 +587,7 @@ class ModelManager:
             resident = state.resident.get(model)
             if resident is not None and resident.leases > 0:
                 resident.leases -= 1
-                resident.last_used = self._clock()
+                self._touch(resident)
             state.cond.notify_all()
         if slot:
             self._free_slot(state, model, held)
@@ -655,6 +659,10 @@ class ModelManager:
                 del self._reservations[job]
             return {model: r.job for r in self._reservations.values()
                     if r.busy_from <= now for model in r.models}
+
+    def _touch(self, resident: _Resident) -> None:
+        resident.last_used = self._clock()
+        resident.last_used_at = time.time()
 
     def _settings(self, state: _HostState, model: str) -> ModelSettings:
         return state.slot.models.get(model, ModelSettings())
