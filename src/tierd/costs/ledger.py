@@ -84,7 +84,8 @@ class CallRecord:
     key: str = ""
     """The agent key the request came with; empty for the admin token or no auth."""
     plan: str = ""
-    """The plan that covered the call: "flat", "free_tier", or empty (paid per token)."""
+    """The plan that covered the call: "flat", "free_tier", "over_quota" (a plan past a limit,
+    billed at list price), or empty (paid per token)."""
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     """Prompt tokens the provider read from or wrote to its prompt cache (part of
