@@ -326,3 +326,18 @@ webhook = "{hooks.url}"
         assert alert["delivered"] is True and alert["value"] == pytest.approx(1.2)
     finally:
         hooks.stop()
+
+
+def test_cached_prompt_tokens_reach_the_ledger_at_the_cache_price(daemon, cloud):
+    paid = cloud["paid"]
+    paid.cached_tokens = 8
+    try:
+        response = chat(daemon, "paid/claude-sonnet-4.5", unique("Summarise the thread:"))
+    finally:
+        paid.cached_tokens = 0
+    assert response.status_code == 200, response.text
+    [row] = rows(daemon, response)
+    assert row["cache_read_tokens"] == 8
+    # claude-sonnet-4.5 from the library: $3 input, $0.30 cache read, $15 output.
+    expected = ((row["prompt_tokens"] - 8) * 3.0 + 8 * 0.3 + row["completion_tokens"] * 15.0)
+    assert row["cost_usd"] == row["list_usd"] == pytest.approx(expected / 1e6)

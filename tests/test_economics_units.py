@@ -293,3 +293,31 @@ def json_dump(conn) -> str:
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
     return json.dumps({t: [list(r) for r in conn.execute(f"SELECT * FROM {t}")]
                        for t in tables}, default=str)
+
+
+def test_a_quota_alert_fires_at_its_fraction_of_a_free_tier(tmp_path, caplog):
+    config = parse_text(f'state_dir = "{tmp_path}"\n{PROVIDERS}' + """
+[[plans]]
+provider = "gemini"
+kind = "free_tier"
+[[plans.limits]]
+requests = 5
+per = "day"
+[[alerts]]
+name = "free-tier-80"
+fraction = 0.8
+of = "quota"
+scope = "provider"
+target = "gemini"
+""")
+    costs = open_costs(config, state_conn(tmp_path / "state.db"))
+    caplog.set_level("WARNING", logger="tierd.costs")
+    fired = []
+    for _ in range(5):
+        costs.budgets.reserve("gemini", "cheap", 0.01, model="gemini-2.5-flash").settle(
+            call("gemini", "gemini-2.5-flash"))
+        fired.append(sum("alert free-tier-80" in r.getMessage() for r in caplog.records))
+    assert fired == [0, 0, 0, 1, 1]  # at 4 of 5 requests, once
+    assert "has used 80 % of a plan limit this day" in caplog.text
+    [alert] = costs.alerts.listing()
+    assert (alert["value"], alert["fires_at"]) == (1.0, 0.8)

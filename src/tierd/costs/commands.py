@@ -77,8 +77,8 @@ def _ask(args: argparse.Namespace, endpoint, local, **params):
     return ask(load_config(args.config), endpoint, local, opener=_open_costs, **params)
 
 
-def _money(value: float | None) -> str:
-    return "-" if value is None else f"${value:.4f}"
+def _usd(value: float) -> str:
+    return f"-${-value:.4f}" if value < 0 else f"${value:.4f}"
 
 
 def _summary(args: argparse.Namespace) -> int:
@@ -94,11 +94,11 @@ def _summary(args: argparse.Namespace) -> int:
     print(f"  tokens: {report['prompt_tokens']} prompt ({report['cache_read_tokens']} from the "
           f"providers' caches), {report['completion_tokens']} completion")
     saved = report["savings"]
-    line = (f"  savings: ${saved['saved_vs_list_usd']:.4f} against list prices "
-            f"(plan fees ${saved['plan_fees_usd']:.4f} counted)")
+    line = (f"  savings: {_usd(saved['saved_vs_list_usd'])} against list prices "
+            f"(plan fees {_usd(saved['plan_fees_usd'])} counted)")
     if saved["frontier_model"] is not None:
-        line += (f"; ${saved['saved_usd']:.4f} against all on "
-                 f"{saved['frontier_model']} (${saved['frontier_usd']:.4f})")
+        line += (f"; {_usd(saved['saved_usd'])} against all on "
+                 f"{saved['frontier_model']} ({_usd(saved['frontier_usd'])})")
     print(line)
     if report["budgets"]:
         print()
