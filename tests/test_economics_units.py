@@ -131,6 +131,7 @@ per = "minute"
 
 
 def test_fifty_concurrent_calls_never_take_more_than_the_quota(tmp_path):
+    """All fifty start before any settles: the calls in flight count against the quota."""
     costs = costs_with(tmp_path, """
 [[plans]]
 provider = "gemini"
@@ -150,8 +151,7 @@ per = "day"
         except QuotaExhausted:
             refused.append(1)
             return
-        admitted.append(reservation)
-        reservation.settle(call("gemini", "gemini-2.5-flash"))
+        admitted.append(reservation)  # still in flight: nothing settled yet
 
     threads = [threading.Thread(target=one, args=(n,)) for n in range(50)]
     for thread in threads:
@@ -159,7 +159,11 @@ per = "day"
     for thread in threads:
         thread.join()
     assert (len(admitted), len(refused)) == (5, 45)
+    for reservation in admitted:
+        reservation.settle(call("gemini", "gemini-2.5-flash"))
     assert costs.ledger.summary("day")["calls"] == 5
+    with pytest.raises(QuotaExhausted):
+        costs.budgets.reserve("gemini", "cheap", 0.01, model="gemini-2.5-flash")
 
 
 def test_rate_limit_headers_and_bodies():
