@@ -19,6 +19,7 @@ from tierd.api.limits import check_embedding_inputs
 from tierd.api.streaming import collect, open_stream, run_cancellable
 from tierd.chat import openai as openai_shape
 from tierd.chat.reply import assemble
+from tierd.costs.keys import Caller
 from tierd.errors import TierdError, UnknownModel
 from tierd.faces.schemas import ChatCompletionRequest, EmbeddingRequest, as_list
 from tierd.faces.vectors import encoded, normalised
@@ -40,6 +41,13 @@ def request_ids(request: Request) -> dict[str, str | None]:
             "client_request_id": getattr(request.state, "client_request_id", None)}
 
 
+def caller_of(request: Request) -> Caller:
+    """Who sent the request: the agent key the auth middleware found, and the client's
+    address (what the loop breaker tells callers apart by when there are no keys)."""
+    client = request.client
+    return Caller(getattr(request.state, "agent_key", None), client.host if client else "")
+
+
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     """Tools, tool calls, images and response formats are translated by tierd.chat.openai;
@@ -51,6 +59,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
 
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
                                                       chat, body.stream,
+                                                      caller=caller_of(request),
                                                       **request_ids(request)))
 
     if not body.stream:
@@ -86,7 +95,8 @@ async def embeddings(body: EmbeddingRequest, request: Request):
     texts = as_list(body.input)
     check_embedding_inputs(app.config, texts)
     routed = await run_cancellable(lambda cancel: route_embed(
-        app, body.model, task_header(request), texts, cancel=cancel, **request_ids(request)))
+        app, body.model, task_header(request), texts, cancel=cancel, caller=caller_of(request),
+        **request_ids(request)))
     result = routed.embeddings
     return JSONResponse(
         {
