@@ -53,6 +53,10 @@ def test_bearer_token_parsing_and_compare():
     assert bearer_token({"headers": [(b"authorization", b"Basic abc")]}) is None
     assert bearer_token({"headers": [(b"authorization", b"Bearer ")]}) is None
     assert bearer_token({"headers": []}) is None
+    # Anthropic's clients send their key as x-api-key; a bearer token wins when both come.
+    assert bearer_token({"headers": [(b"x-api-key", b"k3y")]}) == "k3y"
+    assert bearer_token({"headers": [(b"x-api-key", b"k3y"),
+                                     (b"authorization", b"Bearer abc")]}) == "abc"
     assert token_matches("abc", "abc") and not token_matches("abd", "abc")
     assert not token_matches("", "abc") and not token_matches("abcd", "abc")
 

@@ -8,10 +8,10 @@ import base64
 
 import pytest
 
-from tierd.chat import anthropic, ollama, openai
+from tierd.chat import anthropic, completions, ollama, openai, responses
 from tierd.chat.reply import Reply, assemble
 from tierd.chat.request import BadField, ToolCall
-from tierd.runtimes.base import Chunk, Timings
+from tierd.runtimes.base import Chunk, Timings, ToolCallDelta
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(32))
 PNG_B64 = base64.b64encode(PNG).decode()
@@ -74,7 +74,66 @@ OLLAMA_CHAT = {
 }
 
 
+RESPONSES_BODY = {
+    "model": "m",
+    "instructions": "Be brief.",
+    "input": [
+        {"role": "user", "content": [
+            {"type": "input_text", "text": "What is the weather here?"},
+            {"type": "input_image", "image_url": f"data:image/png;base64,{PNG_B64}"}]},
+        {"type": "function_call", "call_id": "call_1", "name": "get_weather",
+         "arguments": '{"city": "Paris"}'},
+        {"type": "function_call_output", "call_id": "call_1", "output": "sunny"},
+    ],
+    "max_output_tokens": 50,
+    "tools": [{"type": "function", "strict": False, **WEATHER["function"]}],
+    "tool_choice": "required",
+}
+
+
 # ---- requests --------------------------------------------------------------------------------
+
+
+def test_a_responses_request_is_the_same_request_as_its_chat_completion():
+    assert responses.request_from_responses(RESPONSES_BODY) == \
+        openai.request_from_openai(OPENAI_BODY)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    formatted = responses.request_from_responses({"model": "m", "input": "hi", "text": {
+        "format": {"type": "json_schema", "name": "n", "schema": schema, "strict": True}}})
+    chat = openai.request_from_openai({"model": "m", "messages": [
+        {"role": "user", "content": "hi"}], "response_format": {
+        "type": "json_schema", "json_schema": {"name": "n", "schema": schema, "strict": True}}})
+    assert formatted == chat
+
+
+def test_a_responses_reply_and_its_stream_say_the_same():
+    head = responses.head({"model": "m"}, response_id="resp_1", created=1, model="m")
+    reply = Reply("It is", (CALL,), "tool_calls", TIMINGS)
+    whole = responses.response_body(reply, head)
+    assert [item["type"] for item in whole["output"]] == ["message", "function_call"]
+    assert whole["output"][1]["call_id"] == "call_1" and whole["status"] == "completed"
+    writer = responses.StreamWriter(head)
+    events = writer.start()
+    for chunk in (Chunk("It "), Chunk("is"), Chunk("", tool_calls=(
+            ToolCallDelta(0, "call_1", "get_weather", '{"city": '),)),
+                  Chunk("", tool_calls=(ToolCallDelta(0, arguments='"Paris"}'),)),
+                  Chunk("", done=True, finish_reason="tool_calls", timings=TIMINGS)):
+        events += writer.write(chunk)
+    final = events[-1]["response"]
+    strip = [{k: v for k, v in item.items() if k != "id"} for item in final["output"]]
+    assert strip == [{k: v for k, v in item.items() if k != "id"} for item in whole["output"]]
+    assert final["usage"] == whole["usage"] == responses.usage(TIMINGS)
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+
+
+def test_a_legacy_completion_reads_its_prompts_and_options():
+    prompts, options = completions.prompts_from_completion(
+        {"prompt": ["a", "b"], "max_tokens": 5, "stop": "\n", "temperature": 0.2})
+    assert prompts == ["a", "b"] and options.max_tokens == 5 and options.stop == ("\n",)
+    assert completions.prompts_from_completion({"prompt": "x"})[1].max_tokens == 16
+    with pytest.raises(BadField) as ids:
+        completions.prompts_from_completion({"prompt": [[1, 2]]})
+    assert ids.value.field == "prompt[0]"
 
 def test_an_openai_request_translates_to_anthropic_and_ollama_and_back():
     request = openai.request_from_openai(OPENAI_BODY)

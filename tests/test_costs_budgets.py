@@ -223,12 +223,12 @@ def test_the_prompt_bound_covers_a_real_tokenizer(packaged_models_dir):
              '{"id": 17, "tags": ["x", "y"], "ok": true}' * 4, " \n\t " * 30, "a"]
     try:
         for text in texts:
-            messages = [{"role": "system", "content": "Be brief."},
-                        {"role": "user", "content": text}]
-            counted = local.count_tokens("packaged:gemma3-270m", messages)
-            bound = cloud.prompt_token_bound("gpt-4o-mini", messages)
+            request = ChatRequest.plain([{"role": "system", "content": "Be brief."},
+                                         {"role": "user", "content": text}])
+            counted = local.count_tokens("packaged:gemma3-270m", request)
+            bound = cloud.prompt_token_bound("gpt-4o-mini", request)
             assert counted <= bound, (text[:30], counted, bound)
-            assert cloud.count_tokens("gpt-4o-mini", messages) <= bound
+            assert cloud.count_tokens("gpt-4o-mini", request) <= bound
     finally:
         local.unload("packaged:gemma3-270m")
         cloud.close()

@@ -251,6 +251,34 @@ def test_fifty_concurrent_calls_on_one_key_never_overspend_its_daily_cap(daemon,
     assert unknown.status_code == 401
 
 
+def test_a_key_is_attributed_and_held_to_its_tiers_on_the_messages_and_responses_apis(daemon):
+    """The Anthropic Messages and OpenAI Responses faces route as chat completions do: a
+    call made with an agent key (as x-api-key, the header Anthropic's clients send) is
+    attributed to it in the ledger, and a tier the key may not use is a 403 in the API's own
+    shape."""
+    made = tierd(daemon, "keys", "create", "agent-m", "--tiers", "local,cheap", "--json")
+    assert made.returncode == 0, made.stderr
+    key = json.loads(made.stdout)["key"]
+    messages = httpx.post(f"{daemon.url}/v1/messages", headers={"x-api-key": key}, timeout=60,
+                          json={"model": "paid/gpt-4o-mini", "max_tokens": 5, "messages": [
+                              {"role": "user", "content": unique("Extract the invoice number:")}]})
+    assert messages.status_code == 200, messages.text
+    responses = httpx.post(f"{daemon.url}/v1/responses", timeout=60,
+                           headers={"Authorization": f"Bearer {key}"},
+                           json={"model": "paid/gpt-4o-mini", "max_output_tokens": 5,
+                                 "input": unique("Extract the date:")})
+    assert responses.status_code == 200, responses.text
+    for answered in (messages, responses):
+        assert [(r["provider"], r["key"]) for r in rows(daemon, answered)] == [
+            ("paid", "agent-m")]
+    elsewhere = httpx.post(f"{daemon.url}/v1/messages", headers={"x-api-key": key}, timeout=60,
+                           json={"model": "tier:mid", "max_tokens": 5, "messages": [
+                               {"role": "user", "content": unique("Chat with me:")}]})
+    assert elsewhere.status_code == 403, elsewhere.text
+    assert elsewhere.json()["error"]["type"] == "permission_error"
+    assert "may use tiers local, cheap" in elsewhere.json()["error"]["message"]
+
+
 def test_the_alert_fires_once_per_period_to_the_webhook(daemon, receiver):
     """The key test above made paid calls past the $0.01 threshold, many times over."""
     for _ in range(3):

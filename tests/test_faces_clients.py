@@ -119,7 +119,9 @@ def test_ollama_embed_tags_ps_show_version(oll, daemon):
     assert len(legacy.embedding) == 384
     assert {m.model for m in oll.list().models} >= {CHAT, EMBED}
     running = {m.model: m for m in oll.ps().models}
-    assert EMBED in running and running[EMBED].size_vram > 10_000_000
+    assert EMBED in running and running[EMBED].size > 10_000_000
+    # size_vram is the part on a GPU, as Ollama reports it: none on a CPU-only build.
+    assert running[EMBED].size_vram == (loaded(daemon)[EMBED]["gpu_bytes"] or 0)
     shown = oll.show(CHAT)
     assert "completion" in shown.capabilities and shown.modelinfo
     assert httpx.get(f"{daemon.url}/api/version").json()["version"]
@@ -169,6 +171,8 @@ def test_bad_requests(daemon):
         ("/v1/chat/completions", json.dumps({"model": CHAT, "max_tokens": -3, "messages": [
             {"role": "user", "content": "x"}]}).encode(), 400, "max_tokens"),
         ("/v1/embeddings", json.dumps({"model": EMBED, "input": 42}).encode(), 400, "input"),
+        ("/v1/embeddings", json.dumps({"model": EMBED, "input": "x", "dimensions": 8}).encode(),
+         400, "dimensions: local/packaged:all-minilm cannot shorten its vectors"),
         ("/v1/chat/completions", b"x" * 70_000, 413, "over the 64.0KiB limit"),
     ]
     for path, body, code, words in cases:

@@ -100,6 +100,11 @@ def test_available_reports_architecture_facts_and_capability(runtime, server):
     assert chat.metadata["family"] == "llama"
     assert models[EMBED].capability == "embed"
     assert models[EMBED].metadata["head_count_kv"] == 12
+    # What tierd's Ollama face lists for it is the host's own word.
+    assert chat.metadata["digest"] == CHAT_MODEL.digest
+    assert chat.metadata["parameter_size"] == CHAT_MODEL.parameter_size
+    assert chat.metadata["template"] == "{{ .Prompt }}" and chat.metadata["modified_at"]
+    assert chat.metadata["model_info"]["general.architecture"] == "llama"
 
 
 def test_show_is_asked_once_per_digest(runtime, server):

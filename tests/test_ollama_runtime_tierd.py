@@ -133,4 +133,4 @@ def test_a_tierd_managing_a_tierd(serving, tmp_path):
     assert set(resident) == {CHAT, EMBED} and not snapshot["external"]
     assert snapshot["used"] <= snapshot["budget"]
     # The measured footprints came from the serving tierd's /api/ps.
-    assert all(m["bytes"] == serving_ps(serving)[m["name"]]["size_vram"] for m in resident.values())
+    assert all(m["bytes"] == serving_ps(serving)[m["name"]]["size"] for m in resident.values())

@@ -22,7 +22,8 @@ from tierd.db import connect, migrate
 from tierd.hosts.probe import HostMemory, is_local, probe_host, process_gpu_bytes
 from tierd.hosts.seams import Seams
 from tierd.jobs import history
-from tierd.models import footprints
+from tierd.models import digests, footprints
+from tierd.models.digests import DigestStore
 from tierd.models.footprints import FootprintStore
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
 from tierd.routing.breaker import Breaker
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from tierd.jobs.scheduler import JobScheduler
 
 STATE_SCHEMAS = (ledger.SCHEMA, budgets.SCHEMA, footprints.SCHEMA, history.SCHEMA,
-                 bench_store.SCHEMA, keys.SCHEMA, alerts.SCHEMA)
+                 bench_store.SCHEMA, digests.SCHEMA, keys.SCHEMA, alerts.SCHEMA)
 """Every table of state.db, by owner; migrated whenever state.db is opened for a tierd."""
 
 
@@ -61,6 +62,8 @@ class Tierd:
     """Cloud candidates a provider said are at their rate limit, closed until its reset."""
     loops: LoopBreaker
     """Each caller's recent chat requests, to refuse an agent replying to itself."""
+    digests: DigestStore
+    """SHA-256 of the GGUF files the embedded hosts serve, hashed once (Ollama's `digest`)."""
     scheduler: JobScheduler | None = None
     """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
 
@@ -191,4 +194,5 @@ def open_tierd(config: Config) -> Tierd:
                  breaker=Breaker(config.routing.cooldown),
                  cache=ResponseCache(config.routing.cache_ttl), parallel=parallel,
                  inflight=InFlight(), rate_windows=rate_windows,
-                 loops=LoopBreaker(config.loop_breaker))
+                 loops=LoopBreaker(config.loop_breaker),
+                 digests=DigestStore(connect(state_db_path(config))))

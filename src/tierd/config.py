@@ -115,6 +115,9 @@ class ModelConfig:
     when set, it replaces what the runtime reports. Empty: ask the runtime."""
     parallel: int = 0
     """Requests served at once (KV cache is allocated for each); 0 means the host's setting."""
+    matryoshka: bool = False
+    """An embedding model trained to be shortened (Matryoshka), so `dimensions` may cut its
+    vectors; tierd knows the common ones (tierd.chat.capabilities) without it."""
 
 
 DEFAULT_MODELS = (
@@ -802,7 +805,8 @@ def _servable_names(config: Config) -> list[str]:
 
     names = list(packaged_names()) + [m.name for _, m in _entries(config.models)]
     for _, provider in _entries(config.providers):
-        names += [*provider.models, *(f"{provider.name}/{m}" for m in provider.models)]
+        names += [*provider.model_names,
+                  *(f"{provider.name}/{m}" for m in provider.model_names)]
     for _, host in _entries(config.hosts):
         names += [f"{host.name}/{n}" for n in packaged_names()]
         names += [f"{host.name}/{m.name}" for _, m in _entries(config.models)
@@ -816,7 +820,7 @@ def _candidate_problem(config: Config, entry: str, known: list[str]) -> str | No
     providers = {p.name: p for _, p in _entries(config.providers)}
     hosts = {h.name: h for _, h in _entries(config.hosts)}
     if slash and prefix in providers:
-        listed = providers[prefix].models
+        listed = providers[prefix].model_names
         if not any(same_model_id(m, rest) for m in listed):
             return (f"provider {prefix!r} does not list {rest!r} in its models"
                     f"{_did_you_mean(rest, list(listed))}")

@@ -1,14 +1,16 @@
 """Every error leaves as a 4xx/503 JSON body in the shape of the API it was asked through.
 
 OpenAI clients expect `{"error": {"message", "type", "param", "code"}}`, Ollama clients
-`{"error": "message"}`; admin routes use the OpenAI shape. A bug still answers JSON (500) and is
-logged, but never shows a traceback to the client.
+`{"error": "message"}`, Anthropic clients `{"type": "error", "error": {"type", "message"}}`;
+admin routes use the OpenAI shape. Which shape a path gets is decided once, by `shape_of`. A bug
+still answers JSON (500) and is logged, but never shows a traceback to the client.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +36,46 @@ _OPENAI_TYPES = {
 }
 
 
+_ANTHROPIC_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    402: "billing_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    415: "invalid_request_error",
+    429: "rate_limit_error",
+    503: "overloaded_error",
+}
+"""Anthropic's error types by status (its SDK picks the exception class by the status)."""
+
+Shape = Literal["openai", "ollama", "anthropic"]
+
+ANTHROPIC_PATHS = ("/v1/messages",)
+"""The Messages API's routes (`/v1/messages`, `/v1/messages/count_tokens`)."""
+
+
+def shape_of(path: str) -> Shape:
+    """The API a request path belongs to, and so the shape of its error bodies."""
+    if path.startswith("/api/"):
+        return "ollama"
+    if any(path == p or path.startswith(p + "/") for p in ANTHROPIC_PATHS):
+        return "anthropic"
+    return "openai"
+
+
+def error_body(shape: Shape, status: int, message: str, code: str | None = None,
+               extra: dict | None = None) -> dict:
+    """An error as `shape`'s clients read it (also the in-band error of a stream)."""
+    if shape == "ollama":
+        return {"error": message}
+    if shape == "anthropic":
+        return {"type": "error", "error": {"type": _ANTHROPIC_TYPES.get(status, "api_error"),
+                                           "message": message, **(extra or {})}}
+    return {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "api_error"),
+                      "param": None, "code": code, **(extra or {})}}
+
+
 def error_response(request: Request, status: int, message: str,
                    code: str | None = None, headers: dict[str, str] | None = None,
                    extra: dict | None = None) -> JSONResponse:
@@ -44,11 +86,7 @@ def error_response(request: Request, status: int, message: str,
     # A message quoting the request (a model name) may hold text no encoder takes; escape it
     # rather than fail while answering, which would drop the connection.
     message = message.encode("utf-8", "backslashreplace").decode("utf-8")
-    if request.url.path.startswith("/api/"):
-        body: dict = {"error": message}
-    else:
-        body = {"error": {"message": message, "type": _OPENAI_TYPES.get(status, "api_error"),
-                          "param": None, "code": code, **(extra or {})}}
+    body = error_body(shape_of(request.url.path), status, message, code, extra)
     return JSONResponse(body, status_code=status, headers=headers)
 
 

@@ -4,7 +4,8 @@ FastAPI lists a 422 for every route with a body or parameters, which tierd never
 input is a 400 in the API's own error shape), and none of the errors tierd does send. Generated
 clients and fuzzers read this document, so it is rewritten here: every route lists its real
 error statuses with the body each comes in (OpenAI's `{"error": {...}}`, Ollama's
-`{"error": "..."}` under /api/), and streaming routes list their stream's media type.
+`{"error": "..."}` under /api/, Anthropic's `{"type": "error", "error": {...}}` on /v1/messages:
+tierd.api.errors.shape_of decides), and streaming routes list their stream's media type.
 """
 
 from __future__ import annotations
@@ -14,10 +15,13 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from tierd.api.errors import shape_of
 from tierd.api.security import OPEN_PATHS
 
 _OPENAI_ERROR = "OpenAIError"
 _OLLAMA_ERROR = "OllamaError"
+_ANTHROPIC_ERROR = "AnthropicError"
+_SHAPES = {"openai": _OPENAI_ERROR, "ollama": _OLLAMA_ERROR, "anthropic": _ANTHROPIC_ERROR}
 
 _SCHEMAS = {
     _OPENAI_ERROR: {
@@ -29,6 +33,11 @@ _SCHEMAS = {
                            "code": {"type": ["string", "null"]}}}}},
     _OLLAMA_ERROR: {"type": "object", "required": ["error"],
                     "properties": {"error": {"type": "string"}}},
+    _ANTHROPIC_ERROR: {
+        "type": "object", "required": ["type", "error"],
+        "properties": {"type": {"const": "error"}, "error": {
+            "type": "object", "required": ["type", "message"],
+            "properties": {"type": {"type": "string"}, "message": {"type": "string"}}}}},
 }
 
 _WHY = {
@@ -55,11 +64,16 @@ _MODEL_CALL = (400, 402, 404, 409, 429, 502, 503)
 
 _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/v1/chat/completions"): _MODEL_CALL,
+    ("post", "/v1/completions"): _MODEL_CALL,
+    ("post", "/v1/responses"): _MODEL_CALL,
+    ("post", "/v1/messages"): _MODEL_CALL,
+    ("post", "/v1/messages/count_tokens"): _MODEL_CALL,
     ("post", "/v1/embeddings"): _MODEL_CALL,
     ("post", "/api/generate"): _MODEL_CALL,
     ("post", "/api/chat"): _MODEL_CALL,
     ("post", "/api/embed"): _MODEL_CALL,
     ("post", "/api/embeddings"): _MODEL_CALL,
+    ("get", "/v1/models/{model}"): (404,),
     ("post", "/api/show"): (400, 404),
     ("post", "/api/pull"): (400, 404, 502, 503),
     ("post", "/models/{name}/{action}"): (400, 404, 409, 502, 503),
@@ -75,13 +89,15 @@ _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/keys"): (400, 409),
     ("post", "/keys/{name}/revoke"): (404,),
     ("get", "/bench/runs"): (400,),
-    ("get", "/v1/models/{model}"): (404,),
     ("get", "/readyz"): (503,),
 }
 """Errors a route's own work can end in, beyond those every route or every POST may get."""
 
 _STREAMS = {
     "/v1/chat/completions": "text/event-stream",
+    "/v1/completions": "text/event-stream",
+    "/v1/responses": "text/event-stream",
+    "/v1/messages": "text/event-stream",
     "/api/generate": "application/x-ndjson",
     "/api/chat": "application/x-ndjson",
     "/api/pull": "application/x-ndjson",
@@ -89,18 +105,21 @@ _STREAMS = {
 """Routes that answer `"stream": true` with a stream of this media type."""
 
 
-def route_statuses(method: str, path: str) -> list[int]:
-    """Every error status `method path` may answer."""
+def route_statuses(method: str, path: str, has_parameters: bool = False) -> list[int]:
+    """Every error status `method path` may answer; a route that takes parameters answers a
+    wrong one with a 400."""
     statuses = {403, *_ROUTE_ERRORS.get((method, path), ())}
     if path not in OPEN_PATHS:  # a tierd- key that is revoked or unknown, token or not
         statuses.add(401)
     if method == "post":
         statuses.update((400, 413, 415))
+    if has_parameters:
+        statuses.add(400)
     return sorted(statuses)
 
 
 def _error(path: str, status: int) -> dict:
-    shape = _OLLAMA_ERROR if path.startswith("/api/") else _OPENAI_ERROR
+    shape = _SHAPES[shape_of(path)]
     return {"description": _WHY[status],
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{shape}"}}}}
 
@@ -113,7 +132,7 @@ def describe(api: FastAPI) -> dict[str, Any]:
         for method, operation in operations.items():
             responses = operation["responses"]
             responses.pop("422", None)
-            for status in route_statuses(method, path):
+            for status in route_statuses(method, path, bool(operation.get("parameters"))):
                 responses[str(status)] = _error(path, status)
             if path in _STREAMS:
                 ok = responses.get("200", {}).setdefault("content", {})

@@ -35,18 +35,24 @@ UI_PREFIX = UI.path + "/"
 def is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(UI_PREFIX)
 
+
 _SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
 _SHORTEST_SECRET = 6
 """Shorter values are not masked: masking "abc" everywhere would garble logs, not protect."""
 
 
 def bearer_token(scope: Scope) -> str | None:
-    """The token of `Authorization: Bearer <token>` (the header OpenAI and Ollama clients send)."""
-    for name, value in scope.get("headers") or []:
+    """The token of `Authorization: Bearer <token>` (the header OpenAI and Ollama clients send),
+    else of `x-api-key: <token>` (the header Anthropic's clients send their key in)."""
+    headers = scope.get("headers") or []
+    for name, value in headers:
         if name == b"authorization":
             scheme, _, token = value.decode("latin-1").strip().partition(" ")
             if scheme.lower() == "bearer" and token.strip():
                 return token.strip()
+    for name, value in headers:
+        if name == b"x-api-key" and value.strip():
+            return value.decode("latin-1").strip()
     return None
 
 
@@ -98,7 +104,8 @@ class BearerAuth:
             await self.app(scope, receive, send)
             return
         elif supplied is None:
-            message = "this tierd needs a bearer token: send `Authorization: Bearer <server.token>`"
+            message = ("this tierd needs a bearer token: send `Authorization: Bearer "
+                       "<server.token>` (or `x-api-key: <server.token>`)")
         else:
             message = "the bearer token is not the one tierd expects"
         await self._refuse(scope, receive, send, 401, message, "unauthorized")

@@ -31,7 +31,7 @@ from tierd.bench import routes as bench_routes
 from tierd.costs import routes as cost_routes
 from tierd.dashboard import routes as dashboard_routes
 from tierd.errors import TierdError
-from tierd.faces import ollama, openai
+from tierd.faces import anthropic, ollama, openai, responses
 from tierd.index import routes as index_routes
 from tierd.jobs import routes as job_routes
 from tierd.models import routes as model_routes
@@ -81,14 +81,15 @@ class RequestGuard:
 def create_app(tierd: Tierd) -> FastAPI:
     server = tierd.config.server
     api = FastAPI(title="tierd", version=__version__,
-                  description="OpenAI- and Ollama-compatible API over tierd's managed models.")
+                  description="OpenAI-, Anthropic- and Ollama-compatible API over tierd's "
+                              "managed models.")
     api.state.tierd = tierd
     api.state.redact = redactor_for(tierd.config)
     api.state.metrics_registry, http_metrics = build_registry(tierd)
     install_error_handlers(api)
     install_openapi(api)
-    for routes in (openai, ollama, health, model_routes, job_routes, index_routes, cost_routes,
-                   bench_routes, dashboard_routes):
+    for routes in (openai, responses, anthropic, ollama, health, model_routes, job_routes,
+                   index_routes, cost_routes, bench_routes, dashboard_routes):
         api.include_router(routes.router)
     # Each add_middleware wraps the ones before it: the request log sees every answer, the
     # browser guard refuses foreign origins and hosts before anything else, CORS answers the

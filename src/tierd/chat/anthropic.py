@@ -9,6 +9,10 @@ stream is named events where a tool call is a `tool_use` content block whose inp
 for as a forced call to a tool whose input schema is the format's schema, and that tool's
 input is read back as the reply's text (`format_tool`).
 
+A request that comes in through the Messages face may also ask for structured output with
+`output_format` (`{"type": "json_schema", "schema": ...}`, Anthropic's structured outputs),
+which becomes the request's response format.
+
 - `request_to_anthropic` / `request_from_anthropic`: the request body;
 - `StreamReader` / `StreamWriter`: the event stream;
 - `message_body` / `reply_from_anthropic`: a whole message.
@@ -28,6 +32,7 @@ from tierd.chat.request import (
     ImagePart,
     Message,
     Part,
+    ResponseFormat,
     TextPart,
     Tool,
     ToolCall,
@@ -44,6 +49,15 @@ STOP_REASONS = {"length": "max_tokens", "tool_calls": "tool_use"}
 """Anthropic's stop_reason for tierd's finish reasons (any other: end_turn)."""
 FINISH_REASONS = {"max_tokens": "length", "tool_use": "tool_calls"}
 """tierd's finish reason for Anthropic's (end_turn, stop_sequence, refusal...: stop)."""
+
+REFUSED = {
+    "thinking": "extended thinking is not supported by tierd; leave it out",
+    "top_k": "top_k sampling is not supported by tierd (temperature and top_p are)",
+    "mcp_servers": "MCP servers are not supported by tierd; define the tools with input_schema",
+    "container": "code-execution containers are not supported by tierd",
+    "context_management": "context management is not supported by tierd",
+}
+"""Messages fields that change an answer and that tierd cannot honour: set, each is a 400."""
 
 FORMAT_TOOL = "structured_output"
 """The tool a response format is asked for through, when the format has no name."""
@@ -137,8 +151,9 @@ def _choice_out(choice: ToolChoice, parallel: bool) -> dict:
 
 def request_from_anthropic(body: dict) -> ChatRequest:
     """tierd's request for a Messages body; BadField names what is wrong."""
-    if body.get("thinking"):
-        raise BadField("thinking", "extended thinking is not supported by tierd; leave it out")
+    for name, why in REFUSED.items():
+        if body.get(name) not in (None, {}, []) and body.get(name) != {"type": "disabled"}:
+            raise BadField(name, why)
     system = body.get("system") or ""
     if isinstance(system, list):
         system = "".join(b.get("text") or "" for b in system if b.get("type") == "text")
@@ -151,7 +166,16 @@ def request_from_anthropic(body: dict) -> ChatRequest:
     options = GenerateOptions(max_tokens=body.get("max_tokens"),
                               temperature=body.get("temperature"), top_p=body.get("top_p"),
                               stop=tuple(body.get("stop_sequences") or ()))
-    return check(ChatRequest(tuple(messages), options, tools, choice, parallel), FIELDS)
+    return check(ChatRequest(tuple(messages), options, tools, choice, parallel,
+                             _format_in(body.get("output_format"))), FIELDS)
+
+
+def _format_in(form: dict | None) -> ResponseFormat:
+    if not form:
+        return ResponseFormat()
+    if form.get("type") != "json_schema":
+        raise BadField("output_format.type", f"{form.get('type')!r} is not json_schema")
+    return ResponseFormat("json_schema", form.get("schema"))
 
 
 def _turn_in(turn: dict, where: str, calls: dict[str, str]) -> list[Message]:
@@ -169,7 +193,10 @@ def _turn_in(turn: dict, where: str, calls: dict[str, str]) -> list[Message]:
         elif kind == "image":
             parts.append(_image_in(block.get("source") or {}, f"{at}.source"))
         elif kind == "tool_use" and role == "assistant":
-            call = ToolCall(block.get("id") or "", block.get("name") or "",
+            for name in ("id", "name"):
+                if not block.get(name):
+                    raise BadField(f"{at}.{name}", "a tool_use block needs one")
+            call = ToolCall(block["id"], block["name"],
                             json.dumps(block.get("input") or {}, ensure_ascii=False))
             calls[call.id] = call.name
             made.append(call)
@@ -178,7 +205,10 @@ def _turn_in(turn: dict, where: str, calls: dict[str, str]) -> list[Message]:
             if answered not in calls:
                 raise BadField(f"{at}.tool_use_id", f"{answered!r} answers no tool_use of an "
                                                     "earlier assistant turn")
-            results.append(Message("tool", _result_parts(block.get("content")), (), answered,
+            text = _result_text(block.get("content"), f"{at}.content")
+            if block.get("is_error"):
+                text = f"Error: {text}"  # the only way to tell a model that is not Claude
+            results.append(Message("tool", (TextPart(text),) if text else (), (), answered,
                                    calls[answered]))
         else:
             raise BadField(f"{at}.type", f"{kind!r} blocks are not supported in a {role} turn")
@@ -186,10 +216,16 @@ def _turn_in(turn: dict, where: str, calls: dict[str, str]) -> list[Message]:
     return results + rest
 
 
-def _result_parts(content: Any) -> tuple[Part, ...]:
-    if isinstance(content, str):
-        return (TextPart(content),) if content else ()
-    return tuple(TextPart(b.get("text") or "") for b in content or [] if b.get("type") == "text")
+def _result_text(content: Any, where: str) -> str:
+    """A tool result's text; tool results reach every runtime as text, so an image in one is
+    refused rather than dropped."""
+    if isinstance(content, str) or content is None:
+        return content or ""
+    for k, block in enumerate(content):
+        if block.get("type") != "text":
+            raise BadField(f"{where}[{k}].type", f"{block.get('type')!r} blocks are not "
+                                                 "supported in a tool_result (text is)")
+    return "".join(block.get("text") or "" for block in content)
 
 
 def _image_in(source: dict, where: str) -> ImagePart:

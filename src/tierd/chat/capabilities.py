@@ -56,6 +56,14 @@ matched lower-cased with dots as dashes, so claude-haiku-4.5 and claude-haiku-4-
 
 PLAIN: frozenset[Feature] = frozenset({"completion"})
 
+MATRYOSHKA_MODELS = (
+    "nomic-embed-text", "nomic-embed-text:*", "nomic-embed-text-v1.5*", "nomic-embed-text-v2*",
+    "mxbai-embed-large*", "embeddinggemma*", "qwen3-embedding*", "snowflake-arctic-embed2*",
+    "snowflake-arctic-embed-l-v2*", "jina-embeddings-v3*", "text-embedding-3-*",
+)
+"""Embedding models trained so that a prefix of each vector, renormalised, is itself a good
+embedding (globs on the name without any vendor prefix; Ollama's nomic-embed-text is v1.5)."""
+
 
 def known_cloud_model(model: str) -> tuple[frozenset[Feature], int] | None:
     """The table's features and context length for `model`, or None."""
@@ -79,6 +87,15 @@ def features_of(config: Config, host: str, info: ModelInfo) -> frozenset[Feature
     else what its kind implies (a runtime that reports nothing)."""
     return declared(config, host, info.name) or info.features or (
         frozenset({"embedding"}) if info.capability == "embed" else PLAIN)
+
+
+def shortens(config: Config, host: str, model: str) -> bool:
+    """Whether `model`'s vectors may be shortened (`dimensions`): the config says so, or it is
+    a model known to be trained for it."""
+    if any(m.name == model and m.host in ("", host) and m.matryoshka for m in config.models):
+        return True
+    plain = model.rsplit("/", 1)[-1].lower()
+    return any(fnmatch.fnmatchcase(plain, pattern) for pattern in MATRYOSHKA_MODELS)
 
 
 def missing(features: Iterable[Feature], needs: Iterable[Feature]) -> tuple[Feature, ...]:

@@ -24,7 +24,7 @@ from tierd.chat import ollama as ollama_shape
 from tierd.chat.reply import assemble
 from tierd.chat.request import BadField
 from tierd.errors import TierdError
-from tierd.faces.openai import caller_of, request_ids, task_header
+from tierd.faces.openai import caller_of, embed_texts, request_ids, task_header
 from tierd.faces.schemas import (
     OllamaChatRequest,
     OllamaEmbeddingsRequest,
@@ -34,8 +34,14 @@ from tierd.faces.schemas import (
     OllamaShowRequest,
     as_list,
 )
-from tierd.faces.vectors import normalised
-from tierd.models.service import act_on_model, find_entry, model_entries, pull_model
+from tierd.models.service import (
+    ModelEntry,
+    act_on_model,
+    find_entry,
+    model_digest,
+    model_entries,
+    pull_model,
+)
 from tierd.routing.router import open_chat, route_embed
 from tierd.runtimes.base import ModelInfo
 
@@ -122,17 +128,12 @@ async def chat(body: OllamaChatRequest, request: Request):
 
 @router.post("/api/embed")
 async def embed(body: OllamaEmbedRequest, request: Request):
-    app = request.app.state.tierd
     texts = as_list(body.input) if body.input else []
     if not texts:  # as in Ollama: an empty input loads the model (keep_alive 0 unloads it)
         return await _load_or_unload(request, body.model, body.keep_alive, {"embeddings": []})
-    check_embedding_inputs(app.config, texts)
-    routed = await run_cancellable(lambda cancel: route_embed(
-        app, body.model, task_header(request), texts, cancel=cancel, caller=caller_of(request),
-        **request_ids(request)))
+    routed, vectors = await embed_texts(request, body.model, texts, body.dimensions)
     result = routed.embeddings
-    return JSONResponse({"model": routed.answer.model,
-                         "embeddings": [normalised(v) for v in result.vectors],
+    return JSONResponse({"model": routed.answer.model, "embeddings": vectors,
                          "total_duration": result.total_duration,
                          "load_duration": result.load_duration,
                          "prompt_eval_count": result.prompt_tokens}, headers=routed.headers())
@@ -154,49 +155,91 @@ async def embeddings(body: OllamaEmbeddingsRequest, request: Request):
 def _details(info: ModelInfo) -> dict:
     meta = info.metadata
     family = meta.get("family") or meta.get("architecture") or ""
-    return {"parent_model": "", "format": "gguf", "family": family,
-            "families": [family] if family else None,
-            "parameter_size": meta.get("parameter_size", ""),
-            "quantization_level": meta.get("quantization", "")}
+    return {"parent_model": "", "format": meta.get("format") or "gguf", "family": family,
+            "families": meta.get("families") or ([family] if family else None),
+            "parameter_size": meta.get("parameter_size") or "",
+            "quantization_level": meta.get("quantization") or ""}
 
 
-def _digest(info: ModelInfo) -> str:
-    return str(info.metadata.get("digest", ""))
+def _listed(app, entry: ModelEntry) -> dict:
+    """What /api/tags, /api/ps and /api/show share about a model."""
+    info = entry.info
+    return {"name": info.name, "model": info.name, "digest": model_digest(app, entry),
+            "details": _details(info)}
+
+
+def _modified_at(info: ModelInfo) -> str:
+    return info.metadata.get("modified_at") or _now()
+
+
+def _described(app, entries: list[ModelEntry]) -> list[dict]:
+    return [_listed(app, e) for e in entries]
 
 
 @router.get("/api/tags")
 async def tags(request: Request):
-    entries = await run_in_threadpool(model_entries, request.app.state.tierd)
-    return {"models": [{"name": e.info.name, "model": e.info.name, "modified_at": NEVER,
-                        "size": e.info.file_bytes, "digest": _digest(e.info),
-                        "details": _details(e.info)} for e in entries]}
+    """Each model once, with a digest of its own (a GGUF's is hashed on the first listing and
+    kept), when its file was written, its size and details."""
+    app = request.app.state.tierd
+    entries = await run_in_threadpool(model_entries, app)
+    listed = await run_in_threadpool(_described, app, entries)
+    return {"models": [{**shown, "modified_at": _modified_at(e.info), "size": e.info.file_bytes}
+                       for e, shown in zip(entries, listed)]}
 
 
 @router.get("/api/ps")
 async def ps(request: Request):
-    entries = await run_in_threadpool(model_entries, request.app.state.tierd)
-    return {"models": [{"name": e.info.name, "model": e.info.name, "size": e.loaded["bytes"],
-                        "digest": _digest(e.info), "details": _details(e.info),
-                        "expires_at": NEVER, "size_vram": e.loaded["bytes"],
+    app = request.app.state.tierd
+    entries = [e for e in await run_in_threadpool(model_entries, app) if e.loaded is not None]
+    listed = await run_in_threadpool(_described, app, entries)
+    return {"models": [{**shown, "size": e.loaded["bytes"], "expires_at": NEVER,
+                        "size_vram": e.loaded.get("gpu_bytes") or 0,
                         "context_length": e.loaded["context_length"]}
-                       for e in entries if e.loaded is not None]}
+                       for e, shown in zip(entries, listed)]}
+
+
+def _model_info(info: ModelInfo) -> dict:
+    """An Ollama host's own model_info; for a GGUF, its architecture facts under Ollama's keys."""
+    meta = info.metadata
+    if meta.get("model_info"):
+        return dict(meta["model_info"])
+    arch = meta.get("architecture") or meta.get("family") or "llama"
+    model_info = {"general.architecture": arch, f"{arch}.context_length": info.context_length}
+    if meta.get("parameter_count"):
+        model_info["general.parameter_count"] = meta["parameter_count"]
+    if meta.get("general_name"):
+        model_info["general.name"] = meta["general_name"]
+    for key in ("block_count", "embedding_length"):
+        if meta.get(key):
+            model_info[f"{arch}.{key}"] = meta[key]
+    for key in ("head_count", "head_count_kv", "key_length", "value_length"):
+        if meta.get(key):
+            model_info[f"{arch}.attention.{key}"] = meta[key]
+    if meta.get("pooling"):
+        model_info[f"{arch}.pooling_type"] = meta["pooling"]
+    return model_info
+
+
+def _modelfile(info: ModelInfo, template: str, parameters: str) -> str:
+    lines = ["# Modelfile generated by tierd", f"FROM {info.metadata.get('path') or info.name}"]
+    if template:
+        lines.append(f'TEMPLATE """{template}"""')
+    lines += [f"PARAMETER {line}" for line in parameters.splitlines() if line.strip()]
+    return "\n".join(lines) + "\n"
 
 
 @router.post("/api/show")
 async def show(body: OllamaShowRequest, request: Request):
-    entry = await run_in_threadpool(find_entry, request.app.state.tierd, body.model_name())
+    app = request.app.state.tierd
+    entry = await run_in_threadpool(find_entry, app, body.model_name())
     info = entry.info
-    arch = info.metadata.get("architecture") or info.metadata.get("family") or "llama"
-    model_info = {"general.architecture": arch, f"{arch}.context_length": info.context_length}
-    for key in ("block_count", "embedding_length"):
-        if key in info.metadata:
-            model_info[f"{arch}.{key}"] = info.metadata[key]
-    for key in ("head_count", "head_count_kv", "key_length", "value_length"):
-        if key in info.metadata:
-            model_info[f"{arch}.attention.{key}"] = info.metadata[key]
-    return {"modelfile": "", "parameters": "", "template": "", "details": _details(info),
-            "model_info": model_info, "capabilities": entry.capabilities,
-            "modified_at": NEVER}
+    listed = await run_in_threadpool(_listed, app, entry)
+    template = info.metadata.get("template") or ""
+    parameters = info.metadata.get("parameters") or ""
+    return {"modelfile": _modelfile(info, template, parameters), "parameters": parameters,
+            "template": template, "details": listed["details"], "digest": listed["digest"],
+            "model_info": _model_info(info), "capabilities": entry.capabilities,
+            "modified_at": _modified_at(info)}
 
 
 @router.get("/api/version")

@@ -1,4 +1,5 @@
-"""OpenAI-compatible endpoints: /v1/chat/completions, /v1/embeddings, /v1/models.
+"""OpenAI-compatible endpoints: /v1/chat/completions, the legacy /v1/completions,
+/v1/embeddings, /v1/models (the Responses API is tierd.faces.responses).
 
 `model` is an exact model, `tier:NAME`, `task:NAME` or `auto`; an `X-Tierd-Task` header names
 the task. Requests go through tierd.routing, and the reply's `model` field and X-Tierd-*
@@ -17,14 +18,18 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd.api.limits import check_embedding_inputs
 from tierd.api.streaming import collect, open_stream, run_cancellable
+from tierd.chat import completions as completions_shape
 from tierd.chat import openai as openai_shape
 from tierd.chat.reply import assemble
+from tierd.chat.request import BadField, ChatRequest
 from tierd.costs.keys import Caller
 from tierd.errors import TierdError, UnknownModel
-from tierd.faces.schemas import ChatCompletionRequest, EmbeddingRequest, as_list
-from tierd.faces.vectors import encoded, normalised
+from tierd.faces.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
+from tierd.faces.token_ids import texts_from_input
+from tierd.faces.vectors import encoded, shortened
 from tierd.routing.chains import catalog
-from tierd.routing.router import open_chat, route_embed
+from tierd.routing.router import RoutedEmbeddings, open_chat, route_embed
+from tierd.routing.service import unshortenable
 
 router = APIRouter(tags=["openai"])
 
@@ -73,47 +78,123 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         completion_id=completion_id, created=created, model=reply.answer.model,
         include_usage=bool(body.stream_options and body.stream_options.include_usage))
 
-    def sse_lines(events: list[dict]) -> str:
-        return "".join(f"data: {json.dumps(event)}\n\n" for event in events)
-
     async def sse():
         yield sse_lines(writer.start())
         try:
             async for chunk in stream:
                 yield sse_lines(writer.write(chunk))
         except TierdError as err:  # after the stream started: report in-band, as OpenAI does
-            yield f"data: {json.dumps({'error': {'message': str(err), 'type': 'api_error'}})}\n\n"
+            yield in_band_error(err)
         yield "data: [DONE]\n\n"
 
     return StreamingResponse(sse(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", **reply.headers()})
 
 
+def sse_lines(events: list[dict]) -> str:
+    return "".join(f"data: {json.dumps(event)}\n\n" for event in events)
+
+
+def in_band_error(err: TierdError) -> str:
+    return f"data: {json.dumps({'error': {'message': str(err), 'type': 'api_error'}})}\n\n"
+
+
+@router.post("/v1/completions")
+async def completions(body: CompletionRequest, request: Request):
+    """Raw text completion on an exact local model; each prompt of a list is one choice,
+    completed in turn (each its own ledger row)."""
+    app = request.app.state.tierd
+    fields = body.model_dump(exclude_unset=True)
+    prompts, options = completions_shape.prompts_from_completion(
+        {**fields, "max_tokens": body.max_tokens})
+    completion_id = f"cmpl-{uuid.uuid4().hex[:24]}"
+    created = int(time.time())
+
+    def start(prompt: str):
+        chat = ChatRequest.plain([{"role": "user", "content": prompt}], options)
+        return open_chat(app, body.model, task_header(request), chat, body.stream,
+                         raw_prompt=prompt, caller=caller_of(request), **request_ids(request))
+
+    if not body.stream:
+        replies, model = [], body.model
+        for prompt in prompts:
+            reply = await run_in_threadpool(start, prompt)
+            replies.append(assemble(await collect(reply.chunks)))
+            model = reply.answer.model
+        return JSONResponse(completions_shape.completion_body(
+            replies, prompts, completion_id=completion_id, created=created, model=model,
+            echo=body.echo), headers=reply.headers())
+
+    first = await run_in_threadpool(start, prompts[0])
+    stream = await open_stream(first.chunks)
+    writer = completions_shape.StreamWriter(
+        completion_id=completion_id, created=created, model=first.answer.model,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage))
+
+    async def sse():
+        nonlocal stream
+        try:
+            for index, prompt in enumerate(prompts):
+                if index:
+                    reply = await run_in_threadpool(start, prompt)
+                    stream = await open_stream(reply.chunks)
+                if body.echo:
+                    yield sse_lines(writer.echo(index, prompt))
+                async for chunk in stream:
+                    yield sse_lines(writer.write(index, chunk))
+            yield sse_lines(writer.end())
+        except TierdError as err:
+            yield in_band_error(err)
+        yield "data: [DONE]\n\n"
+
+    return StreamingResponse(sse(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", **first.headers()})
+
+
 @router.post("/v1/embeddings")
 async def embeddings(body: EmbeddingRequest, request: Request):
-    app = request.app.state.tierd
-    texts = as_list(body.input)
-    check_embedding_inputs(app.config, texts)
-    routed = await run_cancellable(lambda cancel: route_embed(
-        app, body.model, task_header(request), texts, cancel=cancel, caller=caller_of(request),
-        **request_ids(request)))
+    """Texts, or cl100k_base token ids (tierd.faces.token_ids); `dimensions` shortens the
+    vectors of models trained for it."""
+    texts = texts_from_input(body.input)
+    routed, vectors = await embed_texts(request, body.model, texts, body.dimensions)
     result = routed.embeddings
     return JSONResponse(
         {
             "object": "list",
             "data": [
-                {
-                    "object": "embedding",
-                    "index": i,
-                    "embedding": encoded(normalised(v), body.encoding_format),
-                }
-                for i, v in enumerate(result.vectors)
+                {"object": "embedding", "index": i,
+                 "embedding": encoded(v, body.encoding_format)}
+                for i, v in enumerate(vectors)
             ],
             "model": routed.answer.model,
             "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
         },
         headers=routed.headers(),
     )
+
+
+async def embed_texts(request: Request, model: str, texts: list[str],
+                      dimensions: int | None) -> tuple[RoutedEmbeddings, list[list[float]]]:
+    """Route `texts` to an embedding model; the vectors at unit length, shortened to
+    `dimensions` when given (refused, before anything runs, where a candidate of the route
+    was not trained to be shortened)."""
+    app = request.app.state.tierd
+    if dimensions is not None:
+        refused = await run_in_threadpool(unshortenable, app, model, task_header(request))
+        if refused:
+            raise BadField("dimensions", f"{', '.join(refused)} cannot shorten its vectors: "
+                                         "only models trained for it (Matryoshka, such as "
+                                         "nomic-embed-text or mxbai-embed-large, or one with "
+                                         "[[models]] matryoshka = true) can")
+    check_embedding_inputs(app.config, texts)
+    routed = await run_cancellable(lambda cancel: route_embed(
+        app, model, task_header(request), texts, cancel=cancel, caller=caller_of(request),
+        **request_ids(request)))
+    vectors = routed.embeddings.vectors
+    if dimensions is not None and vectors and dimensions > len(vectors[0]):
+        raise BadField("dimensions", f"{dimensions} is more than the {len(vectors[0])} "
+                                     f"dimensions of {routed.answer.model}")
+    return routed, [shortened(v, dimensions) for v in vectors]
 
 
 @router.get("/v1/models")

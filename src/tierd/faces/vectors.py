@@ -13,6 +13,12 @@ def normalised(vector: list[float]) -> list[float]:
     return [x / norm for x in vector] if norm else list(vector)
 
 
+def shortened(vector: list[float], dimensions: int | None) -> list[float]:
+    """The first `dimensions` of a vector at unit length (a Matryoshka model's shorter
+    embedding, as OpenAI shortens text-embedding-3's), or the whole vector at unit length."""
+    return normalised(vector[:dimensions] if dimensions else vector)
+
+
 def encoded(vector: list[float], encoding_format: str) -> list[float] | str:
     """OpenAI's `encoding_format`: a JSON list, or base64 of little-endian float32 (what the
     official Python client asks for by default)."""

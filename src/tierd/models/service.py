@@ -8,7 +8,10 @@ here once, so the CLI, the OpenAI and Ollama listings and the dashboard all say 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Literal
 
 from tierd import __version__
@@ -19,6 +22,8 @@ from tierd.models.inference import available_models
 from tierd.runtimes.base import FEATURES, Feature, ModelInfo
 from tierd.runtimes.ollama import PullProgress
 from tierd.runtimes.packaged import ensure_packaged, packaged_names
+
+log = logging.getLogger(__name__)
 
 Action = Literal["load", "unload", "pin", "unpin"]
 
@@ -75,6 +80,21 @@ def find_entry(app: Tierd, name: str) -> ModelEntry:
         if entry.info.name == name:
             return entry
     raise UnknownModel(name, [e.info.name for e in entries])
+
+
+def model_digest(app: Tierd, entry: ModelEntry) -> str:
+    """A stable digest that tells models apart (Ollama's `digest`): an Ollama host's own, else
+    the SHA-256 of the model's GGUF file, hashed once per version of the file and stored."""
+    meta = entry.info.metadata
+    if meta.get("digest"):
+        return str(meta["digest"])
+    if meta.get("path"):
+        try:
+            return app.digests.digest(Path(meta["path"]))
+        except OSError as err:
+            log.warning("could not hash %s for its digest: %s", meta["path"], err)
+    # Nothing to hash: distinct and stable still, from where the model is and its name.
+    return hashlib.sha256(f"{entry.host}/{entry.info.name}".encode()).hexdigest()
 
 
 def list_models(app: Tierd) -> dict:

@@ -71,9 +71,33 @@ def render_chat(
         stop = rendered.stop or []
         return ChatPrompt(rendered.prompt, (stop,) if isinstance(stop, str) else tuple(stop),
                           "gguf", "native" if native else "generic")
-    if architecture.startswith("gemma"):
-        return ChatPrompt(_gemma(messages), ("<end_of_turn>",), "gemma")
-    return ChatPrompt(_chatml(messages), ("<|im_end|>",), "chatml")
+    if fallback_format(architecture) == "gemma":
+        return ChatPrompt(_gemma(messages), FALLBACK_STOPS["gemma"], "gemma")
+    return ChatPrompt(_chatml(messages), FALLBACK_STOPS["chatml"], "chatml")
+
+
+FALLBACK_STOPS = {"gemma": ("<end_of_turn>",), "chatml": ("<|im_end|>",)}
+"""What ends a reply in each fallback format, besides the model's end-of-generation tokens."""
+FALLBACK_TEMPLATES = {
+    "gemma": ("{{- range .Messages }}<start_of_turn>{{ if eq .Role \"assistant\" }}model"
+              "{{ else }}user{{ end }}\n{{ .Content }}<end_of_turn>\n{{ end }}"
+              "<start_of_turn>model\n"),
+    "chatml": ("{{- range .Messages }}<|im_start|>{{ .Role }}\n{{ .Content }}<|im_end|>\n"
+               "{{ end }}<|im_start|>assistant\n"),
+}
+"""The fallback formats written as Ollama writes its templates, for `/api/show` (system text
+joins Gemma's first user turn, as `_gemma` does)."""
+
+
+def fallback_format(architecture: str) -> Literal["gemma", "chatml"]:
+    """The turn format for a model whose file carries no chat template."""
+    return "gemma" if architecture.startswith("gemma") else "chatml"
+
+
+def listed_template(architecture: str, gguf_template: str | None) -> str:
+    """The template a model is prompted with, as `/api/show` lists it: the file's own (Jinja),
+    else the fallback format's."""
+    return gguf_template or FALLBACK_TEMPLATES[fallback_format(architecture)]
 
 
 @functools.lru_cache(maxsize=16)

@@ -34,6 +34,7 @@ from __future__ import annotations
 import codecs
 import ctypes
 import dataclasses
+import datetime as dt
 import logging
 import re
 import threading
@@ -61,7 +62,13 @@ from tierd.runtimes.base import (
     Offload,
     Timings,
 )
-from tierd.runtimes.chat_template import ChatPrompt, render_chat
+from tierd.runtimes.chat_template import (
+    FALLBACK_STOPS,
+    ChatPrompt,
+    fallback_format,
+    listed_template,
+    render_chat,
+)
 from tierd.runtimes.constrained import Decoding, decoding_for, read_reply
 from tierd.runtimes.gguf_meta import GGUFMetadata, read_gguf_metadata
 from tierd.runtimes.packaged import PREFIX as PACKAGED_PREFIX
@@ -216,7 +223,7 @@ class EmbeddedRuntime:
                     capability=_capability(meta),
                     file_bytes=meta.file_bytes,
                     context_length=meta.context_length,
-                    metadata={**meta.as_model_metadata(), "path": str(meta.path)},
+                    metadata={**meta.as_model_metadata(), **_listing(meta)},
                     features=_features(meta),
                 )
             )
@@ -570,6 +577,22 @@ def _token_text(llm: Llama, token: int) -> str:
     if token < 0:
         return ""
     return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def _listing(meta: GGUFMetadata) -> dict:
+    """What Ollama's listings say of a model: its file, when that was written, the template
+    it is prompted with and the sampling it runs with when a request sets none."""
+    modified = dt.datetime.fromtimestamp(meta.path.stat().st_mtime, dt.timezone.utc)
+    if meta.is_embedding_model:
+        return {"path": str(meta.path), "modified_at": modified.isoformat(),
+                "template": "{{ .Prompt }}", "parameters": ""}
+    parameters = [f"temperature {_DEFAULT_TEMPERATURE}", f"top_p {_DEFAULT_TOP_P}"]
+    if not meta.chat_template:
+        parameters += [f'stop "{stop}"' for stop in FALLBACK_STOPS[
+            fallback_format(meta.architecture)]]
+    return {"path": str(meta.path), "modified_at": modified.isoformat(),
+            "template": listed_template(meta.architecture, meta.chat_template),
+            "parameters": "\n".join(parameters)}
 
 
 def _capability(meta: GGUFMetadata) -> Capability:

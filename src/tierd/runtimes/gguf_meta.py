@@ -53,6 +53,12 @@ class GGUFMetadata:
     pooling: str | None
     """"mean", "cls", ... for embedding models; None when the file declares no pooling."""
     chat_template: str | None
+    parameter_count: int = 0
+    """Weights in all tensors (what Ollama's `parameter_size` says, as "268.10M")."""
+
+    @property
+    def parameter_size(self) -> str:
+        return human_count(self.parameter_count)
 
     @property
     def has_chat_template(self) -> bool:
@@ -78,6 +84,9 @@ class GGUFMetadata:
             "pooling": self.pooling,
             "has_chat_template": self.has_chat_template,
             "tensor_bytes": self.tensor_data_bytes,
+            "parameter_count": self.parameter_count,
+            "parameter_size": self.parameter_size,
+            "general_name": self.name,
         }
 
 
@@ -183,6 +192,7 @@ def _parse(path: Path, data: mmap.mmap, file_bytes: int) -> GGUFMetadata:
 
         stage = f"{tensor_count} tensors"
         tensor_data_bytes = 0
+        parameter_count = 0
         data_end = 0
         for _ in range(tensor_count):
             cursor.skip_string()
@@ -192,6 +202,7 @@ def _parse(path: Path, data: mmap.mmap, file_bytes: int) -> GGUFMetadata:
             offset = cursor.scalar("<Q")
             nbytes = _tensor_bytes(path, dims, ggml_type)
             tensor_data_bytes += nbytes
+            parameter_count += _elements(dims)
             data_end = max(data_end, offset + nbytes)
     except _Truncated:
         raise ModelFileError(
@@ -207,7 +218,8 @@ def _parse(path: Path, data: mmap.mmap, file_bytes: int) -> GGUFMetadata:
             f"{path} is truncated: its {tensor_count} tensors need "
             f"{data_start + data_end} bytes but the file ends at byte {file_bytes}"
         )
-    return _metadata(path, fields, file_bytes, tensor_count, tensor_data_bytes)
+    return _metadata(path, fields, file_bytes, tensor_count, tensor_data_bytes,
+                     parameter_count)
 
 
 def _tensor_bytes(path: Path, dims: list[int], ggml_type: int) -> int:
@@ -215,14 +227,29 @@ def _tensor_bytes(path: Path, dims: list[int], ggml_type: int) -> int:
         block_size, type_size = GGML_QUANT_SIZES[GGMLQuantizationType(ggml_type)]
     except (ValueError, KeyError):
         raise ModelFileError(f"{path} uses unknown tensor type {ggml_type}") from None
+    return _elements(dims) // block_size * type_size
+
+
+def _elements(dims: list[int]) -> int:
     elements = 1
     for dim in dims:
         elements *= dim
-    return elements // block_size * type_size
+    return elements
+
+
+def human_count(count: int) -> str:
+    """A parameter count as Ollama writes it: 268.10M, 7.6B, 8B, 33K."""
+    for scale, suffix, decimals in ((10**9, "B", 1), (10**6, "M", 2)):
+        if count >= scale:
+            value = count / scale
+            return f"{value:.0f}{suffix}" if value == int(value) else \
+                f"{value:.{decimals}f}{suffix}"
+    return f"{count / 1000:.0f}K" if count >= 1000 else str(count)
 
 
 def _metadata(
-    path: Path, fields: dict, file_bytes: int, tensor_count: int, tensor_data_bytes: int
+    path: Path, fields: dict, file_bytes: int, tensor_count: int, tensor_data_bytes: int,
+    parameter_count: int = 0,
 ) -> GGUFMetadata:
     arch = fields.get("general.architecture")
     if not isinstance(arch, str):
@@ -255,6 +282,7 @@ def _metadata(
         quantization=_quantization_name(fields.get("general.file_type")),
         pooling=None if pooling_id is None else _POOLING_NAMES.get(int(pooling_id), "unknown"),
         chat_template=template if isinstance(template, str) and template.strip() else None,
+        parameter_count=parameter_count,
     )
 
 

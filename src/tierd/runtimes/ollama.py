@@ -627,7 +627,15 @@ def _model_info(name: str, entry: Any, show: ollama.ShowResponse) -> ModelInfo:
         "value_length": fact("attention.value_length"),
         "quantization": details.quantization_level if details else None,
         "family": family or None,
+        # What tierd's Ollama face lists, as the host itself says it.
         "digest": entry.digest,
+        "modified_at": entry.modified_at.isoformat() if entry.modified_at else None,
+        "parameter_size": details.parameter_size if details else None,
+        "format": details.format if details else None,
+        "families": list(details.families) if details and details.families else None,
+        "template": show.template,
+        "parameters": show.parameters,
+        "model_info": dict(facts) or None,
     }
     capability = _capability(show.capabilities, arch, family)
     return ModelInfo(

@@ -1,0 +1,78 @@
+"""Anthropic's Messages API: `/v1/messages` and `/v1/messages/count_tokens`, so the `anthropic`
+SDK and tools built on Claude's API (agents, editors that take `ANTHROPIC_BASE_URL`) can be
+served by any model tierd routes to, a local one included.
+
+`model` routes as everywhere else (an exact model, `tier:NAME`, `task:NAME`, `auto`, the
+`X-Tierd-Task` header); the body is translated both ways by tierd.chat.anthropic, the same
+translation the Anthropic provider runtime uses. Errors are in Anthropic's shape (see
+tierd.api.errors), in-band ones too (an `error` event).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from tierd.api.errors import error_body
+from tierd.api.streaming import collect, open_stream
+from tierd.chat import anthropic as anthropic_shape
+from tierd.chat.reply import assemble
+from tierd.errors import TierdError
+from tierd.faces.openai import caller_of, request_ids, task_header
+from tierd.faces.schemas import CountTokensRequest, MessagesRequest
+from tierd.routing.router import open_chat
+from tierd.routing.service import count_prompt_tokens
+
+router = APIRouter(tags=["anthropic"])
+
+
+def _events(pairs: list[tuple[str, dict]]) -> str:
+    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in pairs)
+
+
+@router.post("/v1/messages")
+async def messages(body: MessagesRequest, request: Request):
+    app = request.app.state.tierd
+    chat = anthropic_shape.request_from_anthropic(
+        body.model_dump(exclude_unset=True, by_alias=True))
+    message_id = f"msg_{uuid.uuid4().hex[:24]}"
+    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
+                                                      chat, body.stream,
+                                                      caller=caller_of(request),
+                                                      **request_ids(request)))
+    if not body.stream:
+        chunks = await collect(reply.chunks)
+        return JSONResponse(anthropic_shape.message_body(
+            assemble(chunks), message_id=message_id, model=reply.answer.model),
+            headers=reply.headers())
+
+    stream = await open_stream(reply.chunks)
+    writer = anthropic_shape.StreamWriter(message_id=message_id, model=reply.answer.model)
+
+    async def sse():
+        yield _events(writer.start())
+        try:
+            async for chunk in stream:
+                yield _events(writer.write(chunk))
+        except TierdError as err:  # after the stream started: an error event, as Anthropic does
+            yield _events([("error", error_body("anthropic", err.http_status, str(err)))])
+
+    return StreamingResponse(sse(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", **reply.headers()})
+
+
+@router.post("/v1/messages/count_tokens")
+async def count_tokens(body: CountTokensRequest, request: Request):
+    """The prompt's tokens (system, messages and tools) as the model that would serve it
+    first counts them: its own tokenizer for a local model, the provider's count for a cloud
+    one."""
+    app = request.app.state.tierd
+    chat = anthropic_shape.request_from_anthropic(
+        body.model_dump(exclude_unset=True, by_alias=True))
+    tokens = await run_in_threadpool(count_prompt_tokens, app, body.model,
+                                     task_header(request), chat)
+    return {"input_tokens": tokens}

@@ -1,0 +1,64 @@
+"""OpenAI's Responses API, `/v1/responses`, stateless: the default of current OpenAI SDK
+examples and of several agent frameworks.
+
+`model` routes as on `/v1/chat/completions`; the body and the reply are translated by
+tierd.chat.responses. Nothing is stored: `previous_response_id` and `store: true` are 400s.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from tierd.api.streaming import collect, open_stream
+from tierd.chat import responses as responses_shape
+from tierd.chat.reply import assemble
+from tierd.errors import TierdError
+from tierd.faces.openai import caller_of, request_ids, task_header
+from tierd.faces.schemas import ResponsesRequest
+from tierd.routing.router import open_chat
+
+router = APIRouter(tags=["openai"])
+
+
+def _events(events: list[dict]) -> str:
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+
+
+@router.post("/v1/responses")
+async def create_response(body: ResponsesRequest, request: Request):
+    app = request.app.state.tierd
+    fields = body.model_dump(exclude_unset=True, by_alias=True)
+    chat = responses_shape.request_from_responses(fields)
+    created = int(time.time())
+    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
+                                                      chat, body.stream,
+                                                      caller=caller_of(request),
+                                                      **request_ids(request)))
+
+    def head() -> dict:  # once the first chunk came: then the model that answers is known
+        return responses_shape.head(fields, response_id=responses_shape.new_response_id(),
+                                    created=created, model=reply.answer.model)
+
+    if not body.stream:
+        chunks = await collect(reply.chunks)
+        return JSONResponse(responses_shape.response_body(assemble(chunks), head()),
+                            headers=reply.headers())
+
+    stream = await open_stream(reply.chunks)
+    writer = responses_shape.StreamWriter(head())
+
+    async def sse():
+        yield _events(writer.start())
+        try:
+            async for chunk in stream:
+                yield _events(writer.write(chunk))
+        except TierdError as err:  # after the stream started: the response failed, in-band
+            yield _events(writer.failed(str(err)))
+
+    return StreamingResponse(sse(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", **reply.headers()})
