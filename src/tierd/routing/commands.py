@@ -51,8 +51,8 @@ def _explain(args: argparse.Namespace) -> int:
     print(f"needs:  {', '.join(decision['needs'])}")
     if decision["warning"]:
         print(f"note:   {decision['warning']}")
-    for n, candidate in enumerate(decision["candidates"], 1):
-        print(f"  {n}. {candidate}")
+    for n, (candidate, now) in enumerate(zip(decision["candidates"], decision["standing"]), 1):
+        print(f"  {n}. {candidate}  ({now})")
     for skipped in decision["skipped"]:
         print(f"  skipped {skipped['entry']}: {skipped['reason']}")
     return 0

@@ -7,7 +7,7 @@ from typing import Iterable
 from tierd.app import Tierd
 from tierd.chat.capabilities import shortens
 from tierd.chat.request import ChatRequest
-from tierd.routing.router import resolve_route
+from tierd.routing.router import resolve_route, standing
 from tierd.runtimes.base import Feature
 
 
@@ -22,7 +22,8 @@ def explain(app: Tierd, model: str, header_task: str | None, messages: list[dict
     skipped += [{"entry": label, "reason": reason} for label, reason in route.unfit]
     return {"task": route.task, "tier": route.tier, "reason": route.reason,
             "warning": route.warning, "needs": sorted(wanted),
-            "candidates": [c.label for c in route.candidates], "skipped": skipped,
+            "candidates": [c.label for c in route.candidates],
+            "standing": [standing(app, c) for c in route.candidates], "skipped": skipped,
             "max_wait": route.max_wait}
 
 
