@@ -14,7 +14,11 @@ from tierd.config import parse_text
 from tierd.costs.ledger import Ledger
 from tierd.db import Schema, SchemaTooNew, connect, execute_script, migrate, schema_versions
 from tierd.index import store
+from tierd.index.build import build_index
+from tierd.index.chunking import CHUNKER_VERSION
+from tierd.index.embedder import hashing_embedder
 from tierd.index.search import active_model, search
+from tierd.index.sources import SourceSpec
 from tierd.jobs import history
 from tierd.models.footprints import FootprintStore, Measured
 
@@ -70,6 +74,16 @@ def test_an_index_db_from_the_previous_release_migrates_and_still_searches(state
     assert active_model(conn) == "embedded:local:packaged:all-minilm"
     [hit] = search(conn, "backups", None, k=5)
     assert (hit.source, hit.path, hit.start_line) == ("notes", "a.md", 1)
+    # The next build writes into the migrated tables: chunker version, headers.
+    # (tests/test_index_upgrade.py shows an unchanged file is chunked again too.)
+    notes = state_dir / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# Backups\nhello backups\n")
+    embedder = hashing_embedder(4, "embedded:local:packaged:all-minilm")
+    built = build_index(conn, [SourceSpec("notes", str(notes))], embedder)
+    assert (built.files_indexed, built.errors) == (1, [])
+    assert conn.execute("SELECT chunker FROM files").fetchone()[0] == CHUNKER_VERSION
+    assert conn.execute("SELECT header FROM chunks").fetchone()[0] == "a.md\nBackups"
 
 
 def test_a_database_from_a_newer_tierd_is_refused(tmp_path):

@@ -533,6 +533,12 @@ class IndexConfig:
     """Model writing the summaries; empty routes them as the `summarize` task (local first)."""
     batch_size: int = 64
     """Texts per embedding call: runtimes are many times faster with a batch."""
+    query_prefix: str | None = None
+    """Put before each query embedded for search; unset: tierd's table of known embedding
+    models decides (tierd.index.prefixes), "" sends none."""
+    document_prefix: str | None = None
+    """Put before each chunk embedded into the index (unset: the table decides). Changing it
+    re-embeds the index, as changing the model does."""
     sources: tuple[IndexSourceConfig, ...] = ()
 
 
