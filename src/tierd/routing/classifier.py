@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 INSTRUCTION_CHARS = 400
 """The longest line that still reads as an instruction rather than pasted material."""
@@ -297,6 +297,7 @@ _CODE_VERB = _any(
 _ORCHESTRATE = _any(
     r"\bplan (?:the |my |our )?(?:next )?(?:steps|work|sequence|execution|it)",
     r"\bnext (?:action|steps?|move)\b", r"\bbreak (?:this|it|the \w+) (?:\w+ )?(?:down|into)",
+    r"\bbreak down\b[^.?!\n]{0,60}\binto (?:steps|tasks|sub-?tasks|phases|parts)",
     r"\bdecompose", r"\bsub-?tasks?", r"\bsub-?questions", r"\bsub-?agents?", r"\bagents?\b",
     r"\bdelegate", r"\bcoordinat", r"\borchestrat", r"\bspecialist", r"\bwhich tools?\b",
     r"\b(?:pick|choose|select) (?:the |a )?tools?", r"\btool calls?\b", r"\bworkflow\b", r"\bdag\b",
@@ -430,8 +431,10 @@ _SCAN = _any(
 
 _CODING_AGENT = _any(r"\bcoding agent", r"\bsoftware engineer", r"\bgit repositor", r"\bcodebase",
                      r"\brun_tests", r"\bwrite_file")
-_TOOL_AGENT = _any(r"\btools?\b", r"\bfunction calling", r"\byou can call", r"\bagents?\b",
-                   r"\bplanner", r"\borchestrator", r"\bsupervisor", r"\baction input")
+_TOOL_AGENT = _any(r"\btools?\b", r"\bfunction calling", r"\bfunction call", r"\bfunctions?:",
+                   r"\b(?:use|call) (?:these|the following) functions", r"\byou can call",
+                   r"\bagents?\b", r"\bplanner", r"\borchestrator", r"\bsupervisor",
+                   r"\baction input")
 
 
 def _has_code(text: str) -> bool:
