@@ -248,6 +248,10 @@ class RoutingTasks:
     summarize: TierName = "local"
     scan: TierName = "local"
     embed: TierName = "local"
+    repo_scan: TierName = "cheap"
+    bulk_edit: TierName = "cheap"
+    boilerplate: TierName = "cheap"
+    test_gen: TierName = "cheap"
     chat: TierName = "mid"
     orchestrate: TierName = "mid"
     code: TierName = "code"
@@ -257,9 +261,9 @@ class RoutingTasks:
     final_review: TierName = "frontier"
 
 
-TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed", "chat",
-                   "orchestrate", "code", "code_review", "writing", "architecture",
-                   "final_review"]
+TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed", "repo_scan",
+                   "bulk_edit", "boilerplate", "test_gen", "chat", "orchestrate", "code",
+                   "code_review", "writing", "architecture", "final_review"]
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from tierd.routing.tasks import (
     TIERS,
     check_task,
     check_tier,
+    own_tier,
     tier_config,
     tier_of_task,
 )
@@ -144,8 +145,7 @@ def _enforced(app: Tierd, task: str, tier: str) -> tuple[str, str | None]:
     if task not in MECHANICAL_TASKS or tier not in STRONG_TIERS:
         return tier, None
     mode = app.config.routing.enforce
-    own = tier_of_task(app.config, task)
-    own = own if own not in STRONG_TIERS else "local"
+    own = own_tier(app.config, task)
     if mode == "enforce":
         return own, f"routing.enforce: {task} is mechanical, sent to tier {own} instead of {tier}"
     if mode == "warn":
