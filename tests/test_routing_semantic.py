@@ -12,11 +12,14 @@ import pytest
 from tierd.routing import semantic
 from tierd.routing.classifier import DEFAULT_RULE, Classification
 from tierd.routing.semantic import (
+    NEAR_DUPLICATE,
     LabelledPrompt,
     build_index,
     combine,
     compare,
     decide,
+    digest,
+    index_from_vectors,
     instruction_text,
     load_labelled,
     semantic_classify,
@@ -192,6 +195,58 @@ def test_a_prompt_a_rule_knows_costs_no_embedding():
                        always_compare=True)
     assert explained.source == "rule" and explained.semantic.best == "extract"
     assert "the exemplars say best extract" in explained.reason
+
+
+# -- the user's exemplars: near-duplicates overrule the rules -----------------------------------
+
+def _with_user_exemplar(task: str, text: str, source: str = "taught"):
+    """TOY_INDEX plus one exemplar a user gave."""
+    [vector] = _keyword_embed([instruction_text(_user(text))])
+    return index_from_vectors(TOY_INDEX.ids + (f"{source}:1",), TOY_INDEX.tasks + (task,),
+                              TOY_INDEX.sources + (source,),
+                              np.vstack([TOY_INDEX.vectors, np.asarray([vector], np.float32)]))
+
+
+def test_a_near_duplicate_of_a_taught_exemplar_overrules_the_rule():
+    index = _with_user_exemplar("summarize", "Scan the invoice log")
+    decision = decide(_user("Scan the invoice log!"), index, _keyword_embed)
+    assert decision.rule.task == "scan"  # the rule still says scan
+    assert (decision.task, decision.source) == ("summarize", "taught")
+    assert decision.semantic.duplicate_of.similarity >= NEAR_DUPLICATE
+    assert decision.reason.startswith("a near-duplicate of taught exemplar taught:1")
+    assert "over rule scan" in decision.reason
+
+
+def test_a_prompt_that_is_only_similar_keeps_its_rule():
+    index = _with_user_exemplar("summarize", "Scan the invoice log")
+    decision = decide(_user("Scan this log for timeouts"), index, _keyword_embed)
+    assert decision.semantic.duplicate_of is None
+    assert (decision.task, decision.source) == ("scan", "rule")
+
+
+def test_with_user_exemplars_every_prompt_is_embedded_and_without_them_not():
+    embedded: list[str] = []
+
+    def recording(texts: list[str]) -> list[list[float]]:
+        embedded.extend(texts)
+        return _keyword_embed(texts)
+
+    decide(_user("Summarize this thread"), TOY_INDEX, recording)
+    assert embedded == []
+    decide(_user("Summarize this thread"), _with_user_exemplar("extract", "invoice"), recording)
+    assert embedded == ["Summarize this thread"]
+
+
+def test_user_exemplars_join_the_centroids_too():
+    index = _with_user_exemplar("orchestrate", "log essay invoice")
+    assert "orchestrate" in index.task_names and index.sources[-1] == "taught"
+    assert list(index.user_rows) == [len(index.ids) - 1]
+
+
+def test_the_stored_hash_is_short_and_stable():
+    assert digest("Extract every date.") == digest("Extract every date.")
+    assert len(digest("Extract every date.")) == 16
+    assert digest("Extract every date.") != digest("Extract every date!")
 
 
 # -- the real model on the test part ----------------------------------------------------------

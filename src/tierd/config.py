@@ -272,11 +272,22 @@ class RoutingConfig:
     """A mechanical task sent to a strong tier (mid, code, frontier): allow it, allow it and
     warn, or send it to its own tier."""
     default_task: TaskName = "chat"
-    """The task of a prompt no classifier rule recognises."""
+    """The task of a prompt neither a classifier rule nor the exemplars recognise."""
     cooldown: float = 30.0
     """Seconds a candidate that failed (refused, timed out, 5xx) is skipped."""
     cache_ttl: float = 3600.0
     """Seconds an identical request is answered from the response cache; 0 turns it off."""
+    classifier_model: str = ""
+    """The embedding model the exemplar classifier embeds prompts with; empty means
+    index.embedding_model (the one the box already keeps for the index)."""
+    classifier_margin: float = 0.02
+    """Lead of the best task's centroid over the runner-up below which the exemplars abstain
+    to default_task (cosine similarity; tuned for MiniLM)."""
+    learn: bool = True
+    """Keep requests that name their task (`task:NAME`, X-Tierd-Task) as exemplars."""
+    learn_text: bool = False
+    """Keep the instruction text of learned exemplars too; off, only its embedding and a short
+    hash are kept."""
     tiers: RoutingTiers = field(default_factory=RoutingTiers)
     tasks: RoutingTasks = field(default_factory=RoutingTasks)
 
@@ -487,6 +498,9 @@ def _check_references(config: Config) -> list[str]:
         problems.append("server.queue_timeout: must be more than 0 seconds")
     if config.server.shutdown_grace < 0:
         problems.append("server.shutdown_grace: must be 0 seconds or more")
+    if not 0 <= config.routing.classifier_margin < 1:
+        problems.append(f"routing.classifier_margin: {config.routing.classifier_margin} is not "
+                        "between 0 and 1 (a difference of cosine similarities, e.g. 0.02)")
     problems.extend(_check_cloud(config))
     problems.extend(_check_jobs_and_index(config))
     return problems

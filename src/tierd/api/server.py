@@ -32,6 +32,7 @@ from tierd.index import routes as index_routes
 from tierd.jobs import routes as job_routes
 from tierd.models import routes as model_routes
 from tierd.net import ListenAddress
+from tierd.routing import routes as routing_routes
 from tierd.sizes import format_size
 
 log = logging.getLogger("tierd.api")
@@ -91,7 +92,7 @@ def create_app(tierd: Tierd) -> FastAPI:
     api.state.metrics_registry, http_metrics = build_registry(tierd)
     install_error_handlers(api)
     for routes in (openai, ollama, health, model_routes, job_routes, index_routes, cost_routes,
-                   bench_routes, dashboard_routes):
+                   bench_routes, routing_routes, dashboard_routes):
         api.include_router(routes.router)
     # Each add_middleware wraps the ones before it: the request log sees every answer, CORS
     # answers preflights (which carry no token) before auth, auth runs before any body is read.

@@ -109,7 +109,7 @@ async def generate(body: OllamaGenerateRequest, request: Request):
     messages.append({"role": "user", "content": body.prompt})
     reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
                                     messages, options, body.stream, request_id(request),
-                                    body.prompt if body.raw else None)
+                                    body.prompt if body.raw else None, learn=True)
     if body.stream:
         stream = await open_stream(reply.chunks)
         return _ndjson(stream, reply.answer.model, lambda text: {"response": text},
@@ -129,7 +129,8 @@ async def chat(body: OllamaChatRequest, request: Request):
     messages = [{"role": m.role, "content": m.content} for m in body.messages]
     options = _options(body.options)
     reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
-                                    messages, options, body.stream, request_id(request))
+                                    messages, options, body.stream, request_id(request),
+                                    learn=True)
     message = lambda text: {"message": {"role": "assistant", "content": text}}  # noqa: E731
     if body.stream:
         stream = await open_stream(reply.chunks)

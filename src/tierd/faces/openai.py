@@ -68,7 +68,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     created = int(time.time())
 
     reply = await run_in_threadpool(open_chat, app, body.model, task_header(request),
-                                    messages, options, body.stream, request_id(request))
+                                    messages, options, body.stream, request_id(request),
+                                    learn=True)
 
     if not body.stream:
         chunks = await collect(reply.chunks)

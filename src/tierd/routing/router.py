@@ -44,7 +44,7 @@ from tierd.errors import (
 from tierd.models import inference
 from tierd.routing.cache import CachedReply, cache_key
 from tierd.routing.chains import Candidate, Skipped, catalog, offered_models, resolve_entry
-from tierd.routing.classifier import classify
+from tierd.routing.semantic import Decision
 from tierd.routing.tasks import (
     AUTO,
     MECHANICAL_TASKS,
@@ -71,6 +71,11 @@ class NoUsableCandidate(TierdError):
 
     http_status = 503
 
+    def __init__(self, message: str, route: Route):
+        self.route = route
+        """The decision up to the empty chain, for `route explain` to show."""
+        super().__init__(message)
+
 
 class ChainExhausted(TierdError):
     """Every candidate was tried and failed (or was cooling down, or over budget)."""
@@ -94,6 +99,10 @@ class Route:
     exact: bool = False
     key: str = ""
     """What the caller asked for, for the response cache."""
+    decision: Decision | None = None
+    """The classifier's decision, when it picked the task (the rule, the exemplars, why)."""
+    explicit_task: bool = False
+    """The caller named the task (`task:NAME` or X-Tierd-Task): a label routing.learn keeps."""
 
 
 @dataclass(frozen=True)
@@ -156,27 +165,32 @@ def _enforced(app: Tierd, task: str, tier: str) -> tuple[str, str | None]:
 
 def resolve_route(app: Tierd, model: str, header_task: str | None = None,
                   messages: list[dict] | None = None,
-                  capability: Capability = "generate") -> Route:
+                  capability: Capability = "generate", explain: bool = False) -> Route:
     """Decide task, tier and chain for a request. Unknown tiers, tasks and models raise
     4xx errors naming the known ones; a tier with no usable candidate raises
-    NoUsableCandidate naming what to configure."""
-    routing = app.config.routing
+    NoUsableCandidate naming what to configure. `explain` consults the exemplars even where a
+    rule decides, to show both signals."""
     task = check_task(header_task, "X-Tierd-Task") if header_task else None
     task_reason = "X-Tierd-Task header" if task else ""
+    decision: Decision | None = None
 
-    def pick_task() -> tuple[str, str]:
+    def pick_task(exemplars: bool = True) -> tuple[str, str]:
+        nonlocal decision
         if task:
             return task, task_reason
         if capability == "embed":
             return "embed", "an embeddings request"
-        found = classify(messages or [], routing.default_task)
-        return found.task, f"classifier rule {found.rule}"
+        decision = app.exemplars.decide(app, messages or [], explain, exemplars)
+        if decision.source == "rule":
+            return decision.task, f"classifier rule {decision.rule.rule}"
+        return decision.task, f"classifier ({decision.source}): {decision.reason}"
 
+    explicit = bool(task)
     if model.startswith("task:"):
         chosen = check_task(model.removeprefix("task:"), "model")
         tier = tier_of_task(app.config, chosen)
         reason = f"model {model}: task {chosen} runs on tier {tier}"
-        task = chosen
+        task, explicit = chosen, True
     elif model.startswith("tier:"):
         tier = check_tier(model.removeprefix("tier:"))
         task, why = pick_task()
@@ -187,18 +201,24 @@ def resolve_route(app: Tierd, model: str, header_task: str | None = None,
         reason = f"task {task} from {why}; it runs on tier {tier}"
     else:
         candidate = _exact(app, model, capability)
-        task, why = pick_task()
+        # The caller chose the model: the task only labels the ledger row, which the rules
+        # can do without an embedding.
+        task, why = pick_task(exemplars=False)
         return Route(task, _tier_listing(app, candidate), (candidate,),
-                     f"exact model {model}; task {task} from {why}", exact=True, key=model)
+                     f"exact model {model}; task {task} from {why}", exact=True, key=model,
+                     decision=decision, explicit_task=explicit)
     tier, warning = _enforced(app, task, tier)
     candidates, skipped = _chain(app, tier, capability)
+    route = Route(task, tier, candidates, reason, skipped,
+                  tier_config(app.config, tier).max_wait, warning, key=model, decision=decision,
+                  explicit_task=explicit)
     if not candidates:
         listed = "; ".join(f"{s.entry}: {s.reason}" for s in skipped) or "the chain is empty"
         raise NoUsableCandidate(
             f"tier {tier} (for task {task}) has no usable {capability} candidate — {listed}. "
-            f"Configure one of those, or list a local model in routing.tiers.{tier}.candidates")
-    return Route(task, tier, candidates, reason, skipped, tier_config(app.config, tier).max_wait,
-                 warning, key=model)
+            f"Configure one of those, or list a local model in routing.tiers.{tier}.candidates",
+            route)
+    return route
 
 
 # ---------------------------------------------------------------------------------------------
@@ -517,14 +537,18 @@ def new_request_id() -> str:
 
 def open_chat(app: Tierd, model: str, header_task: str | None, messages: list[dict],
               options: GenerateOptions, stream: bool, request_id: str | None = None,
-              raw_prompt: str | None = None) -> RoutedReply:
-    """Resolve the route (raising 4xx errors now) and return the reply, not yet started."""
+              raw_prompt: str | None = None, learn: bool = False) -> RoutedReply:
+    """Resolve the route (raising 4xx errors now) and return the reply, not yet started.
+    `learn`: a client's request (not tierd's own, such as the index's summaries), whose
+    named task routing.learn may keep as an exemplar."""
     route = resolve_route(app, model, header_task, messages)
     if raw_prompt is not None and not (route.exact and route.candidates[0].kind == "local"):
         raise TierdError(f"raw generation needs an exact local model, not {model!r}: tiers "
                          "and cloud models apply a chat template")
     if route.warning:
         log.warning("%s", route.warning)
+    if learn and route.explicit_task and raw_prompt is None:
+        app.exemplars.learn(app, messages, route.task)
     return RoutedReply(app, route, messages, options, request_id or new_request_id(), stream,
                        raw_prompt)
 

@@ -15,12 +15,21 @@ lines of the last user message — because pasted material says nothing about wh
 it, and because embedding cost grows with length (about 0.23 ms per token for MiniLM on two
 CPU cores), so a few dozen words keep the whole decision within the latency budget.
 
+Exemplars the user gave — taught with `tierd route teach`, or learned from requests that named
+their task — rank above the rules for a prompt that is a near-duplicate of one of them: a user
+teaches tierd where it routed wrong, and most wrong routes on prompts written for no rule are a
+rule that fired on the wrong words. Only near-duplicates count (NEAR_DUPLICATE), so one taught
+prompt moves its look-alikes and nothing else; further away, user exemplars join the centroids
+like the shipped ones.
+
 The module is pure: the embedding function is passed in, exemplar vectors are computed once
-into a numpy matrix (`build_index`), and classifying a prompt embeds one short text.
+into a numpy matrix (`build_index`, `index_from_vectors`), and classifying a prompt embeds one
+short text.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,7 +69,20 @@ every phrasing and what they miss is mostly genuine chat, leave-one-out favours 
 NEIGHBOURS = 3
 """Nearest exemplars reported with a decision, to show why."""
 
+NEAR_DUPLICATE = 0.90
+"""Cosine similarity from which a prompt counts as a near-duplicate of a user's exemplar, whose
+task it then takes over any rule. Chosen on the tune part with MiniLM: no tune prompt's nearest
+prompt of another task comes closer than 0.869 (prompts that paste the same log or release
+notes), and none of the same task closer than 0.81, while a prompt repeating a taught one with
+another date or one word less sits at 0.92-0.99. (MiniLM moves a lot on a changed name: such a
+prompt is a new one, and the centroids judge it.)"""
+
 TUNE_SPLIT = "tune"
+
+SHIPPED = "shipped"
+USER_SOURCES = ("taught", "learned")
+"""Where an exemplar came from: the shipped data set, `tierd route teach`, or a request that
+named its task (routing.learn)."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +100,17 @@ class ExemplarIndex:
     ids: tuple[str, ...]
     tasks: tuple[str, ...]
     """The task of each exemplar row."""
+    sources: tuple[str, ...]
+    """Where each row came from: "shipped", "taught" or "learned"."""
     vectors: np.ndarray
     task_names: tuple[str, ...]
     """The task of each centroid row, sorted."""
     centroids: np.ndarray
+
+    @property
+    def user_rows(self) -> np.ndarray:
+        """Row numbers of the exemplars a user gave (taught or learned)."""
+        return np.flatnonzero(np.isin(np.array(self.sources), USER_SOURCES))
 
 
 @dataclass(frozen=True)
@@ -89,6 +118,7 @@ class Neighbour:
     id: str
     task: str
     similarity: float
+    source: str = SHIPPED
 
 
 @dataclass(frozen=True)
@@ -101,17 +131,22 @@ class SemanticResult:
     margin: float
     """Best centroid similarity minus the runner-up's."""
     neighbours: tuple[Neighbour, ...]
+    duplicate_of: Neighbour | None = None
+    """The user's exemplar this prompt nearly repeats (similarity >= NEAR_DUPLICATE)."""
 
 
 @dataclass(frozen=True)
 class Decision:
     task: str
     source: str
-    """"rule", "exemplars" or "default"."""
+    """"rule", "exemplars", "default", or "taught"/"learned" (a near-duplicate of a user's
+    exemplar)."""
     reason: str
     rule: Classification
     semantic: SemanticResult | None
-    """None when a rule decided and the exemplars were not consulted."""
+    """None when the exemplars were not consulted (a rule decided, or they are off)."""
+    exemplars_off: str | None = None
+    """Why the exemplars could not be consulted (no embedding model, a busy one...)."""
 
 
 def data_path() -> Path:
@@ -129,6 +164,12 @@ def tune_exemplars(labelled: list[LabelledPrompt]) -> list[LabelledPrompt]:
     """The exemplars: the tune part only. The test part measures the classifier and must
     never shape it."""
     return [prompt for prompt in labelled if prompt.split == TUNE_SPLIT]
+
+
+def digest(text: str) -> str:
+    """The short hash an exemplar is stored under: what a learned prompt keeps instead of its
+    text, and what tells two exemplars of the same instruction apart from different ones."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _first_words(text: str, count: int) -> str:
@@ -150,37 +191,73 @@ def _normalised(vectors: list[list[float]] | np.ndarray) -> np.ndarray:
     return matrix / np.where(norms == 0, 1, norms)
 
 
-def build_index(exemplars: list[LabelledPrompt], embed: EmbedFn) -> ExemplarIndex:
-    """Embed every exemplar's instruction once; keep the vectors and each task's centroid."""
-    if not exemplars:
+def index_from_vectors(ids: tuple[str, ...], tasks: tuple[str, ...],
+                       sources: tuple[str, ...], vectors: np.ndarray) -> ExemplarIndex:
+    """An index over exemplar vectors already embedded (normalised here); each task's centroid
+    is the mean of its rows."""
+    if not ids:
         raise ValueError("no exemplars to build a semantic index from")
-    vectors = _normalised(embed([instruction_text(e.messages) for e in exemplars]))
-    tasks = tuple(e.task for e in exemplars)
+    vectors = _normalised(vectors)
     task_names = tuple(sorted(set(tasks)))
     owner = np.array([task_names.index(task) for task in tasks])
     centroids = _normalised(np.stack([vectors[owner == row].mean(axis=0)
                                       for row in range(len(task_names))]))
-    return ExemplarIndex(tuple(e.id for e in exemplars), tasks, vectors, task_names, centroids)
+    return ExemplarIndex(tuple(ids), tuple(tasks), tuple(sources), vectors, task_names,
+                         centroids)
+
+
+def build_index(exemplars: list[LabelledPrompt], embed: EmbedFn) -> ExemplarIndex:
+    """Embed every exemplar's instruction once; keep the vectors and each task's centroid."""
+    if not exemplars:
+        raise ValueError("no exemplars to build a semantic index from")
+    vectors = embed([instruction_text(e.messages) for e in exemplars])
+    return index_from_vectors(tuple(e.id for e in exemplars), tuple(e.task for e in exemplars),
+                              (SHIPPED,) * len(exemplars), np.asarray(vectors, np.float32))
 
 
 def nearest(index: ExemplarIndex, vector: np.ndarray,
             count: int = NEIGHBOURS) -> tuple[Neighbour, ...]:
     similarities = index.vectors @ vector
     rows = np.argsort(-similarities)[:count]
-    return tuple(Neighbour(index.ids[row], index.tasks[row], float(similarities[row]))
-                 for row in rows)
+    return tuple(_neighbour(index, row, similarities) for row in rows)
+
+
+def _neighbour(index: ExemplarIndex, row: int, similarities: np.ndarray) -> Neighbour:
+    return Neighbour(index.ids[row], index.tasks[row], float(similarities[row]),
+                     index.sources[row])
+
+
+def near_duplicate(index: ExemplarIndex, vector: np.ndarray) -> Neighbour | None:
+    """The user's exemplar `vector` (normalised) nearly repeats, the closest first and a taught
+    one before a learned one at the same similarity; None below NEAR_DUPLICATE."""
+    rows = index.user_rows
+    if not len(rows):
+        return None
+    similarities = index.vectors[rows] @ vector
+    order = sorted(range(len(rows)), key=lambda n: (-round(float(similarities[n]), 4),
+                                                    index.sources[rows[n]] != "taught"))
+    best = order[0]
+    if similarities[best] < NEAR_DUPLICATE:
+        return None
+    return Neighbour(index.ids[rows[best]], index.tasks[rows[best]], float(similarities[best]),
+                     index.sources[rows[best]])
 
 
 def compare(index: ExemplarIndex, vector: np.ndarray, margin: float = MARGIN) -> SemanticResult:
     """The task whose centroid is most similar to `vector` (already embedded), or None when
-    the runner-up is within `margin`."""
+    the runner-up is within `margin`; and the user's exemplar it nearly repeats, if any."""
     vector = _normalised(vector[np.newaxis, :])[0]
     similarities = index.centroids @ vector
+    if len(index.task_names) == 1:
+        only = index.task_names[0]
+        return SemanticResult(only, only, float(similarities[0]), only, 0.0,
+                              nearest(index, vector), near_duplicate(index, vector))
     best, runner_up = np.argsort(-similarities)[:2]
     lead = float(similarities[best] - similarities[runner_up])
     return SemanticResult(index.task_names[best] if lead >= margin else None,
                           index.task_names[best], float(similarities[best]),
-                          index.task_names[runner_up], lead, nearest(index, vector))
+                          index.task_names[runner_up], lead, nearest(index, vector),
+                          near_duplicate(index, vector))
 
 
 def semantic_classify(messages: list[dict], index: ExemplarIndex, embed: EmbedFn,
@@ -189,21 +266,33 @@ def semantic_classify(messages: list[dict], index: ExemplarIndex, embed: EmbedFn
     return compare(index, np.asarray(vector, dtype=np.float32), margin)
 
 
+def explain_semantic(semantic: SemanticResult) -> str:
+    return (f"best {semantic.best} ({semantic.best_similarity:.3f}), runner-up "
+            f"{semantic.runner_up}, margin {semantic.margin:.3f}; nearest "
+            + ", ".join(f"{n.id} {n.task} {n.similarity:.3f}" for n in semantic.neighbours))
+
+
 def combine(rule: Classification, semantic: SemanticResult | None,
-            default_task: str) -> Decision:
+            default_task: str, exemplars_off: str | None = None) -> Decision:
     """One decision from the rule result and the exemplar result, and why.
 
-    A rule that fired decides. Otherwise the exemplars decide when they clear the margin,
-    and the default task when they abstain (or were not consulted)."""
-    why = "" if semantic is None else (
-        f"best {semantic.best} ({semantic.best_similarity:.3f}), runner-up "
-        f"{semantic.runner_up}, margin {semantic.margin:.3f}; nearest "
-        + ", ".join(f"{n.id} {n.task} {n.similarity:.3f}" for n in semantic.neighbours))
+    A near-duplicate of a user's exemplar decides first. Then a rule that fired. Otherwise
+    the exemplars decide when they clear the margin, and the default task when they abstain
+    (or were not consulted: `exemplars_off` says why)."""
+    why = "" if semantic is None else explain_semantic(semantic)
+    duplicate = semantic.duplicate_of if semantic is not None else None
+    if duplicate is not None:
+        overruled = "" if rule.rule == DEFAULT_RULE else f" (over rule {rule.rule})"
+        return Decision(duplicate.task, duplicate.source,
+                        f"a near-duplicate of {duplicate.source} exemplar {duplicate.id} "
+                        f"({duplicate.similarity:.3f}){overruled}", rule, semantic)
     if rule.rule != DEFAULT_RULE:
         return Decision(rule.task, "rule", f"rule {rule.rule}"
-                        + (f"; the exemplars say {why}" if why else ""), rule, semantic)
+                        + (f"; the exemplars say {why}" if why else ""), rule, semantic,
+                        exemplars_off)
     if semantic is None:
-        return Decision(default_task, "default", rule.rule, rule, None)
+        off = f"; the exemplars are off: {exemplars_off}" if exemplars_off else ""
+        return Decision(default_task, "default", rule.rule + off, rule, None, exemplars_off)
     if semantic.task is None:
         return Decision(default_task, "default",
                         f"no rule matched and the exemplars abstained ({why})", rule, semantic)
@@ -214,10 +303,13 @@ def combine(rule: Classification, semantic: SemanticResult | None,
 def decide(messages: list[dict], index: ExemplarIndex, embed: EmbedFn,
            default_task: str = "chat", margin: float = MARGIN,
            always_compare: bool = False) -> Decision:
-    """The task of a chat request: rules first; the exemplars only when no rule matched, so
-    the embedding is only paid for prompts the rules do not recognise. `always_compare`
-    consults the exemplars anyway, for an explanation that shows both sides."""
+    """The task of a chat request. With no user exemplars, rules first and the exemplars only
+    when no rule matched, so the embedding is only paid for prompts the rules do not
+    recognise; with user exemplars every prompt is embedded, to find the near-duplicates that
+    overrule the rules. `always_compare` consults the exemplars anyway, for an explanation
+    that shows both sides."""
     rule = classify(messages, default_task)
-    if rule.rule != DEFAULT_RULE and not always_compare:
+    consult = always_compare or rule.rule == DEFAULT_RULE or len(index.user_rows) > 0
+    if not consult:
         return combine(rule, None, default_task)
     return combine(rule, semantic_classify(messages, index, embed, margin), default_task)

@@ -1,15 +1,137 @@
-"""The functions behind `tierd route …`."""
+"""The functions behind `tierd route …` and their HTTP routes (`/route/...`): explaining a
+routing decision, teaching the classifier, listing and forgetting what it was taught.
+
+Each takes the prompt as the CLI and the HTTP body give it — `prompt` (one user message, with
+an optional `system` message) or a whole `messages` list — so both faces call the same
+function with the same parameters.
+"""
 
 from __future__ import annotations
 
 from tierd.app import Tierd
-from tierd.routing.router import resolve_route
+from tierd.costs.prices import UnknownPrice, cost_usd, price_for
+from tierd.errors import TierdError
+from tierd.routing.chains import Candidate
+from tierd.routing.classifier import DEFAULT_RULE
+from tierd.routing.router import DEFAULT_MAX_TOKENS, NoUsableCandidate, Route, resolve_route
+from tierd.routing.semantic import SemanticResult
+from tierd.routing.tasks import AUTO
+
+SOURCES = ("taught", "learned")
 
 
-def explain(app: Tierd, model: str, header_task: str | None, messages: list[dict]) -> dict:
-    """The decision `resolve_route` makes, as data: what `tierd route explain` prints."""
-    route = resolve_route(app, model, header_task, messages)
+def prompt_messages(prompt: str | None = None, messages: list[dict] | None = None,
+                    system: str = "") -> list[dict]:
+    """The chat messages a `prompt` (and `system`) or a `messages` list stand for."""
+    if (prompt is None) == (messages is None):
+        raise TierdError("give the prompt either as `prompt` (with an optional `system`) or as "
+                         "`messages`, not both and not neither")
+    if messages is not None:
+        if system:
+            raise TierdError("system: put the system message in `messages` instead")
+        if not messages:
+            raise TierdError("messages: must not be empty")
+        return messages
+    if not prompt or not prompt.strip():
+        raise TierdError("prompt: must not be empty")
+    return ([{"role": "system", "content": system}] if system else []) + [
+        {"role": "user", "content": prompt}]
+
+
+def _candidate_cost(app: Tierd, candidate: Candidate, messages: list[dict],
+                    max_tokens: int) -> dict:
+    """What `candidate` would charge for this prompt: its prompt tokens, and at most a reply
+    of `max_tokens`, at the price table's rates (local models are free)."""
+    entry: dict = {"candidate": candidate.label, "kind": candidate.kind}
+    if candidate.kind == "local":
+        return {**entry, "input_per_mtok": 0.0, "output_per_mtok": 0.0, "prompt_tokens": None,
+                "prompt_usd": 0.0, "max_usd": 0.0, "note": "local: $0"}
+    tokens = app.providers[candidate.target].count_tokens(candidate.model, messages)
+    try:
+        price = price_for(app.config, candidate.target, candidate.model)
+    except UnknownPrice as err:
+        return {**entry, "input_per_mtok": None, "output_per_mtok": None,
+                "prompt_tokens": tokens, "prompt_usd": None, "max_usd": None, "note": str(err)}
+    return {**entry, "input_per_mtok": price.input_per_mtok,
+            "output_per_mtok": price.output_per_mtok, "prompt_tokens": tokens,
+            "prompt_usd": round(cost_usd(price, tokens, 0), 6),
+            "max_usd": round(cost_usd(price, tokens, max_tokens), 6),
+            "note": f"{tokens} prompt tokens (estimated), reply of up to {max_tokens}"}
+
+
+def _semantic(result: SemanticResult | None) -> dict | None:
+    if result is None:
+        return None
+    duplicate = result.duplicate_of
+    return {
+        "best": {"task": result.best, "similarity": round(result.best_similarity, 4)},
+        "runner_up": {"task": result.runner_up,
+                      "similarity": round(result.best_similarity - result.margin, 4)},
+        "margin": round(result.margin, 4),
+        "abstained": result.task is None,
+        "neighbours": [{"id": n.id, "task": n.task, "similarity": round(n.similarity, 4),
+                        "source": n.source} for n in result.neighbours],
+        "near_duplicate": None if duplicate is None else {
+            "id": duplicate.id, "task": duplicate.task, "source": duplicate.source,
+            "similarity": round(duplicate.similarity, 4)},
+    }
+
+
+def _classifier(app: Tierd, route: Route) -> dict | None:
+    decision = route.decision
+    if decision is None:
+        return None
+    rule_fired = decision.rule.rule != DEFAULT_RULE
+    return {
+        "decided_by": decision.source,
+        "reason": decision.reason,
+        "rule": {"task": decision.rule.task if rule_fired else None, "rule": decision.rule.rule},
+        "exemplars": {**app.exemplars.status(), "off": decision.exemplars_off,
+                      **(_semantic(decision.semantic) or {})},
+    }
+
+
+def explain(app: Tierd, prompt: str | None = None, messages: list[dict] | None = None,
+            system: str = "", model: str = AUTO, task: str | None = None,
+            max_tokens: int | None = None) -> dict:
+    """The decision a request would get, as data — the rule, the exemplars (nearest, their
+    similarity, the margin) and what each candidate would cost — without calling any model
+    but the embedding model: what `tierd route explain` prints and `POST /route/explain`
+    returns."""
+    chat = prompt_messages(prompt, messages, system)
+    if max_tokens is not None and max_tokens < 1:
+        raise TierdError("max_tokens: must be at least 1")
+    try:
+        route, unusable = resolve_route(app, model, task, chat, explain=True), None
+    except NoUsableCandidate as err:
+        route, unusable = err.route, str(err)
+    reply = max_tokens or DEFAULT_MAX_TOKENS
     return {"task": route.task, "tier": route.tier, "reason": route.reason,
-            "warning": route.warning, "candidates": [c.label for c in route.candidates],
+            "warning": route.warning, "error": unusable,
+            "candidates": [_candidate_cost(app, c, chat, reply) for c in route.candidates],
             "skipped": [{"entry": s.entry, "reason": s.reason} for s in route.skipped],
-            "max_wait": route.max_wait}
+            "max_wait": route.max_wait, "classifier": _classifier(app, route)}
+
+
+def teach(app: Tierd, task: str, prompt: str | None = None, messages: list[dict] | None = None,
+          system: str = "") -> dict:
+    """Keep the prompt as a taught exemplar of `task` (`tierd route teach`, `POST
+    /route/teach`); the answer says where the prompt routes now."""
+    chat = prompt_messages(prompt, messages, system)
+    stored = app.exemplars.teach(app, chat, task)
+    now = app.exemplars.decide(app, chat)
+    return {**stored, "routes_to": now.task, "reason": now.reason}
+
+
+def list_exemplars(app: Tierd, source: str | None = None, limit: int = 100) -> dict:
+    """The taught and learned exemplars, newest first (`tierd route exemplars`)."""
+    if source is not None and source not in SOURCES:
+        raise TierdError(f"source: {source!r} is not one of {', '.join(SOURCES)}")
+    if not 1 <= limit <= 10_000:
+        raise TierdError("limit: must be between 1 and 10000")
+    return {"exemplars": app.exemplars.store.listing(source, limit)}
+
+
+def forget_exemplar(app: Tierd, exemplar_id: int) -> dict:
+    """Remove a taught or learned exemplar (`tierd route forget ID`)."""
+    return {"forgotten": app.exemplars.forget(exemplar_id)}
