@@ -3,7 +3,9 @@ mechanical work kept off a strong tier goes back to where it belongs."""
 
 from __future__ import annotations
 
-from tierd.config import RoutingTasks, parse_text
+import dataclasses
+
+from tierd.config import RoutingTasks, RoutingVerify, parse_text
 from tierd.routing.tasks import MECHANICAL_TASKS, STRONG_TIERS, TASKS, own_tier
 
 
@@ -20,3 +22,10 @@ def test_a_mechanical_task_configured_onto_a_strong_tier_goes_back_to_its_defaul
     assert own_tier(config, "repo_scan") == "cheap"
     assert own_tier(config, "classify") == "local"
     assert own_tier(config, "extract") == "cheap"  # not strong: the config's choice stands
+
+
+def test_routing_verify_has_a_switch_for_every_task_and_defaults_on():
+    assert [f.name for f in dataclasses.fields(RoutingVerify)] == list(TASKS)
+    assert all(getattr(RoutingVerify(), task) for task in TASKS)
+    config = parse_text("[routing.verify]\nformat = false\n")
+    assert config.routing.verify.format is False and config.routing.verify.extract is True

@@ -267,6 +267,31 @@ TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed"
 
 
 @dataclass(frozen=True)
+class RoutingVerify:
+    """Per task: whether a local answer is checked (JSON that parses when JSON was asked for, a
+    label the prompt offered, not empty, not cut off) and re-asked on the next candidate when
+    it fails. Every task is checked unless turned off here."""
+
+    classify: bool = True
+    extract: bool = True
+    format: bool = True
+    summarize: bool = True
+    scan: bool = True
+    embed: bool = True
+    repo_scan: bool = True
+    bulk_edit: bool = True
+    boilerplate: bool = True
+    test_gen: bool = True
+    chat: bool = True
+    orchestrate: bool = True
+    code: bool = True
+    code_review: bool = True
+    writing: bool = True
+    architecture: bool = True
+    final_review: bool = True
+
+
+@dataclass(frozen=True)
 class RoutingConfig:
     enforce: Literal["allow", "warn", "enforce"] = "warn"
     """A mechanical task sent to a strong tier (mid, code, frontier): allow it, allow it and
@@ -290,6 +315,7 @@ class RoutingConfig:
     hash are kept."""
     tiers: RoutingTiers = field(default_factory=RoutingTiers)
     tasks: RoutingTasks = field(default_factory=RoutingTasks)
+    verify: RoutingVerify = field(default_factory=RoutingVerify)
 
 
 @dataclass(frozen=True)

@@ -62,7 +62,8 @@ class CallRecord:
     fallback_reason: str | None
     cache_hit: bool
     status: str
-    """"ok" | "error" | "cancelled"."""
+    """"ok" | "error" | "cancelled" | "rejected" (the answer came whole and failed its check,
+    tierd.routing.verify, so the next candidate was asked)."""
     error: str | None = None
     attempt: int = 0
     """Position in the fallback chain; (request_id, attempt) is unique."""
@@ -220,6 +221,7 @@ _TOTALS = """SELECT COUNT(*) AS calls,
     COALESCE(SUM(status = 'ok'), 0) AS ok,
     COALESCE(SUM(status = 'error'), 0) AS errors,
     COALESCE(SUM(status = 'cancelled'), 0) AS cancelled,
+    COALESCE(SUM(status = 'rejected'), 0) AS rejected,
     COALESCE(SUM(cache_hit), 0) AS cache_hits,
     COALESCE(SUM(fallback_reason IS NOT NULL), 0) AS fallbacks,
     COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
@@ -232,7 +234,8 @@ def _totals(row: Any) -> dict:
     avg = row["avg_latency_ms"]
     return {
         "calls": row["calls"], "ok": row["ok"], "errors": row["errors"],
-        "cancelled": row["cancelled"], "cache_hits": row["cache_hits"],
+        "cancelled": row["cancelled"], "rejected": row["rejected"],
+        "cache_hits": row["cache_hits"],
         "fallbacks": row["fallbacks"], "prompt_tokens": row["prompt_tokens"],
         "completion_tokens": row["completion_tokens"], "cost_usd": round(row["cost_usd"], 6),
         "avg_latency_ms": None if avg is None else round(avg, 1),

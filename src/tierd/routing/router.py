@@ -13,10 +13,15 @@ candidates in order:
   attempt's ledger row names the reason;
 - the first chunk commits: once a token went to the client, an error is reported in-band and
   the stream is never switched to another model mid-answer;
+- a non-streaming local answer is read whole and checked (tierd.routing.verify: JSON that
+  parses when JSON was asked for, an offered label, not empty, not cut off); one that fails is
+  re-asked on the next candidate — the verified cascade — unless routing.verify turns it off
+  for the task;
 - candidates that failed by themselves cool down (tierd.routing.breaker).
 
 Every attempt is a ledger row (local ones at $0, cloud ones settled against their budget
-reservation), and so is every cache hit ($0, cache_hit=1).
+reservation; a checked answer that failed is a row with status "rejected" and the check as
+its reason), and so is every cache hit ($0, cache_hit=1).
 """
 
 from __future__ import annotations
@@ -56,6 +61,7 @@ from tierd.routing.tasks import (
     tier_config,
     tier_of_task,
 )
+from tierd.routing.verify import Answered, Asked, Failure, verify
 from tierd.runtimes.base import Capability, Chunk, Embeddings, GenerateOptions
 
 log = logging.getLogger("tierd.routing")
@@ -338,6 +344,19 @@ class _Walk:
                               status)
 
 
+@dataclass
+class _Opened:
+    """A candidate that answered: its stream from the first chunk on, and when it began."""
+
+    stream: Iterator[Chunk]
+    first: Chunk
+    started: float
+    first_at: float
+    reservation: object | None
+    whole: list[Chunk] | None = None
+    """Every chunk, for a non-streaming caller (read whole before anything is handed on)."""
+
+
 class RoutedReply:
     """A routed chat reply: iterate `chunks(cancel)`; `answer` is set before the first chunk
     is handed out, so the HTTP layer can put it in headers."""
@@ -354,6 +373,10 @@ class RoutedReply:
         self.raw_prompt = raw_prompt
         self.answer: Answer | None = None
         self.cache_hit = False
+        self.verify = getattr(app.config.routing.verify, route.task)
+        """Whether a whole local answer is checked before it is handed on (routing.verify)."""
+        self.check_failure: Failure | None = None
+        """Set when the answer handed on failed its check and nothing better could answer."""
         self.walk = _Walk(app, route, request_id)
         self._complete: CachedReply | None = None
         cacheable = raw_prompt is None
@@ -369,6 +392,8 @@ class RoutedReply:
             headers["X-Tierd-Fallbacks"] = ", ".join(f"{c}={r}" for c, r in self.walk.fallbacks)
         if self.route.warning:
             headers["X-Tierd-Warning"] = self.route.warning
+        if self.check_failure is not None:
+            headers["X-Tierd-Check"] = f"failed={self.check_failure.reason}"
         return headers
 
     def chunks(self, cancel: threading.Event | None = None) -> Iterator[Chunk]:
@@ -443,13 +468,14 @@ class RoutedReply:
                 reservation.cancel()
             raise
         first_at = time.monotonic()
-        if not self.stream:
-            stream = self._whole_reply(candidate, stream, first, started, first_at, reservation)
-            first = next(stream)
-        return stream, first, started, first_at, reservation
+        if self.stream:
+            return _Opened(stream, first, started, first_at, reservation)
+        whole = self._whole_reply(candidate, stream, first, started, first_at, reservation)
+        stream = iter_chunks(whole)
+        return _Opened(stream, next(stream), started, first_at, reservation, whole)
 
     def _whole_reply(self, candidate: Candidate, stream: Iterator[Chunk], first: Chunk,
-                     started: float, first_at: float, reservation) -> Iterator[Chunk]:
+                     started: float, first_at: float, reservation) -> list[Chunk]:
         """A non-streaming caller has seen nothing yet, so a reply that breaks off midway may
         still move to the next candidate: read it whole before committing."""
         chunks = [first]
@@ -469,23 +495,62 @@ class RoutedReply:
             raise
         finally:
             stream.close()
-        return iter_chunks(chunks)
+        return chunks
 
     def _walk(self, cancel: threading.Event | None) -> Iterator[Chunk]:
+        held: tuple[Candidate, _Opened, Failure] | None = None
         for candidate, opened in self.walk.try_each(lambda c: self._start(c, cancel)):
-            stream, first, started, first_at, reservation = opened
+            failure = self._failed_check(candidate, opened)
+            if failure is not None:
+                self._reject(candidate, opened, failure)
+                held = held or (candidate, opened, failure)
+                continue
             self.answer = Answer(self.route.tier, candidate.target, candidate.model)
-            yield from self._relay(candidate, stream, first, started, first_at, reservation)
+            yield from self._relay(candidate, opened)
+            return
+        if held is not None:
+            # Nothing better answered (over budget, down, cooling): a wrong answer beats none,
+            # and X-Tierd-Check says which check it failed.
+            candidate, opened, self.check_failure = held
+            self.answer = Answer(self.route.tier, candidate.target, candidate.model)
+            yield from opened.whole or ()
             return
         raise self.walk.exhausted()
 
-    def _relay(self, candidate: Candidate, stream: Iterator[Chunk], first: Chunk,
-               started: float, first_at: float, reservation) -> Iterator[Chunk]:
+    # -- the verified cascade ---------------------------------------------------------------
+
+    def _failed_check(self, candidate: Candidate, opened: _Opened) -> Failure | None:
+        """The check a whole local answer fails, when a candidate after it could be asked
+        instead (tierd.routing.verify); None when it passes or is not checked."""
+        if (opened.whole is None or candidate.kind != "local" or not self.verify
+                or candidate == self.route.candidates[-1]):
+            return None
+        final = opened.whole[-1]
+        asked = Asked(self.messages, self.route.task, self.options.max_tokens)
+        return verify(asked, Answered("".join(c.text for c in opened.whole),
+                                      final.finish_reason if final.done else None))
+
+    def _reject(self, candidate: Candidate, opened: _Opened, failure: Failure) -> None:
+        """The answer came whole and failed its check: its own ledger row, then the next
+        candidate is asked (the model itself is fine, so its breaker is left alone)."""
+        timings = opened.whole[-1].timings if opened.whole else None
+        self.walk.record(candidate, status="rejected", started=opened.started,
+                         prompt_tokens=timings.prompt_eval_count if timings else 0,
+                         completion_tokens=timings.eval_count if timings else sum(
+                             1 for c in opened.whole or () if c.text),
+                         ttft=opened.first_at, error=failure.detail, reason=failure.reason)
+        self.walk.skip(candidate, failure.reason, failure.detail)
+        log.info("request %s: the answer of %s failed its check (%s), asking the next "
+                 "candidate", self.request_id, candidate.label, failure.reason)
+
+    def _relay(self, candidate: Candidate, opened: _Opened) -> Iterator[Chunk]:
         """Hand the committed candidate's chunks on; errors now go to the client in-band."""
+        stream, started, first_at, reservation = (opened.stream, opened.started,
+                                                  opened.first_at, opened.reservation)
         pieces: list[str] = []
         final: Chunk | None = None
         status, error = "cancelled", None
-        chunk = first
+        chunk = opened.first
         try:
             while True:
                 pieces.append(chunk.text)
