@@ -11,11 +11,14 @@ import json
 import time
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.conftest import run_tierd, start_daemon, state_conn
 from tests.openai_test_server import start_openai_server
 from tests.routing_helpers import KEY_VARIABLE, chat, rows
+from tierd.routing.exemplars import read_shipped_cache, shipped_cache_path, write_shipped_cache
+from tierd.routing.semantic import digest, instruction_text, load_labelled, tune_exemplars
 
 CHAT = "packaged:gemma3-270m"
 MODELS = ["gpt-4o-mini", "claude-sonnet-4.5", "gpt-5-codex", "claude-opus-4.1"]
@@ -91,6 +94,26 @@ def test_explain_shows_the_rule_the_exemplars_and_what_each_candidate_costs(daem
     # gpt-4o-mini's list price: $0.15 in, $0.60 out per million tokens.
     assert cloud["prompt_usd"] == pytest.approx(cloud["prompt_tokens"] * 0.15e-6, abs=1e-6)
     assert cloud["max_usd"] == pytest.approx(cloud["prompt_usd"] + 4096 * 0.6e-6, abs=1e-6)
+
+
+def test_the_shipped_exemplars_are_embedded_once_and_kept_beside_the_models(daemon,
+                                                                          packaged_models_dir):
+    explain(daemon, "Which bucket does this go in? 'refund not received'")
+    cache = shipped_cache_path(packaged_models_dir, "embedded:local:packaged:all-minilm")
+    vectors = read_shipped_cache(cache)
+    shipped = tune_exemplars(load_labelled())
+    assert {digest(instruction_text(p.messages)) for p in shipped} <= set(vectors)
+    assert {len(v) for v in vectors.values()} == {384}
+
+
+def test_an_unreadable_cache_is_ignored_and_a_written_one_reads_back(tmp_path):
+    path = shipped_cache_path(tmp_path, "ollama:gpu box:nomic-embed-text")
+    assert path.name == "ollama_gpu_box_nomic-embed-text.npz"
+    assert read_shipped_cache(path) == {}
+    write_shipped_cache(path, {"a" * 16: np.ones(3, np.float32)})
+    assert list(read_shipped_cache(path)) == ["a" * 16]
+    path.write_bytes(b"not an npz file")
+    assert read_shipped_cache(path) == {}
 
 
 def test_the_cli_and_the_http_route_give_the_same_json(daemon):

@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tierd.config import Config
 from tierd.routing import semantic
 from tierd.routing.classifier import DEFAULT_RULE, Classification
+from tierd.routing.exemplars import reachable_tasks
 from tierd.routing.semantic import (
     NEAR_DUPLICATE,
     LabelledPrompt,
@@ -179,6 +181,19 @@ def test_the_exemplars_decide_only_what_no_rule_matched_and_say_why():
     assert "margin" in decision.reason and "extract-1 extract" in decision.reason
 
 
+def test_the_exemplars_never_send_a_prompt_to_a_dearer_tier_than_the_default():
+    assert REACHABLE == {"classify", "extract", "format", "summarize", "scan", "embed",
+                         "repo_scan", "bulk_edit", "boilerplate", "test_gen", "chat",
+                         "orchestrate"}
+    free = decide(_user("an essay please"), TOY_INDEX, _keyword_embed)
+    assert (free.task, free.source) == ("writing", "exemplars")
+    held = decide(_user("an essay please"), TOY_INDEX, _keyword_embed, reachable=REACHABLE)
+    assert (held.task, held.source) == ("chat", "default")
+    assert "only a rule sends a prompt up" in held.reason
+    down = decide(_user("invoice please"), TOY_INDEX, _keyword_embed, reachable=REACHABLE)
+    assert (down.task, down.source) == ("extract", "exemplars")
+
+
 def test_when_the_exemplars_abstain_the_default_task_wins():
     decision = decide(_user("an invoice essay"), TOY_INDEX, _keyword_embed, default_task="chat")
     assert (decision.task, decision.source) == ("chat", "default")
@@ -279,10 +294,15 @@ def minilm_index(minilm):
     return build_index(tune_exemplars(LABELLED), minilm)
 
 
+REACHABLE = reachable_tasks(Config())
+"""What the daemon lets the exemplars pick with the default config."""
+
+
 @pytest.mark.slow
 def test_the_combined_classifier_on_the_test_part_with_the_real_model(minilm, minilm_index):
     test_part = [prompt for prompt in LABELLED if prompt.split == "test"]
-    decisions = [decide(prompt.messages, minilm_index, minilm) for prompt in test_part]
+    decisions = [decide(prompt.messages, minilm_index, minilm, reachable=REACHABLE)
+                 for prompt in test_part]
     right = sum(d.task == p.task for d, p in zip(decisions, test_part))
     right_tier = sum(TIER[d.task] == TIER[p.task] for d, p in zip(decisions, test_part))
     print(f"\ncombined on the test part: task {right / len(test_part):.3f}, tier "
@@ -297,7 +317,8 @@ def test_no_frontier_work_is_routed_below_the_mid_tier(minilm, minilm_index):
     """Writing, architecture and final review are where quality is the product: a miss may
     cost money (a mid or code model), never the quality of a local or cheap model."""
     frontier = [p for p in LABELLED if p.split == "test" and TIER[p.task] == "frontier"]
-    routed = [(p.id, decide(p.messages, minilm_index, minilm).task) for p in frontier]
+    routed = [(p.id, decide(p.messages, minilm_index, minilm, reachable=REACHABLE).task)
+              for p in frontier]
     assert [(i, task) for i, task in routed if TIER[task] in ("local", "cheap")] == []
 
 
@@ -316,3 +337,7 @@ def test_a_decision_embeds_one_short_instruction_with_the_real_model(minilm, min
     decision = decide(messages, minilm_index, recording, always_compare=True)
     assert len(embedded) == 1 and len(embedded[0].split()) <= 28 and "indexer" not in embedded[0]
     assert decision.semantic is not None and len(decision.semantic.neighbours) == 3
+
+
+def test_the_configured_margin_defaults_to_the_one_chosen_here():
+    assert Config().routing.classifier_margin == semantic.MARGIN

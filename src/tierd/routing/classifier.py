@@ -78,7 +78,8 @@ _LENGTH = re.compile(r"\b(\d[\d,]*)\s*(?:-\s*)?(words?|pages?)\b", re.IGNORECASE
 
 _REVIEW = _any(
     r"\breview", r"\bcritique", r"\baudit", r"\blook over", r"\bfind (?:the |any )?bugs?",
-    r"\bbugs?\?", r"\bwhat'?s wrong", r"\banything wrong", r"\bany issues",
+    r"\bbugs?\?", r"\bspot the (?:bug|issue|problem|mistake|error)s?\b", r"\bwhat'?s wrong",
+    r"\banything wrong", r"\bany issues",
     r"\b(?:spot|see|notice) any (?:issues|problems|bugs)", r"\bany problems with",
     r"\b(?:security|correctness|concurrency|thread[- ]safety) (?:issues|holes|problems|review)",
     r"\bcode smells?", r"\bnitpicks?", r"\bfeedback on", r"\bgive feedback", r"\bsecond opinion",
@@ -124,7 +125,8 @@ _TEST_GEN = _any(
     r"\bdoctests?\b", r"\bfuzz(?:ing)? harness", r"\bfixtures\b",
     r"\bcover (?:every|each|all) (?:branch|path|case)", r"\bedge[- ]case inputs",
     r"\bwith tests\b", r"\bto test (?:our|the|my|this|a|an)\b",
-    r"\b(?:mock|fake|sample|dummy|synthetic) (?:data|records|users|orders|inputs)\b",
+    r"\b(?:mock|fake|sample|dummy|synthetic) (?:[\w-]+ )?(?:data|records|users|orders|inputs|"
+    r"payloads|customers|events|rows)\b",
     r"\bload-test data", r"\binputs? (?:that |which )?(?:would |might |could )?break")
 
 _EDIT_VERB = _any(
@@ -143,7 +145,8 @@ _MANY_FILES = _any(
     r"pages|packages)\b",
     r"\bevery (?:dockerfile|makefile|package\.json|readme|config|manifest|template|test|import|"
     r"reference|occurrence|call|file|page|link|module|handler|class)",
-    r"\bin (?:this|the) [\w-]+ package\b", r"\bevery \*?\.\w+ file", r"\*\.\w+ files?")
+    r"\bin (?:this|the) [\w-]+ package\b", r"\bevery \*?\.\w+ file", r"\*\.\w+ files?",
+    r"\bin (?:the )?[\w.-]+/(?=\s|$)")
 
 _TEMPLATE = _any(
     r"\bboilerplate", r"\bscaffold", r"\bskeleton", r"\bstubs?(?: out)?\b", r"\bstamp out",
@@ -185,7 +188,8 @@ _SCAN_VERB = _any(
     r"\bwhich (?:\w+ ){0,2}?(?:files?|repos?|repositories|services?|modules?|packages?|crates?)\b",
     r"\bdependency graph\b", r"\bdead code\b", r"\b(?:report|describe) (?:the |its )?(?:structure|"
     r"layout)",
-    r"\bwhat does (?:this|the) (?:codebase|repo|project) look like")
+    r"\bwhat does (?:this|the) (?:codebase|repo|project) look like",
+    r"\bwhat does each (?:module|file|service|package|folder|directory)")
 _CODEBASE = _any(
     r"\brepos?\b", r"\brepositor(?:y|ies)", r"\bcode ?base", r"\bmonorepo", r"\bworkspace",
     r"\bproject\b", r"\bacross (?:the|these|all|our|every)", r"\bwhole (?:src|tree|repo|codebase)",
@@ -202,6 +206,8 @@ _ARCHITECTURE = _any(
     r"\bhow should (?:we|i) (?:structure|split|organi[sz]e|lay out|layer|model|partition|shard|"
     r"deploy)",
     r"\bwhat(?:'s| is) the right (?:structure|way to structure|architecture|design)",
+    r"\b(?:right|best|sane) way to (?:split|partition|shard|organi[sz]e|lay out) (?:our|the|my|"
+    r"this) \w+ into",
     r"\bbest way to (?:structure|design|organi[sz]e|architect|model|scale|partition|shard|deploy)",
     r"\bwhere should (?:\w+ ){1,3}live\b", r"\bone (?:process|service|binary|database) or "
     r"(?:two|several|many)",
@@ -234,6 +240,7 @@ _WRITING_NOUN = (
     r"guide|narrative|prd|product requirements(?: doc(?:ument)?)?|roadmap|case study|"
     r"investor update|course outline|lesson|(?:talk|video|podcast) script|keynote|apology|reply|"
     r"write-?up|post-?mortem|bio|about(?: us)? page|landing page|linkedin post|tweet thread|"
+    r"(?:values|careers|onboarding|team|faq) page|"
     r"pitch|manifesto|vows|sermon|strategy memo|one-pager|blurb|intro(?:duction)?|"
     r"product description|tagline|slogan|recommendation letter|letter of recommendation|"
     r"(?:farewell|goodbye|thank-you|condolence|welcome|congratulations) (?:message|note|letter|"
@@ -310,7 +317,8 @@ _ORCHESTRATE = _any(
     r"\byou have (?:a|an|the) [\w-]+ tool", r"\bassign (?:these|each|the) (?:\w+ )?tasks?",
     r"\bresults from the (?:\w+ ){0,2}(?:workers|agents)", r"\bshould be called\b",
     r"\bfunction definitions", r"\bshould (?:we|i) (?:retry|skip|escalate|abort|continue|wait)\b",
-    r"\bescalate to a human")
+    r"\bescalate to a human", r"\bas the (?:supervisor|planner|orchestrator|coordinator)\b",
+    r"\bto the right (?:worker|agent|tool|sub-?agent)\b")
 
 _SUMMARIZE = _any(
     r"\bsumm?ari[sz]e", r"\bsummary", r"\bsum (?:it |this |them )?up", r"\btl;?dr",
@@ -334,7 +342,10 @@ _FIELD = (r"(?:dates?|names?|emails?|addresses|amounts?|totals?|prices?|phone nu
 _EXTRACT = _any(
     r"(?<![\w-])extract", r"(?<![\w-])scrape\b", r"\bpull (?:out|the|all|every|each)\b",
     r"\bpull \w+ (?:\w+ )?out\b", r"\bget me (?:all|every|the)\b", r"\bgrab (?:the|all|every)",
-    r"\bparse (?:the|this|out|these)", r"\baction items\b", r"\bfields?:", r"\bkey: ?value",
+    r"\bparse (?:the|this|out|these)", r"\baction items\b", r"\bwho, what,? (?:and )?when\b",
+    r"(?:->|→)\s*\w+(?:,\s*\w+){2,}",
+    r"\bgive me the (?:\w+ ){0,2}(?:address|number|date|email|phone|total|name|id)s?\b",
+    r"\bfields?:", r"\bkey: ?value",
     r"\bkey/value", r"\bjson (?:only|array|list|object)", r"\bjson schema",
     r"\b(?:return|give me|output|as|build) (?:a |an |only )?(?:json|csv)\b",
     r"\blist (?:all|every|each|the) (?:\w+ ){0,4}(?:from|in|mentioned)",
@@ -376,7 +387,11 @@ _FORMAT = _any(
     r"\b(?:snake|camel|kebab)_?case\b", r"\bsentence case", r"\btitle case", r"\bupper-?case",
     r"\blower-?case", r"\bcapitali[sz]e", r"\balphabeti[sz]e", r"\bre-?order", r"\brearrange",
     r"\bwrap (?:\w+ ){0,5}at \d+", r"\bescape (?:this|the)", r"\balign the",
-    r"\bsort (?:these|this|the)", r"\bdedupe", r"\b(?:remove|drop) duplicates", r"\bnormali[sz]e",
+    r"\bsort (?:these|this|the)", r"\balphabetical", r"\bone per line\b", r"\bdedupe",
+    r"\b(?:remove|drop|delete) (?:the |all )?duplicate", r"\b(?:as|to|in) iso[ -]?8601",
+    r"\b(?:yaml|json|toml|csv|xml|markdown) version of",
+    r"^\W*(?:csv|yaml|toml|xml|a markdown table|a table) (?:from|of) (?:this|these)\b",
+    r"\b(?:remove|drop) duplicates", r"\bnormali[sz]e",
     r"\bfix the (?:indentation|formatting|capitali[sz]ation|casing|punctuation|spacing|"
     r"line breaks)",
     r"\bclean up (?:the )?(?:spacing|whitespace|line breaks|formatting|indentation|layout)",
@@ -386,7 +401,8 @@ _FORMAT = _any(
     r"\bindent (?:this|the|it)", r"\b(?:numbered|bulleted)\b")
 
 _CLASSIFY = _any(
-    r"\bclassif", r"\bcategori[sz]", r"\bsentiment", r"\bspam\b", r"\bphishing", r"\btriage",
+    r"\bclassif", r"\bcategori[sz]", r"\bsentiment", r"\bmood\b", r"\bin one word\b",
+    r"\bone word\W*$", r"\bspam\b", r"\bphishing", r"\btriage",
     r"\bintent\b", r"\bpriority\b", r"\bseverity\b", r"\brisk level", r"\btoxicity",
     r"\bwhich (?:category|team|department|bucket|label|queue|topic)",
     r"\b(?:route|assign|send|forward) (?:this|the|each|it)\b[^.?!\n]{0,40}\b(?:to the right|"
@@ -395,7 +411,8 @@ _CLASSIFY = _any(
     r"\bmark (?:this|each|the|every)\b", r"\bsort (?:each|these|the) \w+ into",
     r"\b(?:answer|reply|respond) (?:only )?(?:with )?(?:yes or no|one word|the label|the team|"
     r"the priority|just the)",
-    r"\brespond (?:with )?\w+ or \w+", r"\byes/no", r"\by/n\b", r"\btrue/false", r"\b\w+ / not \w+",
+    r"\b(?:respond|reply|answer)(?: with| only)? \w+ or \w+\b",
+    r"\byes/no", r"\by/n\b", r"\btrue/false", r"\b\w+ / not \w+",
     r"\b\w+\|\w+\|\w+", r"\bone of:", r"\bexactly one of", r"\bone of \[", r"\bone topic",
     r"\bone of (?:the )?(?:two|three|four|five|\d+|these) (?:buckets|categories|groups|classes|"
     r"labels|options)",
@@ -410,7 +427,8 @@ _CLASSIFY = _any(
     r"\bwhat (?:kind|type|sort) of \w+ is (?:this|it)", r"\bcomplaint, a",
     r"\b(?:output|give|return|pick|choose) (?:one|a|the) (?:label|category|class|tag)",
     r"\bgive (?:each|every) (?:\w+ ){0,4}(?:a|one) (?:category|label|tag|priority|score|rating)")
-_CHOICE = _any(r"\b\w+, \w+,? or \w+\?", r"\byes or no\b")
+_CHOICE = _any(r"\b\w+, \w+,? or \w+\?", r"\byes or no\b",
+               r"\b(?:a |an )?\w+, (?:a |an )?\w+,? or (?:a |an )?\w+\?")
 
 _SCAN = _any(
     r"\bscan\b", r"\bgrep", r"\bdetect\b", r"\bwatch ?list", r"\blog watcher",
@@ -425,7 +443,9 @@ _SCAN = _any(
     r"\bsearch (?:this|the|these) \w+ for\b", r"\bpick out (?:the )?(?:\w+ )?lines",
     r"\bwhich lines", r"\bwhich (?:of these|ones)\b", r"\bspot (?:the|any)",
     r"\bfind (?:the )?(?:rows|lines|entries)", r"\bmake sure (?:there are no|nothing|no)",
-    r"\banywhere in\b", r"\bappears? (?:in|anywhere)", r"\bverify (?:that|every|each)",
+    r"\banywhere in\b", r"\bappears? (?:in|anywhere)", r"\bmentioned (?:in|anywhere)",
+    r"\bspot (?:lines|rows|entries)", r"\bdid (?:any|anything|a|the) \w+ (?:fail|error|crash)",
+    r"\bverify (?:that|every|each)",
     r"\btell me (?:which|if|whether)\b", r"\bneeds? attention", r"\bpoint(?:s|ing)? (?:to|at) ",
     r"\b(?:has|have|did) (?:anyone|anybody|someone|any of)\b")
 

@@ -47,7 +47,7 @@ from tierd.routing.semantic import (
     load_labelled,
     tune_exemplars,
 )
-from tierd.routing.tasks import check_task
+from tierd.routing.tasks import TASKS, TIERS, check_task, tier_of_task
 
 log = logging.getLogger("tierd.routing")
 
@@ -92,6 +92,7 @@ class ExemplarClassifier:
         self.config = config
         self.model = routing.classifier_model or config.index.embedding_model
         self.store = store
+        self.reachable = reachable_tasks(config)
         self._build_lock = threading.Lock()
         self._rows_lock = threading.Lock()
         self._rows: list[_Row] = []
@@ -125,7 +126,7 @@ class ExemplarClassifier:
         except TierdError as err:
             return combine(rule, None, default_task, exemplars_off=str(err))
         return combine(rule, compare(index, vector, self.config.routing.classifier_margin),
-                       default_task)
+                       default_task, reachable=self.reachable)
 
     def ready(self, app, wait: bool) -> tuple[ExemplarIndex, EmbeddingModel]:
         """The index and the model it was embedded with, built on first call. Raises
@@ -323,6 +324,13 @@ class ExemplarClassifier:
                     break
             self._learning.put(None)
             learner.join(timeout=5)
+
+
+def reachable_tasks(config: Config) -> frozenset[str]:
+    """The tasks the exemplars may pick for a prompt no rule knows: none on a tier dearer than
+    the default task's (tierd.routing.semantic explains why)."""
+    ceiling = TIERS.index(tier_of_task(config, config.routing.default_task))
+    return frozenset(t for t in TASKS if TIERS.index(tier_of_task(config, t)) <= ceiling)
 
 
 def shipped_cache_path(models_dir: Path, model_id: str) -> Path:

@@ -15,6 +15,13 @@ lines of the last user message — because pasted material says nothing about wh
 it, and because embedding cost grows with length (about 0.23 ms per token for MiniLM on two
 CPU cores), so a few dozen words keep the whole decision within the latency budget.
 
+The exemplars only ever move a prompt no rule knows to a task whose tier costs no more than the
+default task's (`reachable`): what they are for is keeping grunt work off paid tiers, and on
+the development set five of the six exemplar decisions that sent a prompt up were wrong (chat
+questions sent to code or architecture), while the rules already know how code, writing and
+architecture are asked for. Sending a prompt to a dearer tier takes a rule, a near-duplicate
+of a user's exemplar, or the caller.
+
 Exemplars the user gave — taught with `tierd route teach`, or learned from requests that named
 their task — rank above the rules for a prompt that is a near-duplicate of one of them: a user
 teaches tierd where it routed wrong, and most wrong routes on prompts written for no rule are a
@@ -59,12 +66,13 @@ and on the tune part longer texts scored no better (leave-one-out) while costing
 
 MARGIN = 0.02
 """Lead of the best task's centroid similarity over the runner-up below which the exemplars
-abstain (to the default task). Abstaining is right exactly when a prompt no rule knows really
-is chat, so the best margin depends on how often that is. On fresh probe prompts written
-outside the data set (mostly mechanical work in new phrasings, as in the users' hidden set) a
-low margin won: 0.71 -> 0.84 task accuracy. On the tune part, where the rules already know
-every phrasing and what they miss is mostly genuine chat, leave-one-out favours about 0.08.
-0.02 serves the traffic the rules miss in practice; raise it if chat is misrouted."""
+abstain (to the default task); the default of routing.classifier_margin. Abstaining is right
+exactly when a prompt no rule knows really is chat, so the best margin depends on how often
+that is. Chosen on the development set (benchmarks/data/routing_dev.jsonl), once the exemplars
+only move prompts down a tier: every margin from 0.00 to 0.04 gives the same 0.975 task and
+0.994 tier accuracy there, from 0.05 on they abstain on classification prompts and send them to
+a paid tier; 0.02 sits mid-plateau. (On the tune part, where the rules already know every
+phrasing and what they miss is mostly genuine chat, leave-one-out favours about 0.08.)"""
 
 NEIGHBOURS = 3
 """Nearest exemplars reported with a decision, to show why."""
@@ -273,12 +281,14 @@ def explain_semantic(semantic: SemanticResult) -> str:
 
 
 def combine(rule: Classification, semantic: SemanticResult | None,
-            default_task: str, exemplars_off: str | None = None) -> Decision:
+            default_task: str, exemplars_off: str | None = None,
+            reachable: frozenset[str] | None = None) -> Decision:
     """One decision from the rule result and the exemplar result, and why.
 
     A near-duplicate of a user's exemplar decides first. Then a rule that fired. Otherwise
-    the exemplars decide when they clear the margin, and the default task when they abstain
-    (or were not consulted: `exemplars_off` says why)."""
+    the exemplars decide when they clear the margin and their task is `reachable` (None: any
+    task), and the default task when they abstain (or were not consulted: `exemplars_off`
+    says why)."""
     why = "" if semantic is None else explain_semantic(semantic)
     duplicate = semantic.duplicate_of if semantic is not None else None
     if duplicate is not None:
@@ -296,13 +306,18 @@ def combine(rule: Classification, semantic: SemanticResult | None,
     if semantic.task is None:
         return Decision(default_task, "default",
                         f"no rule matched and the exemplars abstained ({why})", rule, semantic)
+    if reachable is not None and semantic.task not in reachable:
+        return Decision(default_task, "default",
+                        f"no rule matched; the exemplars say {semantic.task}, whose tier costs "
+                        f"more than the default task's, and only a rule sends a prompt up "
+                        f"({why})", rule, semantic)
     return Decision(semantic.task, "exemplars", f"no rule matched; exemplars: {why}", rule,
                     semantic)
 
 
 def decide(messages: list[dict], index: ExemplarIndex, embed: EmbedFn,
            default_task: str = "chat", margin: float = MARGIN,
-           always_compare: bool = False) -> Decision:
+           always_compare: bool = False, reachable: frozenset[str] | None = None) -> Decision:
     """The task of a chat request. With no user exemplars, rules first and the exemplars only
     when no rule matched, so the embedding is only paid for prompts the rules do not
     recognise; with user exemplars every prompt is embedded, to find the near-duplicates that
@@ -312,4 +327,5 @@ def decide(messages: list[dict], index: ExemplarIndex, embed: EmbedFn,
     consult = always_compare or rule.rule == DEFAULT_RULE or len(index.user_rows) > 0
     if not consult:
         return combine(rule, None, default_task)
-    return combine(rule, semantic_classify(messages, index, embed, margin), default_task)
+    return combine(rule, semantic_classify(messages, index, embed, margin), default_task,
+                   reachable=reachable)
