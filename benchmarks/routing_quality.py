@@ -155,7 +155,7 @@ def main() -> int:
         config = load_config(state / "config.toml")
         app = open_tierd(config)
         started = time.perf_counter()
-        index, embedding = app.exemplars.ready(app, wait=True)
+        index, embedding = app.exemplars.ready(app)
         build_s = time.perf_counter() - started
         for prompt in prompts:  # warm-up: the model loaded, caches warm
             app.exemplars.decide(app, prompt.messages)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import run_tierd, start_daemon, state_conn
+from tests.ollama_test_server import OllamaTestServer
 from tests.openai_test_server import start_openai_server
 from tests.routing_helpers import KEY_VARIABLE, chat, rows
 from tierd.routing.exemplars import read_shipped_cache, shipped_cache_path, write_shipped_cache
@@ -58,8 +59,21 @@ def daemon(tmp_path_factory, packaged_models_dir, good):
     keys = root / "keys.env"
     keys.write_text(f"{KEY_VARIABLE}={good.api_key}\n")
     d = start_daemon(root, packaged_models_dir, _config(keys, good))
+    wait_for_exemplars(d)
     yield d
     d.stop()
+
+
+def wait_for_exemplars(daemon, timeout: float = 600) -> dict:
+    """Explain until the exemplars are ready: the first run with a model embeds the shipped
+    ones in the background (a minute on a busy 2-core machine), routing by rules meanwhile."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = explain(daemon, "hello there")["classifier"]["exemplars"]
+        if found["off"] is None or time.monotonic() > deadline:
+            return found
+        assert "being embedded" in found["off"], found
+        time.sleep(0.5)
 
 
 def explain(daemon, text: str, **fields) -> dict:
@@ -198,8 +212,9 @@ def test_bad_teaching_is_refused_with_the_reason(daemon):
     assert both.status_code == 400 and "not both" in both.json()["error"]["message"]
     embed = teach({"prompt": "hello", "task": "embed"})
     assert embed.status_code == 400 and "never classified" in embed.json()["error"]["message"]
-    missing = httpx.post(f"{daemon.url}/route/exemplars/999999/forget", timeout=10)
-    assert missing.status_code == 404
+    for exemplar_id in (999999, 2**70, -1):
+        missing = httpx.post(f"{daemon.url}/route/exemplars/{exemplar_id}/forget", timeout=10)
+        assert missing.status_code == 404, missing.text
     cli_unknown = cli(daemon, "teach", "hello", "poetry")
     assert cli_unknown.returncode == 1 and "unknown task 'poetry'" in cli_unknown.stderr
 
@@ -214,9 +229,40 @@ def test_taught_exemplars_survive_a_restart(tmp_path, packaged_models_dir, good)
         first.stop()
     again = start_daemon(tmp_path, packaged_models_dir, _config(keys, good))
     try:
+        assert wait_for_exemplars(again)["exemplars"]["taught"] == 1
         assert explain(again, NEAR_TAUGHT)["classifier"]["decided_by"] == "taught"
     finally:
         again.stop()
+
+
+def test_a_first_build_that_must_embed_never_holds_a_request(tmp_path, packaged_models_dir,
+                                                            good):
+    """The classifier model here is an Ollama host's (the stand-in, answering each embedding
+    call slowly): embedding the shipped exemplars takes seconds, requests meanwhile do not."""
+    keys = tmp_path / "keys.env"
+    keys.write_text(f"{KEY_VARIABLE}={good.api_key}\n")
+    with OllamaTestServer() as ollama:
+        ollama.state.token_delay = 0.1  # 1.3 s per embedding call, 8 calls for the build
+        d = start_daemon(tmp_path, packaged_models_dir, _config(keys, good, (
+            '[[hosts]]\nname = "local"\nruntime = "embedded"\n'
+            f'[[hosts]]\nname = "box"\nruntime = "ollama"\nurl = "{ollama.url}"\n'
+            'memory_budget = "2GiB"\n[index]\nbatch_size = 32\n'
+            '[routing]\nclassifier_model = "nomic-embed-text:latest"\n')))
+        try:
+            started = time.monotonic()
+            first = explain(d, "Where do I pick up a rental car at Lisbon airport?")
+            assert time.monotonic() - started < 8
+            assert first["classifier"]["exemplars"]["off"] == (
+                "the exemplars are being embedded with nomic-embed-text:latest (its first "
+                "use); the rules route until they are ready")
+            assert first["task"] == "chat"  # routed meanwhile, by the rules and the default
+            ready = wait_for_exemplars(d)
+            assert ready["off"] is None and ready["model_id"] == (
+                "ollama:box:nomic-embed-text:latest")
+            assert ready["exemplars"]["shipped"] == len(tune_exemplars(load_labelled()))
+            assert len(ollama.requests_to("/api/embed")) >= 8
+        finally:
+            d.stop()
 
 
 # -- no embedding model -----------------------------------------------------------------------

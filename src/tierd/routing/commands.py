@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 from tierd.api.paths import ROUTE_EXEMPLARS, ROUTE_EXPLAIN, ROUTE_FORGET, ROUTE_TEACH
 from tierd.cli.daemon import ask
@@ -53,7 +54,9 @@ def _usd(value: float | None) -> str:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    decision = ask(load_config(args.config), ROUTE_EXPLAIN, explain, prompt=args.prompt,
+    # In this process (no daemon), wait for the exemplars: the process ends after one answer.
+    decision = ask(load_config(args.config), ROUTE_EXPLAIN, partial(explain, wait=True),
+                   prompt=args.prompt,
                    system=args.system, model=args.model, task=args.task,
                    max_tokens=args.max_tokens)
     if args.json:

@@ -8,8 +8,10 @@ A prompt waits at most CLASSIFY_WAIT for it; when no embedding model can be had 
 offered, it is not an embedding model, its host is down, its queue is busy — the rules route
 alone and the decision says why (`Decision.exemplars_off`).
 
-The index is built once per daemon, on first need, under a lock. The shipped exemplars'
-vectors are a cache beside the converted models (`models/exemplars/<model id>.npz`, keyed by
+The index is built once per daemon, on first need, by a thread of its own: a request waits at
+most BUILD_WAIT for it (enough when the vectors are cached), and while a build that must embed
+goes on, requests are routed by the rules alone, saying so. The shipped exemplars' vectors are
+a cache beside the converted models (`models/exemplars/<model id>.npz`, keyed by
 the digest of each instruction), so only the first run with a model embeds them; the users'
 exemplars are state, in state.db (tierd.routing.exemplar_store). Taught and learned exemplars
 join the index in memory as they are stored, without a restart.
@@ -27,6 +29,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -49,11 +52,19 @@ from tierd.routing.semantic import (
 )
 from tierd.routing.tasks import TASKS, TIERS, check_task, tier_of_task
 
+if TYPE_CHECKING:
+    from tierd.app import Tierd  # which makes this classifier
+
 log = logging.getLogger("tierd.routing")
 
 CLASSIFY_WAIT = 2.0
 """Seconds a prompt waits for the embedding model's queue before it is routed by the rules
 alone: the nightly index rebuild may hold the model for a batch at a time."""
+
+BUILD_WAIT = 1.0
+"""Seconds a request waits for the index on first use: a build from cached vectors takes a
+fraction of that; one that embeds the shipped exemplars (the first run with a model) takes
+seconds to a minute, and never holds a request that long."""
 
 LEARN_QUEUE = 256
 """Requests waiting to become learned exemplars; past it, new ones are not learned (learning
@@ -94,6 +105,8 @@ class ExemplarClassifier:
         self.store = store
         self.reachable = reachable_tasks(config)
         self._build_lock = threading.Lock()
+        self._builder: threading.Thread | None = None
+        self._builder_lock = threading.Lock()
         self._rows_lock = threading.Lock()
         self._rows: list[_Row] = []
         self._index: ExemplarIndex | None = None
@@ -110,7 +123,7 @@ class ExemplarClassifier:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    def decide(self, app, messages: list[dict], explain: bool = False,
+    def decide(self, app: Tierd, messages: list[dict], explain: bool = False,
                exemplars: bool = True) -> Decision:
         """The task of a chat request (see tierd.routing.semantic.decide for the order).
         `exemplars=False` decides by the rules alone (unless explaining), for requests where
@@ -121,23 +134,47 @@ class ExemplarClassifier:
         if not (explain or wanted):
             return combine(rule, None, default_task)
         try:
-            index, embedding = self.ready(app, wait=True)
+            index, embedding = self._index_now(app)
             [vector] = self._embed(app, embedding, [instruction_text(messages)], CLASSIFY_WAIT)
         except TierdError as err:
             return combine(rule, None, default_task, exemplars_off=str(err))
         return combine(rule, compare(index, vector, self.config.routing.classifier_margin),
                        default_task, reachable=self.reachable)
 
-    def ready(self, app, wait: bool) -> tuple[ExemplarIndex, EmbeddingModel]:
-        """The index and the model it was embedded with, built on first call. Raises
-        ExemplarsUnavailable saying why when there is none; after a failure the build is
-        tried again only once routing.cooldown has passed. `wait=False` does not wait for a
-        build another thread is running."""
+    def _index_now(self, app: Tierd) -> tuple[ExemplarIndex, EmbeddingModel]:
+        """The index, waiting at most BUILD_WAIT for a build (started here on first use);
+        ExemplarsUnavailable while it is still going on, or why it failed."""
         if self._index is not None and self._embedding is not None:
             return self._index, self._embedding
-        if not self._build_lock.acquire(blocking=wait):
-            raise ExemplarsUnavailable("the exemplars are still being embedded (first use)")
+        if self._off is not None and time.monotonic() < self._retry_at:
+            raise ExemplarsUnavailable(self._off)
+        with self._builder_lock:
+            if self._builder is None or not self._builder.is_alive():
+                self._builder = threading.Thread(target=self._build_in_background, args=(app,),
+                                                 name="tierd-exemplars", daemon=True)
+                self._builder.start()
+            builder = self._builder
+        builder.join(BUILD_WAIT)
+        if self._index is not None and self._embedding is not None:
+            return self._index, self._embedding
+        if self._off is not None:
+            raise ExemplarsUnavailable(self._off)
+        raise ExemplarsUnavailable(f"the exemplars are being embedded with {self.model} (its "
+                                   "first use); the rules route until they are ready")
+
+    def _build_in_background(self, app: Tierd) -> None:
         try:
+            self.ready(app)
+        except TierdError:
+            pass  # ready() logged it and keeps the reason for the next requests
+
+    def ready(self, app: Tierd) -> tuple[ExemplarIndex, EmbeddingModel]:
+        """The index and the model it was embedded with, built on first call (a caller
+        meanwhile waits for it). Raises ExemplarsUnavailable saying why when there is none;
+        after a failure the build is tried again only once routing.cooldown has passed."""
+        if self._index is not None and self._embedding is not None:
+            return self._index, self._embedding
+        with self._build_lock:
             if self._index is not None and self._embedding is not None:
                 return self._index, self._embedding
             if self._off is not None and time.monotonic() < self._retry_at:
@@ -156,8 +193,6 @@ class ExemplarClassifier:
                 self._reindex()
             self._embedding, self._off = embedding, None
             return self._index, embedding
-        finally:
-            self._build_lock.release()
 
     def status(self) -> dict:
         """What `route explain` shows about the exemplars before any decision."""
@@ -170,7 +205,7 @@ class ExemplarClassifier:
 
     # -- the index --------------------------------------------------------------------------
 
-    def _embedding_model(self, app) -> EmbeddingModel:
+    def _embedding_model(self, app: Tierd) -> EmbeddingModel:
         setting = ("routing.classifier_model" if self.config.routing.classifier_model
                    else "index.embedding_model")
         try:
@@ -183,19 +218,20 @@ class ExemplarClassifier:
                                        f"({setting})")
         return EmbeddingModel(self.model, host, inference.runtime_model_id(app, host, self.model))
 
-    def _embed(self, app, embedding: EmbeddingModel, texts: list[str],
+    def _embed(self, app: Tierd, embedding: EmbeddingModel, texts: list[str],
                timeout: float | None) -> list[np.ndarray]:
         vectors = inference.embed(app, embedding.name, texts, timeout, embedding.host).vectors
         return [np.asarray(v, dtype=np.float32) for v in vectors]
 
-    def _embed_many(self, app, embedding: EmbeddingModel, texts: list[str]) -> list[np.ndarray]:
+    def _embed_many(self, app: Tierd, embedding: EmbeddingModel,
+                    texts: list[str]) -> list[np.ndarray]:
         batch = self.config.index.batch_size
         vectors: list[np.ndarray] = []
         for start in range(0, len(texts), batch):
             vectors += self._embed(app, embedding, texts[start:start + batch], None)
         return vectors
 
-    def _load_rows(self, app, embedding: EmbeddingModel) -> list[_Row]:
+    def _load_rows(self, app: Tierd, embedding: EmbeddingModel) -> list[_Row]:
         """Every exemplar for `embedding`: the shipped ones (embedding those this model has not
         embedded before), the taught ones (embedding again those another model embedded) and
         the learned ones (kept only for the model that embedded them)."""
@@ -250,13 +286,13 @@ class ExemplarClassifier:
 
     # -- teaching ---------------------------------------------------------------------------
 
-    def teach(self, app, messages: list[dict], task: str) -> dict:
+    def teach(self, app: Tierd, messages: list[dict], task: str) -> dict:
         """Store the prompt as a taught exemplar of `task` and add it to the index now."""
         _check_teachable(task, "task")
         text = instruction_text(messages)
         if not text:
             raise TierdError("prompt: it has no instruction to learn from (it is empty)")
-        _, embedding = self.ready(app, wait=True)
+        _, embedding = self.ready(app)
         [vector] = self._embed(app, embedding, [text], None)
         return self._store(embedding, "taught", task, text, vector, text)
 
@@ -269,6 +305,8 @@ class ExemplarClassifier:
                 "model_id": embedding.model_id, "text": kept_text}
 
     def forget(self, exemplar_id: int) -> dict:
+        if not 0 < exemplar_id < 2**63:  # SQLite's integer keys; anything else is no row
+            raise UnknownExemplar(exemplar_id)
         removed = self.store.forget(exemplar_id)
         if removed is None:
             raise UnknownExemplar(exemplar_id)
@@ -281,7 +319,7 @@ class ExemplarClassifier:
         self._user_exemplars = bool(self.store.listing(limit=1))
         return removed
 
-    def learn(self, app, messages: list[dict], task: str) -> None:
+    def learn(self, app: Tierd, messages: list[dict], task: str) -> None:
         """Keep a request that named its task as a learned exemplar, in the background: the
         request never waits for this embedding."""
         if not self.config.routing.learn or task == "embed":
@@ -299,13 +337,13 @@ class ExemplarClassifier:
                                                  name="tierd-learn", daemon=True)
                 self._learner.start()
 
-    def _learn_loop(self, app) -> None:
+    def _learn_loop(self, app: Tierd) -> None:
         while (item := self._learning.get()) is not None:
             text, task = item
             try:
                 if self._learned.get(digest(text)) == task:
                     continue
-                _, embedding = self.ready(app, wait=True)
+                _, embedding = self.ready(app)
                 [vector] = self._embed(app, embedding, [text], CLASSIFY_WAIT)
                 kept = text if self.config.routing.learn_text else None
                 self._store(embedding, "learned", task, text, vector, kept)

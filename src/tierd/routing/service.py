@@ -13,6 +13,7 @@ from tierd.costs.prices import UnknownPrice, cost_usd, price_for
 from tierd.errors import TierdError
 from tierd.routing.chains import Candidate
 from tierd.routing.classifier import DEFAULT_RULE
+from tierd.routing.exemplars import ExemplarsUnavailable
 from tierd.routing.router import DEFAULT_MAX_TOKENS, NoUsableCandidate, Route, resolve_route
 from tierd.routing.semantic import SemanticResult
 from tierd.routing.tasks import AUTO
@@ -93,14 +94,20 @@ def _classifier(app: Tierd, route: Route) -> dict | None:
 
 def explain(app: Tierd, prompt: str | None = None, messages: list[dict] | None = None,
             system: str = "", model: str = AUTO, task: str | None = None,
-            max_tokens: int | None = None) -> dict:
-    """The decision a request would get, as data — the rule, the exemplars (nearest, their
-    similarity, the margin) and what each candidate would cost — without calling any model
-    but the embedding model: what `tierd route explain` prints and `POST /route/explain`
-    returns."""
+            max_tokens: int | None = None, wait: bool = False) -> dict:
+    """The decision a request would get now, as data — the rule, the exemplars (nearest,
+    their similarity, the margin) and what each candidate would cost — without calling any
+    model but the embedding model: what `tierd route explain` prints and `POST
+    /route/explain` returns. `wait` first waits for the exemplars to be embedded (the CLI
+    without a daemon, whose process would otherwise end before they are)."""
     chat = prompt_messages(prompt, messages, system)
     if max_tokens is not None and max_tokens < 1:
         raise TierdError("max_tokens: must be at least 1")
+    if wait:
+        try:
+            app.exemplars.ready(app)
+        except ExemplarsUnavailable:
+            pass  # the decision says why
     try:
         route, unusable = resolve_route(app, model, task, chat, explain=True), None
     except NoUsableCandidate as err:
