@@ -12,8 +12,9 @@ from tierd.routing.semantic import load_labelled
 TEST_PART = [prompt for prompt in load_labelled() if prompt.split == "test"]
 
 RULES_TEST_ACCURACY_FLOOR = 0.91
-"""Measured: the rules alone classify 0.929 (208/224) of the test part, which never shaped
-them. The floor sits two points lower (about four prompts): a rule that breaks costs more than
+"""Measured: the rules alone classify 0.924 (207/224) of the test part, which never shaped
+them (the rules added since the first tuning were decided on the development set). The floor
+sits about one and a half points lower (three prompts): a rule that breaks costs more than
 that, a harmless reordering of the vocabularies costs less."""
 
 REGRESSION_FLOOR = 0.95

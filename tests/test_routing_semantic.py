@@ -267,13 +267,14 @@ def test_the_stored_hash_is_short_and_stable():
 # -- the real model on the test part ----------------------------------------------------------
 
 COMBINED_TEST_ACCURACY_FLOOR = 0.90
-"""Measured with the packaged MiniLM: 0.920 task accuracy (206/224) on the test part, which
-never shaped the rules or the exemplars. The floor sits two points lower (about four prompts)
-so that a change of embedding build or rounding does not fail it, while losing a rule or
-letting the test part leak into the exemplars would."""
+"""Measured with the packaged MiniLM, the exemplars moving prompts down a tier only: 0.929 task
+accuracy (208/224) on the test part, which never shaped the rules, the exemplars or the margin
+(those were decided on the tune part and the development set). The floor sits about three
+points lower (six prompts) so that a change of embedding build or rounding does not fail it,
+while losing a rule or letting the test part leak into the exemplars would."""
 
 COMBINED_TEST_TIER_FLOOR = 0.92
-"""Measured: 0.938 (210/224) of test prompts reach their label's tier. What a wrong task
+"""Measured: 0.951 (213/224) of test prompts reach their label's tier. What a wrong task
 costs is a wrong tier, so the tier figure gets its own floor, set the same way."""
 
 
