@@ -1,5 +1,5 @@
 """Assemble a running tierd from its config: probed hosts, runtimes, the model manager, the
-ledger and budgets, the router's breaker and cache.
+ledger and budgets, the router's breaker, cache and exemplar classifier.
 
 The CLI and the daemon both start here, so a verb run without a daemon behaves exactly like the
 daemon would. Every part is made once, here, and held in a typed field; the one part that
@@ -25,16 +25,19 @@ from tierd.models import digests, footprints
 from tierd.models.digests import DigestStore
 from tierd.models.footprints import FootprintStore
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
+from tierd.routing import exemplar_store
 from tierd.routing.breaker import Breaker
 from tierd.routing.cache import ResponseCache
+from tierd.routing.exemplar_store import ExemplarStore
 from tierd.routing.inflight import InFlight
 from tierd.runtimes.base import ParallelSetting, Runtime
 
 if TYPE_CHECKING:
     from tierd.jobs.scheduler import JobScheduler
+    from tierd.routing.exemplars import ExemplarClassifier
 
 STATE_SCHEMAS = (ledger.SCHEMA, budgets.SCHEMA, footprints.SCHEMA, history.SCHEMA,
-                 bench_store.SCHEMA, digests.SCHEMA)
+                 bench_store.SCHEMA, digests.SCHEMA, exemplar_store.SCHEMA)
 """Every table of state.db, by owner; migrated whenever state.db is opened for a tierd."""
 
 
@@ -57,6 +60,8 @@ class Tierd:
     """The routed requests running now: what a shutdown past its grace cuts and settles."""
     digests: DigestStore
     """SHA-256 of the GGUF files the embedded hosts serve, hashed once (Ollama's `digest`)."""
+    exemplars: ExemplarClassifier
+    """The exemplar classifier: its index (built on first need), taught and learned exemplars."""
     scheduler: JobScheduler | None = None
     """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
 
@@ -160,6 +165,7 @@ def host_slot(runtime: Runtime, memory: HostMemory, parallel: ParallelSetting,
 
 
 def open_tierd(config: Config) -> Tierd:
+    from tierd.routing.exemplars import ExemplarClassifier  # it embeds through tierd.inference
     from tierd.runtimes.cloud import build_providers
 
     # Keys and prices first: a configured provider without either stops the start, naming the
@@ -182,7 +188,10 @@ def open_tierd(config: Config) -> Tierd:
         queue_limit=config.server.queue_limit,
         queue_timeout=config.server.queue_timeout,
     )
+    # Its own connection too: learned exemplars are written from a thread of their own.
+    exemplars = ExemplarClassifier(config, ExemplarStore(connect(state_db_path(config))))
     return Tierd(config, hosts, runtimes, manager, providers, costs,
                  breaker=Breaker(config.routing.cooldown),
                  cache=ResponseCache(config.routing.cache_ttl), parallel=parallel,
-                 inflight=InFlight(), digests=DigestStore(connect(state_db_path(config))))
+                 inflight=InFlight(), digests=DigestStore(connect(state_db_path(config))),
+                 exemplars=exemplars)

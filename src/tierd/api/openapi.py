@@ -84,7 +84,10 @@ _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/costs/routing"): (400,),
     ("get", "/costs/calls"): (400,),
     ("get", "/bench/runs"): (400,),
-    ("get", "/v1/models/{model}"): (404,),
+    ("post", "/route/explain"): (400, 404),
+    ("post", "/route/teach"): (400, 503),
+    ("get", "/route/exemplars"): (400,),
+    ("post", "/route/exemplars/{exemplar_id}/forget"): (400, 404),
     ("get", "/readyz"): (503,),
 }
 """Errors a route's own work can end in, beyond those every route or every POST may get."""

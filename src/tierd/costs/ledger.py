@@ -36,17 +36,30 @@ LATENCY_BUCKETS_S = tuple(ms / 1000 for ms in _LATENCY_BOUNDS_MS)
 generation."""
 
 _LE_COLUMNS = [f"le_{ms}" for ms in _LATENCY_BOUNDS_MS]
-_SUMMED = ["calls", "ok", "errors", "cancelled", "cache_hits", "prompt_tokens",
-           "completion_tokens", "cost_usd", "latency_ms", *_LE_COLUMNS]
+_STEP_2_SUMMED = ["calls", "ok", "errors", "cancelled", "cache_hits", "prompt_tokens",
+                  "completion_tokens", "cost_usd", "latency_ms", *_LE_COLUMNS]
+"""`call_totals`' summed columns as migration step 2 made them, in that order."""
+_SUMMED = [*_STEP_2_SUMMED, "rejected"]
+"""Every summed column of `call_totals` now: step 3 appended `rejected`."""
 
 
-def _counts_of(row: str) -> list[str]:
-    """The values one row of `calls` adds to each of _SUMMED."""
-    return [
-        "1", f"{row}.status = 'ok'", f"{row}.status = 'error'", f"{row}.status = 'cancelled'",
-        f"{row}.cache_hit", f"{row}.prompt_tokens", f"{row}.completion_tokens",
-        f"{row}.cost_usd", f"{row}.latency_ms",
-        *(f"{row}.latency_ms <= {ms}" for ms in _LATENCY_BOUNDS_MS)]
+def _value_of(name: str, row: str) -> str:
+    """What one row of `calls` adds to the `call_totals` column `name`."""
+    outcomes = {"ok": "ok", "errors": "error", "cancelled": "cancelled", "rejected": "rejected"}
+    if name == "calls":
+        return "1"
+    if name in outcomes:
+        return f"{row}.status = '{outcomes[name]}'"
+    if name == "cache_hits":
+        return f"{row}.cache_hit"
+    if name.startswith("le_"):
+        return f"{row}.latency_ms <= {name[3:]}"
+    return f"{row}.{name}"
+
+
+def _counts_of(row: str, summed: list[str]) -> list[str]:
+    """The values one row of `calls` adds to each of `summed`."""
+    return [_value_of(name, row) for name in summed]
 
 
 SCHEMA = Schema("ledger", ("""
@@ -115,18 +128,32 @@ CREATE TABLE call_totals (
     tier TEXT NOT NULL,
     fallback_reason TEXT NOT NULL,
     """ + ",\n    ".join(f"{name} {'REAL' if name in ('cost_usd', 'latency_ms') else 'INTEGER'}"
-                         " NOT NULL" for name in _SUMMED) + """,
+                         " NOT NULL" for name in _STEP_2_SUMMED) + """,
     PRIMARY KEY (day, provider, model, task, tier, fallback_reason)
 ) WITHOUT ROWID;
 INSERT INTO call_totals
     SELECT CAST(calls.ts / 86400 AS INTEGER) * 86400.0, provider, model, task, tier,
            COALESCE(fallback_reason, ''), """ + ", ".join(
-        f"SUM({value})" for value in _counts_of("calls")) + """
+        f"SUM({value})" for value in _counts_of("calls", _STEP_2_SUMMED)) + """
     FROM calls GROUP BY 1, 2, 3, 4, 5, 6;
 CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
     INSERT INTO call_totals VALUES (
         CAST(new.ts / 86400 AS INTEGER) * 86400.0, new.provider, new.model, new.task, new.tier,
-        COALESCE(new.fallback_reason, ''), """ + ", ".join(_counts_of("new")) + """)
+        COALESCE(new.fallback_reason, ''), """ + ", ".join(
+            _counts_of("new", _STEP_2_SUMMED)) + """)
+    ON CONFLICT DO UPDATE SET """ + ", ".join(
+        f"{name} = {name} + excluded.{name}" for name in _STEP_2_SUMMED) + """;
+END;
+""", """
+-- Rejected answers (the verified cascade's, tierd.routing.verify) counted apart. No release
+-- before this step wrote the status "rejected", so every existing total starts at 0.
+ALTER TABLE call_totals ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER calls_into_totals;
+CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
+    INSERT INTO call_totals (day, provider, model, task, tier, fallback_reason, """ + ", ".join(
+        _SUMMED) + """) VALUES (
+        CAST(new.ts / 86400 AS INTEGER) * 86400.0, new.provider, new.model, new.task, new.tier,
+        COALESCE(new.fallback_reason, ''), """ + ", ".join(_counts_of("new", _SUMMED)) + """)
     ON CONFLICT DO UPDATE SET """ + ", ".join(
         f"{name} = {name} + excluded.{name}" for name in _SUMMED) + """;
 END;
@@ -157,7 +184,8 @@ class CallRecord:
     fallback_reason: str | None
     cache_hit: bool
     status: str
-    """"ok" | "error" | "cancelled"."""
+    """"ok" | "error" | "cancelled" | "rejected" (the answer came whole and failed its check,
+    tierd.routing.verify, so the next candidate was asked)."""
     error: str | None = None
     attempt: int = 0
     """Position in the fallback chain."""
@@ -285,7 +313,8 @@ class Ledger:
         histogram by tier and model, fallbacks by reason, spend and tokens by provider."""
         with self.lock:
             by_route = self.conn.execute(
-                "SELECT tier, model, SUM(ok), SUM(errors), SUM(cancelled), SUM(calls), "
+                "SELECT tier, model, SUM(ok), SUM(errors), SUM(cancelled), SUM(rejected), "
+                "SUM(calls), "
                 f"SUM(latency_ms), {', '.join(f'SUM({c})' for c in _LE_COLUMNS)} "
                 "FROM call_totals GROUP BY tier, model").fetchall()
             fallbacks = dict(self.conn.execute(
@@ -295,8 +324,9 @@ class Ledger:
                 "SELECT provider, SUM(cost_usd), SUM(prompt_tokens), SUM(completion_tokens) "
                 "FROM call_totals GROUP BY provider")]
         outcomes = [(row[0], row[1], status, count) for row in by_route
-                    for status, count in zip(("ok", "error", "cancelled"), row[2:5]) if count]
-        latency = [(row[0], row[1], row[5], row[6] / 1000, tuple(row[7:])) for row in by_route]
+                    for status, count in zip(("ok", "error", "cancelled", "rejected"), row[2:6])
+                    if count]
+        latency = [(row[0], row[1], row[6], row[7] / 1000, tuple(row[8:])) for row in by_route]
         return LedgerMetrics(outcomes, latency, fallbacks, providers)
 
     def recent(self, limit: int) -> list[dict]:
@@ -320,6 +350,7 @@ _TOTALS = """SELECT COALESCE(SUM(calls), 0) AS calls,
     COALESCE(SUM(ok), 0) AS ok,
     COALESCE(SUM(errors), 0) AS errors,
     COALESCE(SUM(cancelled), 0) AS cancelled,
+    COALESCE(SUM(rejected), 0) AS rejected,
     COALESCE(SUM(cache_hits), 0) AS cache_hits,
     COALESCE(SUM(calls * (fallback_reason != '')), 0) AS fallbacks,
     COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
@@ -332,7 +363,8 @@ def _totals(row: Any) -> dict:
     avg = row["avg_latency_ms"]
     return {
         "calls": row["calls"], "ok": row["ok"], "errors": row["errors"],
-        "cancelled": row["cancelled"], "cache_hits": row["cache_hits"],
+        "cancelled": row["cancelled"], "rejected": row["rejected"],
+        "cache_hits": row["cache_hits"],
         "fallbacks": row["fallbacks"], "prompt_tokens": row["prompt_tokens"],
         "completion_tokens": row["completion_tokens"], "cost_usd": round(row["cost_usd"], 6),
         "avg_latency_ms": None if avg is None else round(avg, 1),

@@ -41,7 +41,7 @@ async def messages(body: MessagesRequest, request: Request):
         body.model_dump(exclude_unset=True, by_alias=True))
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream,
+                                                      chat, body.stream, learn=True,
                                                       **request_ids(request)))
     if not body.stream:
         chunks = await collect(reply.chunks)

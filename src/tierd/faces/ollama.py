@@ -107,7 +107,7 @@ async def generate(body: OllamaGenerateRequest, request: Request):
     raw = body.prompt if body.raw else None
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
                                                       chat, body.stream, raw_prompt=raw,
-                                                      **request_ids(request)))
+                                                      learn=True, **request_ids(request)))
     return await _answer(reply, body.stream, chat=False)
 
 
@@ -119,7 +119,7 @@ async def chat(body: OllamaChatRequest, request: Request):
         return await _load_or_unload(request, body.model, body.keep_alive, empty)
     chat = ollama_shape.request_from_ollama(body.model_dump(exclude_unset=True))
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream,
+                                                      chat, body.stream, learn=True,
                                                       **request_ids(request)))
     return await _answer(reply, body.stream, chat=True)
 

@@ -55,7 +55,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     created = int(time.time())
 
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream,
+                                                      chat, body.stream, learn=True,
                                                       **request_ids(request)))
 
     if not body.stream:

@@ -36,7 +36,7 @@ async def create_response(body: ResponsesRequest, request: Request):
     chat = responses_shape.request_from_responses(fields)
     created = int(time.time())
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream,
+                                                      chat, body.stream, learn=True,
                                                       **request_ids(request)))
 
     def head() -> dict:  # once the first chunk came: then the model that answers is known
