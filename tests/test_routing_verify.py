@@ -7,6 +7,9 @@ neither JSON nor most labels) and whose next candidate is the OpenAI-compatible 
 
 from __future__ import annotations
 
+import contextlib
+import json
+
 import httpx
 import openai
 import pytest
@@ -15,6 +18,7 @@ from tests.conftest import start_daemon
 from tests.ollama_test_server import OllamaTestServer
 from tests.openai_test_server import start_openai_server
 from tests.routing_helpers import KEY_VARIABLE, chat, path_of, rows
+from tierd.chat.request import ChatRequest, ResponseFormat, Tool, ToolCall, ToolChoice
 from tierd.routing.verify import (
     CHECKS,
     Answered,
@@ -139,6 +143,69 @@ def test_checks_are_independent_functions_and_a_new_one_slots_in():
     assert verify(asked, Answered("", "stop"), CHECKS + (no_apologies,)).reason == "empty"
 
 
+PERSON = {"type": "object", "properties": {"name": {"type": "string"},
+                                          "born": {"type": "integer"}},
+          "required": ["name", "born"], "additionalProperties": False}
+WEATHER = Tool("get_weather", "The weather in a city", {
+    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+
+
+def _structured(form: ResponseFormat = ResponseFormat(), tools: tuple[Tool, ...] = (),
+                choice: ToolChoice = ToolChoice()) -> Asked:
+    request = ChatRequest.plain([{"role": "user", "content": "Who wrote the first program?"}])
+    return Asked.of(ChatRequest(request.messages, tools=tools, tool_choice=choice,
+                                response_format=form), "extract")
+
+
+def test_a_json_schema_answer_must_parse_and_fit_the_schema():
+    asked = _structured(ResponseFormat("json_schema", PERSON, "person"))
+    assert verify(asked, Answered('{"name": "Ada Lovelace", "born": 1815}', "stop")) is None
+    unfit = verify(asked, Answered('{"name": "Ada Lovelace", "born": "1815"}', "stop"))
+    assert unfit.reason == "schema"
+    assert "'person'" in unfit.detail and "born: '1815' is not of type 'integer'" in unfit.detail
+    assert verify(asked, Answered('{"name": "Ada"}', "stop")).reason == "schema"
+    # Prose where the format asked for JSON does not parse: the instruction needs no "JSON".
+    prose = verify(asked, Answered("Ada Lovelace, born 1815", "stop"))
+    assert prose.reason == "invalid_json" and "response_format json_schema" in prose.detail
+
+
+def test_a_json_object_answer_must_parse_and_plain_text_is_not_held_to_json():
+    asked = _structured(ResponseFormat("json_object"))
+    assert verify(asked, Answered('{"anything": ["goes"]}', "stop")) is None
+    assert verify(asked, Answered("Ada Lovelace", "stop")).reason == "invalid_json"
+    assert verify(_structured(), Answered("Ada Lovelace", "stop")) is None
+
+
+def _called(name: str, arguments: str) -> Answered:
+    return Answered("", "tool_calls", (ToolCall("call_1", name, arguments),))
+
+
+def test_a_tool_call_must_name_an_offered_function_and_fit_its_parameters():
+    asked = _structured(tools=(WEATHER,))
+    assert verify(asked, _called("get_weather", '{"city": "Lyon"}')) is None
+    unfit = verify(asked, _called("get_weather", '{"city": 69}'))
+    assert unfit.reason == "schema" and "city: 69 is not of type 'string'" in unfit.detail
+    assert verify(asked, _called("get_weather", "{}")).reason == "schema"  # city is required
+    broken = verify(asked, _called("get_weather", '{"city": "Ly'))
+    assert broken.reason == "invalid_json" and "do not parse" in broken.detail
+    assert verify(asked, _called("get_weather", '["Lyon"]')).reason == "invalid_json"
+    unknown = verify(asked, _called("launch_rockets", '{"count": 3}'))
+    assert unknown.reason == "tool_call" and "not an offered function (get_weather)" in \
+        unknown.detail
+    # A tool call is an answer: not "empty", and not held to a JSON format's text.
+    assert verify(_structured(ResponseFormat("json_object"), tools=(WEATHER,)),
+                  _called("get_weather", '{"city": "Lyon"}')) is None
+
+
+def test_a_reply_that_had_to_call_a_tool_and_wrote_text_fails():
+    forced = _structured(tools=(WEATHER,), choice=ToolChoice("required"))
+    assert verify(forced, Answered("It is sunny in Lyon.", "stop")).reason == "tool_call"
+    assert verify(_structured(tools=(WEATHER,)), Answered("It is sunny in Lyon.", "stop")) is None
+    # tool_choice "none" offers no tool: a call is not an offered function.
+    none = _structured(tools=(WEATHER,), choice=ToolChoice("none"))
+    assert verify(none, _called("get_weather", '{"city": "Lyon"}')).reason == "tool_call"
+
+
 # -- the cascade over HTTP ----------------------------------------------------------------------
 
 LOCAL = "box/tinyllama:latest"
@@ -175,6 +242,9 @@ def daemon(tmp_path_factory, packaged_models_dir, cloud, ollama):
         + _provider("good", cloud["good"].port) + _provider("broke", cloud["broke"].port)
         + '[[budgets.providers]]\nname = "broke"\ndaily = 0.0\n'
         '[routing]\nlearn = false\n'
+        # The stand-in's model says only "completion"; declared, it is offered tools too.
+        '[[models]]\nname = "tinyllama:latest"\nhost = "box"\n'
+        'capabilities = ["completion", "tools", "json_schema"]\n'
         f'[routing.tiers.local]\ncandidates = ["{LOCAL}", "good/gpt-4o-mini"]\n'
         f'[routing.tiers.cheap]\ncandidates = ["{LOCAL}", "broke/gpt-4o-mini"]\n'
         '[routing.verify]\nscan = false\n'))
@@ -246,3 +316,79 @@ def test_with_nothing_better_to_ask_the_checked_answer_is_handed_on_and_marked(d
     assert response.json()["choices"][0]["message"]["content"].startswith("the quick brown")
     assert path_of(rows(daemon, response)) == [("box", "rejected", "invalid_json")]
     assert "broke/gpt-4o-mini=budget" in response.headers["X-Tierd-Fallbacks"]
+
+
+@contextlib.contextmanager
+def _local_answers(ollama, text: str, tool_calls: list[dict] | None = None):
+    """The local stand-in answers `text` (and `tool_calls`) while inside."""
+    ollama.state.reply_text, ollama.state.tool_calls = text, tool_calls
+    try:
+        yield
+    finally:
+        ollama.state.reply_text, ollama.state.tool_calls = None, None
+
+
+def test_a_schema_violating_local_answer_escalates_once_and_the_ledger_shows_both_rows(
+        daemon, cloud, ollama):
+    asked_before = len(cloud["good"].requests)
+    client = openai.OpenAI(base_url=f"{daemon.url}/v1", api_key="unused")
+    with _local_answers(ollama, json.dumps({"name": "Ada Lovelace", "born": "1815"})):
+        raw = client.chat.completions.with_raw_response.create(
+            model="task:extract", max_tokens=20,
+            messages=[{"role": "user", "content": "Who wrote the first program?"}],
+            response_format={"type": "json_schema", "json_schema": {
+                "name": "person", "schema": PERSON}})
+    raw.parse()
+    assert raw.headers["X-Tierd-Provider"] == "good"
+    assert raw.headers["X-Tierd-Fallbacks"] == f"{LOCAL}=schema"
+    found = rows(daemon, raw.http_response)
+    assert path_of(found) == [("box", "rejected", "schema"), ("good", "ok", "schema")]
+    assert "born: '1815' is not of type 'integer'" in found[0]["error"]
+    assert found[0]["cost_usd"] == 0 and found[0]["completion_tokens"] > 0
+    assert found[1]["cost_usd"] > 0
+    assert len(cloud["good"].requests) == asked_before + 1  # re-asked once
+    sent = cloud["good"].requests[-1].body
+    assert sent["response_format"]["json_schema"]["schema"] == PERSON
+
+
+def test_a_local_answer_fitting_the_schema_stays_local(daemon, ollama):
+    with _local_answers(ollama, json.dumps({"name": "Ada Lovelace", "born": 1815})):
+        response = chat(daemon, "task:extract", "Who wrote the note on the Analytical Engine?",
+                        max_tokens=20, response_format={"type": "json_schema", "json_schema": {
+                            "name": "person", "schema": PERSON}})
+    assert response.status_code == 200, response.text
+    assert path_of(rows(daemon, response)) == [("box", "ok", None)]
+    assert json.loads(response.json()["choices"][0]["message"]["content"])["born"] == 1815
+
+
+@pytest.mark.parametrize(("call", "reason", "detail"), [
+    ({"name": "get_weather", "arguments": {"city": 69}}, "schema",
+     "city: 69 is not of type 'string'"),
+    ({"name": "launch_rockets", "arguments": {"count": 3}}, "tool_call",
+     "not an offered function (get_weather)"),
+])
+def test_a_local_tool_call_that_does_not_validate_escalates(daemon, ollama, call, reason,
+                                                           detail):
+    with _local_answers(ollama, "", [{"function": call}]):
+        response = chat(daemon, "task:extract", f"What is the weather in Lyon? ({reason})",
+                        max_tokens=20,
+                        tools=[{"type": "function", "function": {
+                            "name": WEATHER.name, "description": WEATHER.description,
+                            "parameters": WEATHER.parameters}}])
+    assert response.status_code == 200, response.text
+    found = rows(daemon, response)
+    assert path_of(found) == [("box", "rejected", reason), ("good", "ok", reason)]
+    assert detail in found[0]["error"]
+    assert response.headers["X-Tierd-Fallbacks"] == f"{LOCAL}={reason}"
+
+
+def test_a_local_tool_call_that_validates_is_handed_on(daemon, ollama):
+    with _local_answers(ollama, "", [{"function": {"name": "get_weather",
+                                                   "arguments": {"city": "Lyon"}}}]):
+        response = chat(daemon, "task:extract", "Is it raining in Lyon?", max_tokens=20,
+                        tools=[{"type": "function", "function": {
+                            "name": WEATHER.name, "parameters": WEATHER.parameters}}])
+    assert response.status_code == 200, response.text
+    assert path_of(rows(daemon, response)) == [("box", "ok", None)]
+    [call] = response.json()["choices"][0]["message"]["tool_calls"]
+    assert json.loads(call["function"]["arguments"]) == {"city": "Lyon"}

@@ -329,9 +329,10 @@ TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed"
 
 @dataclass(frozen=True)
 class RoutingVerify:
-    """Per task: whether a local answer is checked (JSON that parses when JSON was asked for, a
-    label the prompt offered, not empty, not cut off) and re-asked on the next candidate when
-    it fails. Every task is checked unless turned off here."""
+    """Per task: whether a local answer is checked (JSON that parses when JSON was asked for,
+    JSON that fits a response_format schema, tool calls to offered functions whose arguments
+    fit their parameters, a label the prompt offered, not empty, not cut off) and re-asked on
+    the next candidate when it fails. Every task is checked unless turned off here."""
 
     classify: bool = True
     extract: bool = True

@@ -17,9 +17,10 @@ candidates in order:
 - the first chunk commits: once a token went to the client, an error is reported in-band and
   the stream is never switched to another model mid-answer;
 - a non-streaming local answer is read whole and checked (tierd.routing.verify: JSON that
-  parses when JSON was asked for, an offered label, not empty, not cut off); one that fails is
-  re-asked on the next candidate — the verified cascade — unless routing.verify turns it off
-  for the task;
+  parses when JSON was asked for, fits the response_format schema, tool calls that name an
+  offered function with arguments its parameters accept, an offered label, not empty, not cut
+  off); one that fails is re-asked on the next candidate — the verified cascade — unless
+  routing.verify turns it off for the task;
 - candidates that failed by themselves cool down (tierd.routing.breaker).
 
 Before any of that, the request's needs (tools, images, a response schema, a prompt longer

@@ -20,9 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from tierd.chat.request import TEXT, ChatRequest, ResponseFormat, Tool, ToolCall
+from tierd.chat.structured import violation
 from tierd.routing.classifier import blank_quotes, instruction_lines, last_user_text, system_text
 
-FAILURE_REASONS = ("invalid_json", "label", "empty", "truncated")
+FAILURE_REASONS = ("invalid_json", "schema", "tool_call", "label", "empty", "truncated")
 """The ledger's fallback_reason for an answer that failed its check."""
 
 
@@ -115,13 +116,72 @@ def parse_json_answer(text: str) -> object:
 
 
 def check_json(asked: Asked, answered: Answered) -> Failure | None:
-    if not json_asked(asked.messages) or not answered.text.strip():
+    """JSON asked for (by response_format, or in the instruction's words) must parse. An
+    answer that is a tool call instead is the tool-call check's to judge."""
+    by_format = asked.response_format.type != "text"
+    if not (by_format or json_asked(asked.messages)) or answered.tool_calls:
+        return None
+    if not answered.text.strip():
         return None
     try:
         parse_json_answer(answered.text)
     except ValueError as err:
-        return Failure("invalid_json", f"JSON was asked for and the answer does not parse "
-                                       f"({err})")
+        asked_by = f"response_format {asked.response_format.type}" if by_format else "JSON"
+        return Failure("invalid_json", f"{asked_by} was asked for and the answer does not "
+                                       f"parse ({err})")
+    return None
+
+
+def check_schema(asked: Asked, answered: Answered) -> Failure | None:
+    """An answer to a response_format json_schema must fit the schema (check_json, before it,
+    has seen it parse)."""
+    form = asked.response_format
+    if form.type != "json_schema" or form.schema is None or answered.tool_calls:
+        return None
+    try:
+        value = parse_json_answer(answered.text)
+    except ValueError:
+        return None
+    problem = violation(form.schema, value)
+    if problem is None:
+        return None
+    name = f" {form.name!r}" if form.name else ""
+    return Failure("schema", f"the answer does not fit the response_format schema{name}: "
+                             f"{problem}")
+
+
+def check_tool_calls(asked: Asked, answered: Answered) -> Failure | None:
+    """Each call names an offered function and its arguments are a JSON object its parameters
+    accept; a reply that had to call one (tool_choice "required" or a named function) does.
+    Arguments that do not parse are invalid_json; ones its parameters refuse are schema."""
+    if not answered.tool_calls:
+        if asked.forced_tools and answered.text.strip():
+            names = ", ".join(t.name for t in asked.forced_tools)
+            return Failure("tool_call", f"tool_choice asked for a call ({names}) and the "
+                                        "answer is text")
+        return None
+    offered = {tool.name: tool for tool in asked.tools}
+    for call in answered.tool_calls:
+        tool = offered.get(call.name)
+        if tool is None:
+            listed = ", ".join(offered) or "none are offered"
+            return Failure("tool_call", f"the answer calls {call.name!r}, which is not an "
+                                        f"offered function ({listed})")
+        if asked.forced_tools and tool not in asked.forced_tools:
+            return Failure("tool_call", f"the answer calls {call.name!r}, but tool_choice "
+                                        f"asked for {asked.forced_tools[0].name!r}")
+        try:
+            arguments = json.loads(call.arguments) if call.arguments.strip() else {}
+        except ValueError as err:
+            return Failure("invalid_json", f"the arguments of the call to {call.name!r} do "
+                                           f"not parse ({err})")
+        if not isinstance(arguments, dict):
+            return Failure("invalid_json", f"the arguments of the call to {call.name!r} are "
+                                           "not a JSON object")
+        problem = violation(tool.parameters, arguments)
+        if problem is not None:
+            return Failure("schema", f"the arguments of the call to {call.name!r} do not fit "
+                                     f"its parameters: {problem}")
     return None
 
 
@@ -175,7 +235,8 @@ def check_label(asked: Asked, answered: Answered) -> Failure | None:
                             f"({', '.join(labels)})")
 
 
-CHECKS: tuple[Check, ...] = (check_empty, check_truncated, check_json, check_label)
+CHECKS: tuple[Check, ...] = (check_empty, check_truncated, check_json, check_schema,
+                             check_tool_calls, check_label)
 
 
 def verify(asked: Asked, answered: Answered, checks: tuple[Check, ...] = CHECKS
