@@ -15,6 +15,9 @@ It prints, each against a baseline measured in the same run:
 - classifier latency p50/p99 over all prompts and over those that needed an embedding (no
   rule fired), beside the rules alone and a bare embedding of the same text in this process
   (no queue, no lease); and every prompt embedded, as when user exemplars exist;
+- the exemplars alone: every prompt decided as one no rule knows is (the exemplars, else the
+  default task), the path the rules' misses take — its accuracy, local-tier prompts sent to a
+  paid tier, and its day;
 - the users' day replayed with these prompts: about 96 cron calls of ~20k tokens in / 600 out
   (the prompts labelled for the local tier, in turn), 8 conversations of 2k in / 1k out (the
   mid tier's) and 2 long-form pieces of 4k in / 3k out (the writing prompts), each priced at
@@ -40,11 +43,19 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "src"))
 
+import numpy as np  # noqa: E402
+
 from tierd.app import open_tierd  # noqa: E402
 from tierd.config import Config, RoutingTasks, RoutingTiers, load_config  # noqa: E402
 from tierd.costs.prices import Price, UnknownPrice, cost_usd, price_for  # noqa: E402
-from tierd.routing.classifier import DEFAULT_RULE, classify  # noqa: E402
-from tierd.routing.semantic import LabelledPrompt, instruction_text, load_labelled  # noqa: E402
+from tierd.routing.classifier import DEFAULT_RULE, Classification, classify  # noqa: E402
+from tierd.routing.semantic import (  # noqa: E402
+    LabelledPrompt,
+    combine,
+    compare,
+    instruction_text,
+    load_labelled,
+)
 from tierd.routing.tasks import TIERS  # noqa: E402
 from tierd.runtimes.packaged import ensure_packaged  # noqa: E402
 
@@ -170,6 +181,14 @@ def main() -> int:
                 classify(prompt.messages)
                 rules_ms.append((time.perf_counter() - t) * 1000)
         runtime = app.runtimes[embedding.host]
+        vectors = runtime.embed(embedding.name,
+                                [instruction_text(p.messages) for p in prompts]).vectors
+        default = config.routing.default_task
+        alone = {p.id: combine(Classification(default, DEFAULT_RULE),
+                               compare(index, np.asarray(v, np.float32),
+                                       config.routing.classifier_margin, app.exemplars.tiers),
+                               default, reachable=app.exemplars.reachable).task
+                 for p, v in zip(prompts, vectors)}
         bare_ms = []
         for _ in range(args.runs):
             for prompt in needed or prompts:
@@ -215,6 +234,18 @@ def main() -> int:
             if r.task != r.prompt.task:
                 print(f"    {r.prompt.id}: {r.prompt.task} -> {r.task} ({r.source})")
     print()
+    alone_right = sum(alone[r.prompt.id] == r.prompt.task for r in routed)
+    alone_tier = sum(tier_of(alone[r.prompt.id]) == tier_of(r.prompt.task) for r in routed)
+    local = [r for r in routed if tier_of(r.prompt.task) == "local"]
+    paid = Counter(tier_of(alone[r.prompt.id]) for r in local
+                   if tier_of(alone[r.prompt.id]) != "local")
+    alone_below = sum(1 for r in routed if tier_of(r.prompt.task) == FRONTIER
+                      and tier_of(alone[r.prompt.id]) not in STRONG)
+    print("the exemplars alone (every prompt decided as one no rule knows)")
+    print(f"  task {alone_right / total:.3f}, tier {alone_tier / total:.3f}; local-tier prompts "
+          f"on a paid tier: {sum(paid.values())} of {len(local)} {dict(paid)}; "
+          f"frontier-labelled below mid: {alone_below}")
+    print()
 
     p50, p99 = percentile(durations, 0.5), percentile(durations, 0.99)
     print(f"classifier latency, ms ({args.runs} passes)   p50      p99")
@@ -235,6 +266,7 @@ def main() -> int:
     frontier_usd = sum(call_usd(prices, FRONTIER, i, o) for _, i, o in day)
     labelled_usd = sum(call_usd(prices, tier_of(p.task), i, o) for p, i, o in day)
     tierd_usd = sum(call_usd(prices, tier_of(by_id[p.id].task), i, o) for p, i, o in day)
+    alone_usd = sum(call_usd(prices, tier_of(alone[p.id]), i, o) for p, i, o in day)
     print(f"the users' day ({len(day)} calls): "
           + ", ".join(f"{t} {m} ${a}/{b}" for t, (m, a, b) in prices.items()))
     print(f"  everything on the frontier ({prices[FRONTIER][0]}): ${frontier_usd:.2f}")
@@ -243,6 +275,7 @@ def main() -> int:
     print(f"  routed by tierd:     ${tierd_usd:.2f} "
           f"({100 * (1 - tierd_usd / frontier_usd):.1f} % less)")
     print(f"  ratio tierd / labelled: {tierd_usd / labelled_usd:.3f}")
+    print(f"  (the exemplars alone: ${alone_usd:.2f}, {alone_usd / labelled_usd:.3f}x labelled)")
     costly = Counter((p.id, p.task, by_id[p.id].task) for p, _, _ in day
                      if tier_of(by_id[p.id].task) != tier_of(p.task))
     if costly:

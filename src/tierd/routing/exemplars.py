@@ -104,6 +104,8 @@ class ExemplarClassifier:
         self.model = routing.classifier_model or config.index.embedding_model
         self.store = store
         self.reachable = reachable_tasks(config)
+        self.tiers = {task: tier_of_task(config, task) for task in TASKS}
+        """Each task's tier: the exemplars' margin is a lead over the best task of another."""
         self._build_lock = threading.Lock()
         self._builder: threading.Thread | None = None
         self._builder_lock = threading.Lock()
@@ -138,8 +140,8 @@ class ExemplarClassifier:
             [vector] = self._embed(app, embedding, [instruction_text(messages)], CLASSIFY_WAIT)
         except TierdError as err:
             return combine(rule, None, default_task, exemplars_off=str(err))
-        return combine(rule, compare(index, vector, self.config.routing.classifier_margin),
-                       default_task, reachable=self.reachable)
+        return combine(rule, compare(index, vector, self.config.routing.classifier_margin,
+                                     self.tiers), default_task, reachable=self.reachable)
 
     def _index_now(self, app: Tierd) -> tuple[ExemplarIndex, EmbeddingModel]:
         """The index, waiting at most BUILD_WAIT for a build (started here on first use);
