@@ -81,7 +81,11 @@ def daemon(tmp_path_factory, packaged_models_dir, seer, claude):
         '[routing.tiers.cheap]\n'
         f'candidates = ["local/{CHAT}", "claude/claude-haiku-4.5"]\n'
         '[routing.tiers.mid]\n'
-        f'candidates = ["local/{CHAT}", "seer/plain-1"]\n'))
+        f'candidates = ["local/{CHAT}", "seer/plain-1"]\n'
+        # The cache tests send one prompt four times in a row on purpose: the loop breaker
+        # (tests/test_economics.py) would answer the fourth with a 429 whenever the four fit
+        # in its window.
+        '[loop_breaker]\nenabled = false\n'))
     yield d
     d.stop()
 

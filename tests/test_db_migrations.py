@@ -38,13 +38,17 @@ def test_a_state_db_from_the_previous_release_migrates_and_keeps_its_rows(state_
     ledger = Ledger(conn)
     assert sorted(r["request_id"] for r in ledger.recent(10)) == [
         "req-0", "req-1", "req-2", "req-cloud"]
-    assert ledger.rows("req-cloud")[0]["fallback_reason"] == "capacity_exhausted"
+    cloud = ledger.rows("req-cloud")[0]
+    assert cloud["fallback_reason"] == "capacity_exhausted"
+    # Rows from before list prices were kept are worth what they cost, and had no key.
+    assert (cloud["list_usd"], cloud["key"], cloud["plan"]) == (cloud["cost_usd"], "", "")
     # Old rows got call ids and count in the running totals the reports read.
     old = conn.execute("SELECT COUNT(*), COUNT(DISTINCT call_id), SUM(cost_usd) FROM calls")
     calls, call_ids, usd = old.fetchone()
     assert calls == call_ids == 4
-    totals = conn.execute("SELECT SUM(calls), SUM(cost_usd) FROM call_totals").fetchone()
-    assert tuple(totals) == (calls, pytest.approx(usd))
+    totals = conn.execute("SELECT SUM(calls), SUM(cost_usd), SUM(list_usd) FROM call_totals "
+                          "WHERE key = ''").fetchone()
+    assert tuple(totals) == (calls, pytest.approx(usd), pytest.approx(usd))
     assert ledger.metrics().providers
     footprints = FootprintStore(connect(state_dir / "state.db"))
     # Migrated to one slot, placement unknown (measured before tierd placed layers).

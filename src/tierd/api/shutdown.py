@@ -84,5 +84,6 @@ def close_tierd(app: Tierd, drain_timeout: float = 10.0) -> None:
                     app.manager.queues())
     stop_scheduler(app)
     app.exemplars.close()
+    app.costs.alerts.close()  # a pending webhook is sent by the next daemon to start
     checkpoint_databases(app)
     log.info("tierd stopped cleanly")

@@ -22,7 +22,7 @@ from tierd.api.streaming import collect, open_stream
 from tierd.chat import anthropic as anthropic_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
-from tierd.faces.openai import request_ids, task_header
+from tierd.faces.openai import caller_of, request_ids, task_header
 from tierd.faces.schemas import CountTokensRequest, MessagesRequest
 from tierd.routing.router import open_chat
 from tierd.routing.service import count_prompt_tokens
@@ -41,7 +41,8 @@ async def messages(body: MessagesRequest, request: Request):
         body.model_dump(exclude_unset=True, by_alias=True))
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream, learn=True,
+                                                      chat, body.stream,
+                                                      caller=caller_of(request),
                                                       **request_ids(request)))
     if not body.stream:
         chunks = await collect(reply.chunks)

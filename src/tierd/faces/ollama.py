@@ -24,7 +24,7 @@ from tierd.chat import ollama as ollama_shape
 from tierd.chat.reply import assemble
 from tierd.chat.request import BadField
 from tierd.errors import TierdError
-from tierd.faces.openai import embed_texts, request_ids, task_header
+from tierd.faces.openai import caller_of, embed_texts, request_ids, task_header
 from tierd.faces.schemas import (
     OllamaChatRequest,
     OllamaEmbeddingsRequest,
@@ -107,7 +107,8 @@ async def generate(body: OllamaGenerateRequest, request: Request):
     raw = body.prompt if body.raw else None
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
                                                       chat, body.stream, raw_prompt=raw,
-                                                      learn=True, **request_ids(request)))
+                                                      caller=caller_of(request),
+                                                      **request_ids(request)))
     return await _answer(reply, body.stream, chat=False)
 
 
@@ -119,7 +120,8 @@ async def chat(body: OllamaChatRequest, request: Request):
         return await _load_or_unload(request, body.model, body.keep_alive, empty)
     chat = ollama_shape.request_from_ollama(body.model_dump(exclude_unset=True))
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream, learn=True,
+                                                      chat, body.stream,
+                                                      caller=caller_of(request),
                                                       **request_ids(request)))
     return await _answer(reply, body.stream, chat=True)
 
@@ -146,7 +148,7 @@ async def embeddings(body: OllamaEmbeddingsRequest, request: Request):
     check_embedding_inputs(app.config, [body.prompt])
     routed = await run_cancellable(lambda cancel: route_embed(
         app, body.model, task_header(request), [body.prompt], cancel=cancel,
-        **request_ids(request)))
+        caller=caller_of(request), **request_ids(request)))
     return JSONResponse({"embedding": routed.embeddings.vectors[0]}, headers=routed.headers())
 
 

@@ -18,7 +18,7 @@ from tierd.api.streaming import collect, open_stream
 from tierd.chat import responses as responses_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
-from tierd.faces.openai import request_ids, task_header
+from tierd.faces.openai import caller_of, request_ids, task_header
 from tierd.faces.schemas import ResponsesRequest
 from tierd.routing.router import open_chat
 
@@ -36,7 +36,8 @@ async def create_response(body: ResponsesRequest, request: Request):
     chat = responses_shape.request_from_responses(fields)
     created = int(time.time())
     reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream, learn=True,
+                                                      chat, body.stream,
+                                                      caller=caller_of(request),
                                                       **request_ids(request)))
 
     def head() -> dict:  # once the first chunk came: then the model that answers is known

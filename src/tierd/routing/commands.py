@@ -80,7 +80,7 @@ def _explain(args: argparse.Namespace) -> int:
         cost = ("$0 (local)" if candidate["kind"] == "local" else
                 f"{_usd(candidate['prompt_usd'])} for the prompt, at most "
                 f"{_usd(candidate['max_usd'])} with the reply ({candidate['note']})")
-        print(f"  {n}. {candidate['candidate']}: {cost}")
+        print(f"  {n}. {candidate['candidate']}: {cost}  ({candidate['standing']})")
     for skipped in decision["skipped"]:
         print(f"  skipped {skipped['entry']}: {skipped['reason']}")
     if decision["error"]:

@@ -21,13 +21,23 @@ candidates in order:
   offered function with arguments its parameters accept, an offered label, not empty, not cut
   off); one that fails is re-asked on the next candidate — the verified cascade — unless
   routing.verify turns it off for the task;
-- candidates that failed by themselves cool down (tierd.routing.breaker).
+- candidates that failed by themselves cool down (tierd.routing.breaker); one the provider
+  said is at its rate limit stays out until the provider's stated reset
+  (tierd.routing.rate_windows), and one whose plan window or quota is spent is skipped with
+  reason `quota` until it resets (tierd.costs.plans); when every candidate is out for a
+  quota or rate window, the answer is a 429 whose Retry-After is the first reopening.
 
 Before any of that, the request's needs (tools, images, a response schema, a prompt longer
 than a cloud model takes) skip the candidates that lack them, each with its reason (route
 explain, the X-Tierd-Fallbacks header and the first attempt's ledger row say which and why);
 an exact model that lacks one, or a chain where no candidate has it, is a 400 naming the
 feature and the models that have it.
+
+Inside a tier, candidates are tried cheapest first at the margin: local models, flat-rate and
+free-tier capacity at $0, then paid models by blended list price; equal costs keep the
+configured order. A request made with an agent key is limited to the key's tiers, held to its
+caps and attributed to it; a burst of near-identical chat requests from one caller is refused
+by the loop breaker (tierd.routing.loops).
 
 Every attempt is a ledger row (local ones at $0, cloud ones settled against their budget
 reservation; a checked answer that failed is a row with status "rejected" and the check as
@@ -46,14 +56,17 @@ from tierd.app import Tierd
 from tierd.chat.capabilities import missing
 from tierd.chat.request import ChatRequest
 from tierd.costs.budgets import BudgetExceeded, Reservation
+from tierd.costs.keys import Caller
 from tierd.costs.ledger import CallRecord, new_call_id
-from tierd.costs.prices import cost_usd, price_for
+from tierd.costs.plans import PAY_PER_TOKEN, QuotaExhausted
+from tierd.costs.prices import blended_per_mtok, cost_usd, price_for
 from tierd.costs.service import worst_case_usd
 from tierd.errors import (
     CapacityExhausted,
     ContextOverflow,
     OutputLimitExceeded,
     QueueFull,
+    RateLimited,
     RuntimeUnavailable,
     ShuttingDown,
     TierdError,
@@ -116,9 +129,17 @@ FEATURE_WORDS = {"tools": "it offers tools or carries tool calls",
 class ChainExhausted(TierdError):
     """Every candidate was tried and failed (or was cooling down, or over budget)."""
 
-    def __init__(self, message: str, http_status: int):
+    def __init__(self, message: str, http_status: int, retry_after: float | None = None):
         self.http_status = http_status
+        if retry_after is not None:
+            self.retry_after = retry_after
         super().__init__(message)
+
+
+class KeyNotAllowed(TierdError):
+    """An agent key asked for a tier it may not use."""
+
+    http_status = 403
 
 
 @dataclass(frozen=True)
@@ -156,6 +177,36 @@ class Answer:
 # Resolving
 
 
+def marginal_cost(app: Tierd, candidate: Candidate) -> float:
+    """What one more call to `candidate` costs at the margin, as one comparable figure: $0 for
+    a local model or a plan that covers it, the blended list price (USD per million tokens)
+    otherwise. A plan whose window is spent keeps its place (the walk skips it, saying
+    `quota`, so the reason shows)."""
+    if candidate.kind == "local":
+        return 0.0
+    coverage = app.costs.budgets.judge(candidate.target, candidate.model)
+    if isinstance(coverage, QuotaExhausted) or coverage.free:
+        return 0.0
+    return blended_per_mtok(price_for(app.config, candidate.target, candidate.model))
+
+
+def standing(app: Tierd, candidate: Candidate) -> str:
+    """What a candidate costs and whether it may be tried now, in words (`tierd route
+    explain`)."""
+    if candidate.kind == "local":
+        return "local, $0"
+    closed, why = app.rate_windows.closed(candidate.label)
+    coverage = app.costs.budgets.judge(candidate.target, candidate.model)
+    if isinstance(coverage, QuotaExhausted):
+        return f"skipped: {coverage}"
+    if closed > 0:
+        return f"skipped for {closed:.0f}s more: {why}"
+    if coverage.free:
+        return f"$0 at the margin ({coverage.plan.replace('_', ' ')} plan)"
+    price = price_for(app.config, candidate.target, candidate.model)
+    return f"${blended_per_mtok(price):.2f} per million tokens, blended"
+
+
 def _chain(app: Tierd, tier: str, capability: Capability,
            offered: dict[str, list[ModelInfo]]) -> tuple[tuple[Candidate, ...],
                                                          tuple[Skipped, ...]]:
@@ -163,7 +214,9 @@ def _chain(app: Tierd, tier: str, capability: Capability,
     for entry in tier_config(app.config, tier).candidates:
         found = resolve_entry(app, entry, capability, offered)
         (candidates if isinstance(found, Candidate) else skipped).append(found)
-    return tuple(dict.fromkeys(candidates)), tuple(skipped)
+    unique = list(dict.fromkeys(candidates))
+    costs = {candidate: marginal_cost(app, candidate) for candidate in unique}
+    return tuple(sorted(unique, key=costs.__getitem__)), tuple(skipped)
 
 
 def _exact(app: Tierd, name: str, capability: Capability,
@@ -323,6 +376,8 @@ def fallback_reason(err: TierdError, candidate: Candidate) -> str:
     """A short code for why a candidate was left; the ledger's `error` has the details."""
     if isinstance(err, BudgetExceeded):
         return "budget"
+    if isinstance(err, QuotaExhausted):
+        return "quota"
     if isinstance(err, CapacityExhausted):
         return "capacity_exhausted"
     if isinstance(err, ContextOverflow):
@@ -338,10 +393,11 @@ def fallback_reason(err: TierdError, candidate: Candidate) -> str:
 
 def _trips_breaker(reason: str, candidate: Candidate) -> bool:
     """Failures of the candidate itself, which the next request would meet again. A local
-    model's other refusals (a load that failed, a wrong parameter) are the request's own."""
+    model's other refusals (a load that failed, a wrong parameter) are the request's own; a
+    provider's 429 closes a rate window instead (as long as the provider said)."""
     if reason == "unavailable":
         return True
-    return candidate.kind == "cloud" and reason in ("rejected", "rate_limited")
+    return candidate.kind == "cloud" and reason == "rejected"
 
 
 T = TypeVar("T")
@@ -375,12 +431,19 @@ class _Walk:
     client_request_id: str | None = None
     request: ChatRequest | None = None
     """What the cloud candidates are sent; an attempt cut short bills their estimate."""
+    caller: Caller | None = None
     fallbacks: list[tuple[str, str]] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     attempts: int = 0
     current: Attempt | None = None
     last_error: TierdError | None = None
     budget_error: BudgetExceeded | None = None
+    waits: list[float] = field(default_factory=list)
+    """Seconds until each quota or rate window that kept a candidate out reopens."""
+
+    @property
+    def key(self) -> str:
+        return self.caller.key.name if self.caller is not None and self.caller.key else ""
 
     @property
     def arrived_because(self) -> str | None:
@@ -394,12 +457,17 @@ class _Walk:
 
     def record(self, attempt: Attempt, *, status: str, prompt_tokens: int = 0,
                completion_tokens: int = 0, error: str | None = None,
-               reason: str | None = None) -> None:
+               reason: str | None = None, cache_read: int = 0, cache_write: int = 0) -> None:
+        """The attempt's ledger row: a cloud call priced at list price with its cached prompt
+        tokens, and at the margin as its plan bills it."""
         candidate = attempt.candidate
-        cost = 0.0
+        reservation = attempt.reservation
+        coverage = reservation.coverage if reservation is not None else PAY_PER_TOKEN
+        listed = cost = 0.0
         if candidate.kind == "cloud":
-            cost = cost_usd(price_for(self.app.config, candidate.target, candidate.model),
-                            prompt_tokens, completion_tokens)
+            listed = cost_usd(price_for(self.app.config, candidate.target, candidate.model),
+                              prompt_tokens, completion_tokens, cache_read, cache_write)
+            cost = coverage.marginal(listed)
         call = CallRecord(
             request_id=self.request_id, task=self.route.task, tier=self.route.tier,
             provider=candidate.target, model=candidate.model,
@@ -410,11 +478,13 @@ class _Walk:
                 attempt.first_at - attempt.started) * 1000,
             fallback_reason=reason, cache_hit=False, status=status, error=error,
             attempt=attempt.index, client_request_id=self.client_request_id,
-            call_id=attempt.call_id)
+            call_id=attempt.call_id, list_usd=listed, key=self.key,
+            plan=coverage.plan if candidate.kind == "cloud" else "",
+            cache_read_tokens=cache_read, cache_write_tokens=cache_write)
         if self.current is attempt:
             self.current = None
-        if attempt.reservation is not None:
-            attempt.reservation.settle(call)
+        if reservation is not None:
+            reservation.settle(call)
         else:
             self.app.costs.ledger.record(call)
 
@@ -446,22 +516,33 @@ class _Walk:
         self.failures.append(f"{candidate.label}: {detail}")
 
     def reserve(self, candidate: Candidate, prompt_bound: int, reply_bound: int) -> Reservation:
-        """Hold what the call can cost at most: `prompt_bound` tokens in, `reply_bound` out."""
+        """Hold what the call can cost at most, `prompt_bound` tokens in and `reply_bound`
+        out, against the budgets and the caller's key, and as many tokens of its plan's
+        quota."""
         bound = worst_case_usd(self.app.config, candidate.target, candidate.model,
                                prompt_bound, reply_bound)
-        return self.app.costs.budgets.reserve(candidate.target, self.route.tier, bound)
+        key = self.caller.key.caps if self.caller is not None and self.caller.key else None
+        return self.app.costs.budgets.reserve(candidate.target, self.route.tier, bound,
+                                              model=candidate.model, key=key,
+                                              tokens=prompt_bound + reply_bound)
 
     def try_each(self, attempt: Callable[[Candidate], T]) -> Iterator[tuple[Candidate, T]]:
         """Yield (candidate, result of `attempt`) for each candidate that did not fail, in
         order; failures are recorded and skipped. The caller stops at the first it accepts.
         Once tierd is stopping no further candidate is tried."""
         cooling = self.app.breaker
+        windows = self.app.rate_windows
         for candidate in self.route.candidates:
             self.app.inflight.check()
             left = cooling.cooling(candidate.label)
             if left > 0:
                 self.skip(candidate, "cooling_down",
                           f"cooling down for {left:.0f}s more after a failure")
+                continue
+            closed, why = windows.closed(candidate.label)
+            if closed > 0:
+                self.waits.append(closed)
+                self.skip(candidate, "rate_limited", f"{why}: {closed:.0f}s more")
                 continue
             try:
                 yield candidate, attempt(candidate)
@@ -470,10 +551,18 @@ class _Walk:
             except BudgetExceeded as err:
                 self.budget_error = err
                 self.skip(candidate, "budget", str(err))
+            except QuotaExhausted as err:
+                self.waits.append(err.retry_after)
+                self.skip(candidate, "quota", str(err))
             except TierdError as err:
                 reason = fallback_reason(err, candidate)
                 if _trips_breaker(reason, candidate):
                     cooling.failed(candidate.label)
+                if isinstance(err, RateLimited) and candidate.kind == "cloud":
+                    wait = err.stated if err.stated is not None else \
+                        self.app.config.routing.cooldown
+                    windows.close(candidate.label, wait, "the provider answered 429")
+                    self.waits.append(wait)
                 self.last_error = err
                 self.skip(candidate, reason, str(err))
                 log.info("request %s: %s failed (%s), trying the next candidate",
@@ -482,7 +571,7 @@ class _Walk:
     def exhausted(self) -> TierdError:
         if self.route.exact and self.last_error is not None and len(self.failures) == 1:
             return self.last_error  # one model asked for: its own error, unchanged
-        if self.budget_error is not None and self.last_error is None:
+        if self.budget_error is not None and self.last_error is None and not self.waits:
             return self.budget_error
         tried = "; ".join(self.failures)
         errors = [self.last_error] if self.last_error else []
@@ -490,8 +579,12 @@ class _Walk:
         status = 400 if errors and all(isinstance(e, request_errors) for e in errors) else 503
         if self.budget_error is not None:
             status = 402
+        retry_after = min(self.waits) if self.waits else None
+        if self.waits and self.budget_error is None and all(
+                isinstance(e, RateLimited) for e in errors):
+            status = 429  # every candidate is out until a quota or rate window reopens
         return ChainExhausted(f"no candidate of tier {self.route.tier} could answer: {tried}",
-                              status)
+                              status, retry_after)
 
 
 def _counted(stream: Iterator[Chunk], attempt: Attempt) -> Iterator[Chunk]:
@@ -526,7 +619,8 @@ class RoutedReply:
 
     def __init__(self, app: Tierd, route: Route, request: ChatRequest, request_id: str,
                  stream: bool, raw_prompt: str | None = None,
-                 client_request_id: str | None = None):
+                 client_request_id: str | None = None, caller: Caller | None = None,
+                 answered: Callable[[], None] | None = None):
         self.app = app
         self.route = route
         self.request = request
@@ -540,8 +634,10 @@ class RoutedReply:
         """Whether a whole local answer is checked before it is handed on (routing.verify)."""
         self.check_failure: Failure | None = None
         """Set when the answer handed on failed its check and nothing better could answer."""
-        self.walk = _Walk(app, route, request_id, client_request_id, request,
+        self.walk = _Walk(app, route, request_id, client_request_id, request, caller,
                           fallbacks=list(route.unfit))
+        self._answered = answered
+        """Tells the loop breaker this request was answered (whichever way it ended)."""
         self._complete: CachedReply | None = None
         cacheable = raw_prompt is None
         self.cache_key = cache_key(route.key, route.task, request) if cacheable else ""
@@ -563,8 +659,12 @@ class RoutedReply:
     def chunks(self, cancel: Cancel | None = None) -> Iterator[Chunk]:
         """The reply; `cancel` stops it (a client gone, or a shutdown past its grace)."""
         cancel = cancel if cancel is not None else Cancel()
-        with self.app.inflight.track(cancel, self.walk.abandon):
-            yield from self._cached_or_walked(cancel)
+        try:
+            with self.app.inflight.track(cancel, self.walk.abandon):
+                yield from self._cached_or_walked(cancel)
+        finally:
+            if self._answered is not None:
+                self._answered()
 
     def _cached_or_walked(self, cancel: Cancel) -> Iterator[Chunk]:
         cache = self.app.cache
@@ -595,7 +695,7 @@ class RoutedReply:
             provider=hit.provider, model=hit.model, host="", prompt_tokens=0,
             completion_tokens=0, cost_usd=0.0, latency_ms=0.0, ttft_ms=None,
             fallback_reason=None, cache_hit=True, status="ok",
-            client_request_id=self.client_request_id))
+            client_request_id=self.client_request_id, key=self.walk.key))
         yield from hit.chunks
         yield Chunk("", done=True, finish_reason=hit.finish_reason, timings=hit.timings)
 
@@ -755,7 +855,9 @@ class RoutedReply:
             completion_tokens = timings.eval_count if timings else attempt.said_chunks
             self.walk.record(attempt, status=status, prompt_tokens=prompt_tokens,
                              completion_tokens=completion_tokens, error=error,
-                             reason=self.walk.arrived_because)
+                             reason=self.walk.arrived_because,
+                             cache_read=timings.cache_read_count if timings else 0,
+                             cache_write=timings.cache_write_count if timings else 0)
             if status == "ok":
                 self.app.breaker.succeeded(candidate.label)
                 self._complete = CachedReply(tuple(pieces), final.finish_reason or "stop",
@@ -776,25 +878,43 @@ def new_request_id() -> str:
     return uuid.uuid4().hex
 
 
+def check_caller(caller: Caller | None, route: Route) -> None:
+    """An agent key may use only its own tiers."""
+    if caller is None or caller.key is None or not caller.key.tiers:
+        return
+    if route.tier not in caller.key.tiers:
+        raise KeyNotAllowed(
+            f"key {caller.key.name!r} may use tiers {', '.join(caller.key.tiers)}, and this "
+            f"request routes to tier {route.tier} ({route.reason})")
+
+
 def open_chat(app: Tierd, model: str, header_task: str | None, request: ChatRequest,
               stream: bool, request_id: str | None = None,
               raw_prompt: str | None = None,
-              client_request_id: str | None = None, learn: bool = False) -> RoutedReply:
+              client_request_id: str | None = None,
+              caller: Caller | None = None) -> RoutedReply:
     """Resolve the route (raising 4xx errors now) and return the reply, not yet started.
     `request_id` is tierd's own id of the request (made here when None); the client's
-    X-Request-Id, if any, is only carried along for correlation. `learn`: a client's request
-    (not tierd's own, such as the index's summaries), whose named task routing.learn may keep
-    as an exemplar."""
+    X-Request-Id, if any, is only carried along for correlation. A request from a client
+    (`caller`) must keep to its key's tiers and pass the loop breaker, which tells the same
+    prompt sent to different models apart (a comparison, not a loop); its named task
+    (`task:NAME`, X-Tierd-Task) routing.learn may keep as an exemplar (tierd's own requests,
+    such as the index's summaries, have no caller)."""
     route = resolve_route(app, model, header_task, request)
+    check_caller(caller, route)
+    answered = None
+    if caller is not None:
+        answered = app.loops.check(f"{caller.identity} asking {model!r}",
+                                   request.text_messages())
     if raw_prompt is not None and not (route.exact and route.candidates[0].kind == "local"):
         raise TierdError(f"raw generation needs an exact local model, not {model!r}: tiers "
                          "and cloud models apply a chat template")
     if route.warning:
         log.warning("%s", route.warning)
-    if learn and route.explicit_task and raw_prompt is None:
+    if caller is not None and route.explicit_task and raw_prompt is None:
         app.exemplars.learn(app, request.text_messages(), route.task)
     return RoutedReply(app, route, request, request_id or new_request_id(), stream, raw_prompt,
-                       client_request_id)
+                       client_request_id, caller, answered)
 
 
 @dataclass(frozen=True)
@@ -814,14 +934,16 @@ class RoutedEmbeddings:
 
 def route_embed(app: Tierd, model: str, header_task: str | None, texts: list[str],
                 request_id: str | None = None, client_request_id: str | None = None,
-                cancel: Cancel | None = None) -> RoutedEmbeddings:
+                cancel: Cancel | None = None, caller: Caller | None = None
+                ) -> RoutedEmbeddings:
     """Embed `texts` on the first embedding candidate of the route that succeeds. A cloud
     candidate reserves its bound (every byte of input a token) before it is called."""
     if any(not text for text in texts):
         raise TierdError("input: empty strings cannot be embedded")
     route = resolve_route(app, model, header_task, capability="embed",
                           needs=frozenset({"embedding"}))
-    walk = _Walk(app, route, request_id or new_request_id(), client_request_id)
+    check_caller(caller, route)
+    walk = _Walk(app, route, request_id or new_request_id(), client_request_id, caller=caller)
 
     def attempt(candidate: Candidate) -> tuple[Embeddings, Attempt]:
         reservation = None

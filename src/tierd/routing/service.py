@@ -19,7 +19,7 @@ from tierd.errors import TierdError
 from tierd.routing.chains import Candidate
 from tierd.routing.classifier import DEFAULT_RULE
 from tierd.routing.exemplars import ExemplarsUnavailable
-from tierd.routing.router import NoUsableCandidate, Route, resolve_route
+from tierd.routing.router import NoUsableCandidate, Route, marginal_cost, resolve_route, standing
 from tierd.routing.semantic import SemanticResult
 from tierd.routing.tasks import AUTO
 from tierd.runtimes.base import FEATURES, GenerateOptions
@@ -52,8 +52,10 @@ def prompt_request(prompt: str | None = None, messages: list[dict] | None = None
 def _candidate_cost(app: Tierd, candidate: Candidate, request: ChatRequest) -> dict:
     """What `candidate` would charge for this prompt: its prompt tokens, and at most the reply
     it would be asked for (the caller's max_tokens, else the default), at the price table's
-    rates (local models are free)."""
-    entry: dict = {"candidate": candidate.label, "kind": candidate.kind}
+    rates (local models are free; a plan that covers the call makes it $0 at the margin); and
+    its standing now (its plan, a quota or rate window that keeps it out)."""
+    entry: dict = {"candidate": candidate.label, "kind": candidate.kind,
+                   "standing": standing(app, candidate)}
     if candidate.kind == "local":
         return {**entry, "input_per_mtok": 0.0, "output_per_mtok": 0.0, "prompt_tokens": None,
                 "prompt_usd": 0.0, "max_usd": 0.0, "note": "local: $0"}
@@ -65,11 +67,13 @@ def _candidate_cost(app: Tierd, candidate: Candidate, request: ChatRequest) -> d
     except UnknownPrice as err:
         return {**entry, "input_per_mtok": None, "output_per_mtok": None,
                 "prompt_tokens": tokens, "prompt_usd": None, "max_usd": None, "note": str(err)}
+    covered = marginal_cost(app, candidate) == 0.0
     return {**entry, "input_per_mtok": price.input_per_mtok,
             "output_per_mtok": price.output_per_mtok, "prompt_tokens": tokens,
-            "prompt_usd": round(cost_usd(price, tokens, 0), 6),
-            "max_usd": round(cost_usd(price, tokens, reply), 6),
-            "note": f"{tokens} prompt tokens (estimated), reply of up to {reply}"}
+            "prompt_usd": 0.0 if covered else round(cost_usd(price, tokens, 0), 6),
+            "max_usd": 0.0 if covered else round(cost_usd(price, tokens, reply), 6),
+            "note": f"{tokens} prompt tokens (estimated), reply of up to {reply}"
+                    + (", covered by its plan" if covered else "")}
 
 
 def _semantic(result: SemanticResult | None) -> dict | None:
