@@ -337,7 +337,7 @@ def test_a_model_lacking_tools_is_skipped_with_the_reason(daemon):
                           "--model", "tier:local", "--needs", "vision", "Look at this")
     assert explained.returncode == 0, explained.stderr
     decision = json.loads(explained.stdout)
-    assert decision["candidates"] == ["seer/seer-1"]
+    assert [c["candidate"] for c in decision["candidates"]] == ["seer/seer-1"]
     assert {"entry": f"local/{CHAT}", "reason": "lacks_vision"} in decision["skipped"]
     listed = httpx.get(f"{daemon.url}/v1/models/{CHAT}").json()
     assert listed["capabilities"] == ["completion", "tools", "json_schema"]

@@ -81,11 +81,14 @@ def test_summary_counts_statuses_fallbacks_cache_hits_and_tokens(ledger):
     ledger.record(call("b", status="error", cost_usd=0.0), at=NOW)
     ledger.record(call("b", attempt=1, fallback_reason="RuntimeUnavailable"), at=NOW)
     ledger.record(call("c", cache_hit=True, cost_usd=0.0, status="cancelled"), at=NOW)
+    ledger.record(call("d", status="rejected", cost_usd=0.0, fallback_reason="invalid_json"),
+                  at=NOW)
     summary = ledger.summary("day", now=NOW)
-    assert {k: summary[k] for k in ("calls", "ok", "errors", "cancelled", "fallbacks",
-                                    "cache_hits", "prompt_tokens", "completion_tokens")} == {
-        "calls": 4, "ok": 2, "errors": 1, "cancelled": 1, "fallbacks": 1, "cache_hits": 1,
-        "prompt_tokens": 400, "completion_tokens": 200}
+    assert {k: summary[k] for k in ("calls", "ok", "errors", "cancelled", "rejected",
+                                    "fallbacks", "cache_hits", "prompt_tokens",
+                                    "completion_tokens")} == {
+        "calls": 5, "ok": 2, "errors": 1, "cancelled": 1, "rejected": 1, "fallbacks": 2,
+        "cache_hits": 1, "prompt_tokens": 500, "completion_tokens": 250}
     assert summary["cost_usd"] == pytest.approx(0.02)
     assert summary["avg_latency_ms"] == 800.0
 

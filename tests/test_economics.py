@@ -153,9 +153,13 @@ def test_a_free_tier_is_used_until_its_daily_quota_then_skipped_until_it_resets(
     explained = tierd(daemon, "route", "explain", "--json", "--model", "tier:cheap", "Classify")
     assert explained.returncode == 0, explained.stderr
     decision = json.loads(explained.stdout)
-    assert decision["candidates"] == ["gemini/gemini-2.5-flash", "paid/gpt-4o-mini"]
-    assert decision["standing"] == ["$0 at the margin (free tier plan)",
-                                    "$400.00 per million tokens, blended"]
+    assert [c["candidate"] for c in decision["candidates"]] == ["gemini/gemini-2.5-flash",
+                                                                 "paid/gpt-4o-mini"]
+    assert [c["standing"] for c in decision["candidates"]] == [
+        "$0 at the margin (free tier plan)", "$400.00 per million tokens, blended"]
+    free, paid = decision["candidates"]
+    assert free["prompt_usd"] == 0.0 and "covered by its plan" in free["note"]
+    assert paid["prompt_usd"] > 0
 
 
 def test_a_flat_plan_costs_nothing_at_the_margin_and_stops_at_its_window(daemon, cloud):

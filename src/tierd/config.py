@@ -481,6 +481,10 @@ class RoutingTasks:
     summarize: TierName = "local"
     scan: TierName = "local"
     embed: TierName = "local"
+    repo_scan: TierName = "cheap"
+    bulk_edit: TierName = "cheap"
+    boilerplate: TierName = "cheap"
+    test_gen: TierName = "cheap"
     chat: TierName = "mid"
     orchestrate: TierName = "mid"
     code: TierName = "code"
@@ -490,9 +494,35 @@ class RoutingTasks:
     final_review: TierName = "frontier"
 
 
-TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed", "chat",
-                   "orchestrate", "code", "code_review", "writing", "architecture",
-                   "final_review"]
+TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed", "repo_scan",
+                   "bulk_edit", "boilerplate", "test_gen", "chat", "orchestrate", "code",
+                   "code_review", "writing", "architecture", "final_review"]
+
+
+@dataclass(frozen=True)
+class RoutingVerify:
+    """Per task: whether a local answer is checked (JSON that parses when JSON was asked for,
+    JSON that fits a response_format schema, tool calls to offered functions whose arguments
+    fit their parameters, a label the prompt offered, not empty, not cut off) and re-asked on
+    the next candidate when it fails. Every task is checked unless turned off here."""
+
+    classify: bool = True
+    extract: bool = True
+    format: bool = True
+    summarize: bool = True
+    scan: bool = True
+    embed: bool = True
+    repo_scan: bool = True
+    bulk_edit: bool = True
+    boilerplate: bool = True
+    test_gen: bool = True
+    chat: bool = True
+    orchestrate: bool = True
+    code: bool = True
+    code_review: bool = True
+    writing: bool = True
+    architecture: bool = True
+    final_review: bool = True
 
 
 @dataclass(frozen=True)
@@ -501,13 +531,25 @@ class RoutingConfig:
     """A mechanical task sent to a strong tier (mid, code, frontier): allow it, allow it and
     warn, or send it to its own tier."""
     default_task: TaskName = "chat"
-    """The task of a prompt no classifier rule recognises."""
+    """The task of a prompt neither a classifier rule nor the exemplars recognise."""
     cooldown: float = 30.0
     """Seconds a candidate that failed (refused, timed out, 5xx) is skipped."""
     cache_ttl: float = 3600.0
     """Seconds an identical request is answered from the response cache; 0 turns it off."""
+    classifier_model: str = ""
+    """The embedding model the exemplar classifier embeds prompts with; empty means
+    index.embedding_model (the one the box already keeps for the index)."""
+    classifier_margin: float = 0.02
+    """Lead of the best task's centroid over the runner-up below which the exemplars abstain
+    to default_task (cosine similarity; tuned for MiniLM)."""
+    learn: bool = True
+    """Keep requests that name their task (`task:NAME`, X-Tierd-Task) as exemplars."""
+    learn_text: bool = False
+    """Keep the instruction text of learned exemplars too; off, only its embedding and a short
+    hash are kept."""
     tiers: RoutingTiers = field(default_factory=RoutingTiers)
     tasks: RoutingTasks = field(default_factory=RoutingTasks)
+    verify: RoutingVerify = field(default_factory=RoutingVerify)
 
 
 @dataclass(frozen=True)
@@ -786,6 +828,9 @@ def _check_routing(config: Config) -> list[str]:
     for name in ("cooldown", "cache_ttl"):
         if getattr(routing, name) < 0:
             problems.append(f"routing.{name}: must be 0 seconds or more")
+    if not 0 <= routing.classifier_margin < 1:
+        problems.append(f"routing.classifier_margin: {routing.classifier_margin} is not "
+                        "between 0 and 1 (a difference of cosine similarities, e.g. 0.02)")
     known = _servable_names(config)
     for tier in typing.get_args(TierName):
         chain = getattr(routing.tiers, tier)

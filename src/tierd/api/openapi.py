@@ -89,6 +89,10 @@ _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("post", "/keys"): (400, 409),
     ("post", "/keys/{name}/revoke"): (404,),
     ("get", "/bench/runs"): (400,),
+    ("post", "/route/explain"): (400, 404),
+    ("post", "/route/teach"): (400, 503),
+    ("get", "/route/exemplars"): (400,),
+    ("post", "/route/exemplars/{exemplar_id}/forget"): (400, 404),
     ("get", "/readyz"): (503,),
 }
 """Errors a route's own work can end in, beyond those every route or every POST may get."""

@@ -36,6 +36,7 @@ from tierd.index import routes as index_routes
 from tierd.jobs import routes as job_routes
 from tierd.models import routes as model_routes
 from tierd.net import ListenAddress
+from tierd.routing import routes as routing_routes
 from tierd.sizes import format_size
 
 log = logging.getLogger("tierd.api")
@@ -89,7 +90,7 @@ def create_app(tierd: Tierd) -> FastAPI:
     install_error_handlers(api)
     install_openapi(api)
     for routes in (openai, responses, anthropic, ollama, health, model_routes, job_routes,
-                   index_routes, cost_routes, bench_routes, dashboard_routes):
+                   index_routes, cost_routes, bench_routes, routing_routes, dashboard_routes):
         api.include_router(routes.router)
     # Each add_middleware wraps the ones before it: the request log sees every answer, the
     # browser guard refuses foreign origins and hosts before anything else, CORS answers the

@@ -65,6 +65,15 @@ def _counts_now_of(row: str) -> list[str]:
             f"{row}.prompt_tokens + {row}.completion_tokens > 0)"]
 
 
+_SUMMED_4 = [*_SUMMED_NOW, "rejected"]
+"""The sums of `call_totals` since step 4, which counts rejected answers apart."""
+
+
+def _counts_4_of(row: str) -> list[str]:
+    """The values one row of `calls` adds to each of _SUMMED_4."""
+    return [*_counts_now_of(row), f"{row}.status = 'rejected'"]
+
+
 SCHEMA = Schema("ledger", ("""
 CREATE TABLE IF NOT EXISTS calls (
     id INTEGER PRIMARY KEY,
@@ -181,13 +190,28 @@ CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
     ON CONFLICT DO UPDATE SET """ + ", ".join(
         f"{name} = {name} + excluded.{name}" for name in _SUMMED_NOW) + """;
 END;
+""", """
+-- No release before this step wrote the status "rejected": every existing total starts at 0.
+ALTER TABLE call_totals ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER calls_into_totals;
+CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
+    INSERT INTO call_totals (day, provider, model, task, tier, fallback_reason, key, """
+    + ", ".join(_SUMMED_4) + """) VALUES (
+        CAST(new.ts / 86400 AS INTEGER) * 86400.0, new.provider, new.model, new.task, new.tier,
+        COALESCE(new.fallback_reason, ''), new.key, """ + ", ".join(_counts_4_of("new")) + """)
+    ON CONFLICT DO UPDATE SET """ + ", ".join(
+        f"{name} = {name} + excluded.{name}" for name in _SUMMED_4) + """;
+END;
 """))
 """Step 3: what each call was worth at list price beside what it cost at the margin (a flat
 plan's calls cost $0 but are worth their tokens), the agent key it was made with, the plan that
 covered it, and the prompt tokens the provider served from or wrote to its cache. The running
 totals are rebuilt (once, from the rows) keyed by agent key too, with those sums and the calls
 that reached their provider (what a plan's calendar window counts); a plan's rolling window
-reads its own calls through the (provider, ts) index."""
+reads its own calls through the (provider, ts) index.
+
+Step 4: answers the verified cascade rejected (status "rejected", tierd.routing.verify) are
+counted apart in the running totals."""
 
 BREAKDOWN_KEYS = ("provider", "model", "task", "tier", "key")
 DAY_SECONDS = 86_400
@@ -215,7 +239,8 @@ class CallRecord:
     fallback_reason: str | None
     cache_hit: bool
     status: str
-    """"ok" | "error" | "cancelled"."""
+    """"ok" | "error" | "cancelled" | "rejected" (the answer came whole and failed its check,
+    tierd.routing.verify, so the next candidate was asked)."""
     error: str | None = None
     attempt: int = 0
     """Position in the fallback chain."""
@@ -398,7 +423,8 @@ class Ledger:
         histogram by tier and model, fallbacks by reason, spend and tokens by provider."""
         with self.lock:
             by_route = self.conn.execute(
-                "SELECT tier, model, SUM(ok), SUM(errors), SUM(cancelled), SUM(calls), "
+                "SELECT tier, model, SUM(ok), SUM(errors), SUM(cancelled), SUM(rejected), "
+                "SUM(calls), "
                 f"SUM(latency_ms), {', '.join(f'SUM({c})' for c in _LE_COLUMNS)} "
                 "FROM call_totals GROUP BY tier, model").fetchall()
             fallbacks = dict(self.conn.execute(
@@ -408,8 +434,9 @@ class Ledger:
                 "SELECT provider, SUM(cost_usd), SUM(prompt_tokens), SUM(completion_tokens) "
                 "FROM call_totals GROUP BY provider")]
         outcomes = [(row[0], row[1], status, count) for row in by_route
-                    for status, count in zip(("ok", "error", "cancelled"), row[2:5]) if count]
-        latency = [(row[0], row[1], row[5], row[6] / 1000, tuple(row[7:])) for row in by_route]
+                    for status, count in zip(("ok", "error", "cancelled", "rejected"), row[2:6])
+                    if count]
+        latency = [(row[0], row[1], row[6], row[7] / 1000, tuple(row[8:])) for row in by_route]
         return LedgerMetrics(outcomes, latency, fallbacks, providers)
 
     def recent(self, limit: int) -> list[dict]:
@@ -433,6 +460,7 @@ _TOTALS = """SELECT COALESCE(SUM(calls), 0) AS calls,
     COALESCE(SUM(ok), 0) AS ok,
     COALESCE(SUM(errors), 0) AS errors,
     COALESCE(SUM(cancelled), 0) AS cancelled,
+    COALESCE(SUM(rejected), 0) AS rejected,
     COALESCE(SUM(cache_hits), 0) AS cache_hits,
     COALESCE(SUM(calls * (fallback_reason != '')), 0) AS fallbacks,
     COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
@@ -447,7 +475,8 @@ def _totals(row: Any) -> dict:
     avg = row["avg_latency_ms"]
     return {
         "calls": row["calls"], "ok": row["ok"], "errors": row["errors"],
-        "cancelled": row["cancelled"], "cache_hits": row["cache_hits"],
+        "cancelled": row["cancelled"], "rejected": row["rejected"],
+        "cache_hits": row["cache_hits"],
         "fallbacks": row["fallbacks"], "prompt_tokens": row["prompt_tokens"],
         "completion_tokens": row["completion_tokens"],
         "cache_read_tokens": row["cache_read_tokens"], "cost_usd": round(row["cost_usd"], 6),

@@ -16,6 +16,11 @@ candidates in order:
   attempt's ledger row names the reason;
 - the first chunk commits: once a token went to the client, an error is reported in-band and
   the stream is never switched to another model mid-answer;
+- a non-streaming local answer is read whole and checked (tierd.routing.verify: JSON that
+  parses when JSON was asked for, fits the response_format schema, tool calls that name an
+  offered function with arguments its parameters accept, an offered label, not empty, not cut
+  off); one that fails is re-asked on the next candidate — the verified cascade — unless
+  routing.verify turns it off for the task;
 - candidates that failed by themselves cool down (tierd.routing.breaker); one the provider
   said is at its rate limit stays out until the provider's stated reset
   (tierd.routing.rate_windows), and one whose plan window or quota is spent is skipped with
@@ -35,7 +40,8 @@ caps and attributed to it; a burst of near-identical chat requests from one call
 by the loop breaker (tierd.routing.loops).
 
 Every attempt is a ledger row (local ones at $0, cloud ones settled against their budget
-reservation), and so is every cache hit ($0, cache_hit=1).
+reservation; a checked answer that failed is a row with status "rejected" and the check as
+its reason), and so is every cache hit ($0, cache_hit=1).
 """
 
 from __future__ import annotations
@@ -76,7 +82,7 @@ from tierd.routing.chains import (
     offered_models,
     resolve_entry,
 )
-from tierd.routing.classifier import classify
+from tierd.routing.semantic import Decision
 from tierd.routing.tasks import (
     AUTO,
     MECHANICAL_TASKS,
@@ -84,9 +90,11 @@ from tierd.routing.tasks import (
     TIERS,
     check_task,
     check_tier,
+    own_tier,
     tier_config,
     tier_of_task,
 )
+from tierd.routing.verify import Answered, Asked, Failure, verify
 from tierd.runtimes.base import Cancel, Capability, Chunk, Embeddings, Feature, ModelInfo
 from tierd.runtimes.ollama import estimate_chat_tokens
 
@@ -100,6 +108,11 @@ class NoUsableCandidate(TierdError):
     """Every candidate of a tier is skipped: nothing is configured that could serve it."""
 
     http_status = 503
+
+    def __init__(self, message: str, route: Route):
+        self.route = route
+        """The decision up to the empty chain, for `route explain` to show."""
+        super().__init__(message)
 
 
 class MissingFeature(TierdError):
@@ -145,6 +158,10 @@ class Route:
     """What the caller asked for, for the response cache."""
     unfit: tuple[tuple[str, str], ...] = ()
     """(candidate, reason) for each candidate skipped for lacking what the request needs."""
+    decision: Decision | None = None
+    """The classifier's decision, when it picked the task (the rule, the exemplars, why)."""
+    explicit_task: bool = False
+    """The caller named the task (`task:NAME` or X-Tierd-Task): a label routing.learn keeps."""
 
 
 @dataclass(frozen=True)
@@ -274,8 +291,7 @@ def _enforced(app: Tierd, task: str, tier: str) -> tuple[str, str | None]:
     if task not in MECHANICAL_TASKS or tier not in STRONG_TIERS:
         return tier, None
     mode = app.config.routing.enforce
-    own = tier_of_task(app.config, task)
-    own = own if own not in STRONG_TIERS else "local"
+    own = own_tier(app.config, task)
     if mode == "enforce":
         return own, f"routing.enforce: {task} is mechanical, sent to tier {own} instead of {tier}"
     if mode == "warn":
@@ -284,42 +300,41 @@ def _enforced(app: Tierd, task: str, tier: str) -> tuple[str, str | None]:
     return tier, None
 
 
-def _plain_messages(request: ChatRequest) -> list[dict]:
-    """The conversation as {"role", "content"} text, what the classifier and the loop breaker
-    compare."""
-    return [{"role": m.role, "content": m.text()} for m in request.messages]
-
-
 def resolve_route(app: Tierd, model: str, header_task: str | None = None,
                   request: ChatRequest | None = None,
                   capability: Capability = "generate",
-                  needs: frozenset[Feature] | None = None) -> Route:
+                  needs: frozenset[Feature] | None = None, explain: bool = False) -> Route:
     """Decide task, tier and chain for a request. Unknown tiers, tasks and models raise
     4xx errors naming the known ones; a tier with no usable candidate raises
     NoUsableCandidate naming what to configure; candidates lacking what the request needs
     (its `needs`, else what `request` needs) are skipped, and MissingFeature is raised when
-    none is left."""
-    routing = app.config.routing
+    none is left. `explain` consults the exemplars even where a rule decides, to show both
+    signals."""
     if needs is None:
         needs = request.needs() if request is not None else frozenset()
-    messages = _plain_messages(request) if request is not None else []
+    messages = request.text_messages() if request is not None else []
     offered = offered_models(app)
     task = check_task(header_task, "X-Tierd-Task") if header_task else None
     task_reason = "X-Tierd-Task header" if task else ""
+    decision: Decision | None = None
 
-    def pick_task() -> tuple[str, str]:
+    def pick_task(exemplars: bool = True) -> tuple[str, str]:
+        nonlocal decision
         if task:
             return task, task_reason
         if capability == "embed":
             return "embed", "an embeddings request"
-        found = classify(messages, routing.default_task)
-        return found.task, f"classifier rule {found.rule}"
+        decision = app.exemplars.decide(app, messages, explain, exemplars)
+        if decision.source == "rule":
+            return decision.task, f"classifier rule {decision.rule.rule}"
+        return decision.task, f"classifier ({decision.source}): {decision.reason}"
 
+    explicit = bool(task)
     if model.startswith("task:"):
         chosen = check_task(model.removeprefix("task:"), "model")
         tier = tier_of_task(app.config, chosen)
         reason = f"model {model}: task {chosen} runs on tier {tier}"
-        task = chosen
+        task, explicit = chosen, True
     elif model.startswith("tier:"):
         tier = check_tier(model.removeprefix("tier:"))
         task, why = pick_task()
@@ -331,20 +346,26 @@ def resolve_route(app: Tierd, model: str, header_task: str | None = None,
     else:
         candidate = _exact(app, model, capability, offered)
         _fit(app, (candidate,), needs, request, offered, f"model {model}")
-        task, why = pick_task()
+        # The caller chose the model: the task only labels the ledger row, which the rules
+        # can do without an embedding.
+        task, why = pick_task(exemplars=False)
         return Route(task, _tier_listing(app, candidate), (candidate,),
-                     f"exact model {model}; task {task} from {why}", exact=True, key=model)
+                     f"exact model {model}; task {task} from {why}", exact=True, key=model,
+                     decision=decision, explicit_task=explicit)
     tier, warning = _enforced(app, task, tier)
     candidates, skipped = _chain(app, tier, capability, offered)
+    route = Route(task, tier, candidates, reason, skipped,
+                  tier_config(app.config, tier).max_wait, warning, key=model, decision=decision,
+                  explicit_task=explicit)
     if not candidates:
         listed = "; ".join(f"{s.entry}: {s.reason}" for s in skipped) or "the chain is empty"
         raise NoUsableCandidate(
             f"tier {tier} (for task {task}) has no usable {capability} candidate — {listed}. "
-            f"Configure one of those, or list a local model in routing.tiers.{tier}.candidates")
+            f"Configure one of those, or list a local model in routing.tiers.{tier}.candidates",
+            route)
     candidates, unfit = _fit(app, candidates, needs, request, offered,
                              f"no candidate of tier {tier} can serve this request")
-    return Route(task, tier, candidates, reason, skipped, tier_config(app.config, tier).max_wait,
-                 warning, key=model, unfit=unfit)
+    return replace(route, candidates=candidates, unfit=unfit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -581,6 +602,17 @@ def _counted(stream: Iterator[Chunk], attempt: Attempt) -> Iterator[Chunk]:
             close()
 
 
+@dataclass
+class _Opened:
+    """A candidate that answered: its attempt and its stream from the first chunk on."""
+
+    attempt: Attempt
+    stream: Iterator[Chunk]
+    first: Chunk
+    whole: list[Chunk] | None = None
+    """Every chunk, for a non-streaming caller (read whole before anything is handed on)."""
+
+
 class RoutedReply:
     """A routed chat reply: iterate `chunks(cancel)`; `answer` is set before the first chunk
     is handed out, so the HTTP layer can put it in headers."""
@@ -598,6 +630,10 @@ class RoutedReply:
         self.raw_prompt = raw_prompt
         self.answer: Answer | None = None
         self.cache_hit = False
+        self.verify = getattr(app.config.routing.verify, route.task)
+        """Whether a whole local answer is checked before it is handed on (routing.verify)."""
+        self.check_failure: Failure | None = None
+        """Set when the answer handed on failed its check and nothing better could answer."""
         self.walk = _Walk(app, route, request_id, client_request_id, request, caller,
                           fallbacks=list(route.unfit))
         self._answered = answered
@@ -616,6 +652,8 @@ class RoutedReply:
             headers["X-Tierd-Fallbacks"] = ", ".join(f"{c}={r}" for c, r in self.walk.fallbacks)
         if self.route.warning:
             headers["X-Tierd-Warning"] = self.route.warning
+        if self.check_failure is not None:
+            headers["X-Tierd-Check"] = f"failed={self.check_failure.reason}"
         return headers
 
     def chunks(self, cancel: Cancel | None = None) -> Iterator[Chunk]:
@@ -682,8 +720,7 @@ class RoutedReply:
         bounded = replace(self.request, options=replace(options, max_tokens=reply))
         return bounded, self.walk.reserve(candidate, prompt, reply)
 
-    def _start(self, candidate: Candidate, cancel: Cancel
-               ) -> tuple[Iterator[Chunk], Chunk, Attempt]:
+    def _start(self, candidate: Candidate, cancel: Cancel) -> _Opened:
         """Open `candidate` and wait for its first chunk; a failure here is a fallback."""
         request, reservation = self.request, None
         if candidate.kind == "cloud":
@@ -707,13 +744,14 @@ class RoutedReply:
             if reservation is not None:
                 reservation.cancel()
             raise
-        if not self.stream:
-            stream = self._whole_reply(attempt, stream, first)
-            first = next(stream)
-        return stream, first, attempt
+        if self.stream:
+            return _Opened(attempt, stream, first)
+        whole = self._whole_reply(attempt, stream, first)
+        stream = iter_chunks(whole)
+        return _Opened(attempt, stream, next(stream), whole)
 
     def _whole_reply(self, attempt: Attempt, stream: Iterator[Chunk],
-                     first: Chunk) -> Iterator[Chunk]:
+                     first: Chunk) -> list[Chunk]:
         """A non-streaming caller has seen nothing yet, so a reply that breaks off midway may
         still move to the next candidate: read it whole before committing."""
         chunks = [first]
@@ -732,24 +770,65 @@ class RoutedReply:
             raise
         finally:
             stream.close()
-        return iter_chunks(chunks)
+        return chunks
 
     def _walk(self, cancel: Cancel) -> Iterator[Chunk]:
+        held: tuple[_Opened, Failure] | None = None
         for candidate, opened in self.walk.try_each(lambda c: self._start(c, cancel)):
-            stream, first, attempt = opened
+            failure = self._failed_check(opened)
+            if failure is not None:
+                self._reject(opened, failure)
+                held = held or (opened, failure)
+                continue
             self.answer = Answer(self.route.tier, candidate.target, candidate.model)
-            yield from self._relay(attempt, stream, first)
+            yield from self._relay(opened)
+            return
+        if held is not None:
+            # Nothing better answered (over budget, down, cooling): a wrong answer beats none,
+            # and X-Tierd-Check says which check it failed.
+            opened, self.check_failure = held
+            candidate = opened.attempt.candidate
+            self.answer = Answer(self.route.tier, candidate.target, candidate.model)
+            yield from opened.whole or ()
             return
         raise self.walk.exhausted()
 
-    def _relay(self, attempt: Attempt, stream: Iterator[Chunk],
-               first: Chunk) -> Iterator[Chunk]:
+    # -- the verified cascade ---------------------------------------------------------------
+
+    def _failed_check(self, opened: _Opened) -> Failure | None:
+        """The check a whole local answer fails, when a candidate after it could be asked
+        instead (tierd.routing.verify); None when it passes or is not checked."""
+        candidate = opened.attempt.candidate
+        if (opened.whole is None or candidate.kind != "local" or not self.verify
+                or candidate == self.route.candidates[-1]):
+            return None
+        final = opened.whole[-1]
+        return verify(Asked.of(self.request, self.route.task),
+                      Answered("".join(c.text for c in opened.whole),
+                               final.finish_reason if final.done else None,
+                               tuple(call for c in opened.whole for call in c.tool_calls)))
+
+    def _reject(self, opened: _Opened, failure: Failure) -> None:
+        """The answer came whole and failed its check: its own ledger row, then the next
+        candidate is asked (the model itself is fine, so its breaker is left alone)."""
+        attempt = opened.attempt
+        timings = opened.whole[-1].timings if opened.whole else None
+        self.walk.record(attempt, status="rejected",
+                         prompt_tokens=timings.prompt_eval_count if timings else 0,
+                         completion_tokens=timings.eval_count if timings else attempt.said_chunks,
+                         error=failure.detail, reason=failure.reason)
+        self.walk.skip(attempt.candidate, failure.reason, failure.detail)
+        log.info("request %s: the answer of %s failed its check (%s), asking the next "
+                 "candidate", self.request_id, attempt.candidate.label, failure.reason)
+
+    def _relay(self, opened: _Opened) -> Iterator[Chunk]:
         """Hand the committed candidate's chunks on; errors now go to the client in-band."""
+        attempt, stream = opened.attempt, opened.stream
         candidate = attempt.candidate
         pieces: list[Chunk] = []
         final: Chunk | None = None
         status, error = "cancelled", None
-        chunk = first
+        chunk = opened.first
         try:
             while True:
                 if _said(chunk):
@@ -818,18 +897,22 @@ def open_chat(app: Tierd, model: str, header_task: str | None, request: ChatRequ
     `request_id` is tierd's own id of the request (made here when None); the client's
     X-Request-Id, if any, is only carried along for correlation. A request from a client
     (`caller`) must keep to its key's tiers and pass the loop breaker, which tells the same
-    prompt sent to different models apart (a comparison, not a loop)."""
+    prompt sent to different models apart (a comparison, not a loop); its named task
+    (`task:NAME`, X-Tierd-Task) routing.learn may keep as an exemplar (tierd's own requests,
+    such as the index's summaries, have no caller)."""
     route = resolve_route(app, model, header_task, request)
     check_caller(caller, route)
     answered = None
     if caller is not None:
         answered = app.loops.check(f"{caller.identity} asking {model!r}",
-                                   _plain_messages(request))
+                                   request.text_messages())
     if raw_prompt is not None and not (route.exact and route.candidates[0].kind == "local"):
         raise TierdError(f"raw generation needs an exact local model, not {model!r}: tiers "
                          "and cloud models apply a chat template")
     if route.warning:
         log.warning("%s", route.warning)
+    if caller is not None and route.explicit_task and raw_prompt is None:
+        app.exemplars.learn(app, request.text_messages(), route.task)
     return RoutedReply(app, route, request, request_id or new_request_id(), stream, raw_prompt,
                        client_request_id, caller, answered)
 
