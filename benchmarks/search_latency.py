@@ -8,7 +8,7 @@ seed (`--tuning`); the recall printed is on queries it was not tuned on. Everyth
 in this one run, on this machine:
 
   tierd vector_knn   hamming pass over sign bits (in memory) + exact float re-rank from SQLite
-  tierd search()     the whole hybrid query: vector_knn + FTS5 BM25 + RRF + rows and snippets
+  tierd search()     the whole hybrid query: vector_knn + FTS5 BM25 + fusion + rows and snippets
   vec0 float KNN     sqlite-vec 0.1.9 brute force, `WHERE embedding MATCH ? AND k = 10`
                      (up to 200k rows, or with --vec0: at 1M one query takes seconds)
   numpy exact        matmul over the float matrix held in memory (and the recall reference)
@@ -104,12 +104,9 @@ def load(conn, tables, vectors: np.ndarray) -> None:
             block = vectors[start:start + BLOCK]
             hashes = [f"chunk-{i}" for i in range(start, start + len(block))]
             rowids = store.insert_vectors(conn, tables, hashes, block)
-            texts = [f"chunk {i} of cluster notes" for i in range(start, start + len(block))]
-            conn.executemany("INSERT INTO chunks (id, file_id, kind, start_line, end_line, "
-                             "text, content_hash) VALUES (?, 1, 'chunk', ?, ?, ?, ?)",
-                             ((r, r, r, t, h) for r, t, h in zip(rowids, texts, hashes)))
-            conn.executemany("INSERT INTO chunks_fts (rowid, path, text) VALUES (?, ?, ?)",
-                             ((r, "vectors.txt", t) for r, t in zip(rowids, texts)))
+            for i, h in zip(rowids, hashes):  # chunks with their keywords, as a build writes
+                store.insert_chunk(conn, 1, "vectors.txt", "chunk", i, i,
+                                   f"chunk {i - 1} of cluster notes", "vectors.txt", h)
         store.set_meta(conn, "active_model", "bench:synthetic")
 
 

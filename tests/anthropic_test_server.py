@@ -7,7 +7,8 @@ and refuses what Anthropic refuses: a missing max_tokens, a "system" role inside
 Token counts and switches are those of openai_test_server, plus `overloaded_mid_stream` (an
 `error` event of type overloaded_error after the first word). A request whose tool_choice is
 `any` or names a tool is answered with a tool_use block for it, its input (`tool_arguments`)
-streamed as three input_json_delta fragments, and stop_reason tool_use.
+streamed as three input_json_delta fragments, and stop_reason tool_use. `cached_tokens` and
+`cache_write_tokens` are reported as cache_read_input_tokens / cache_creation_input_tokens.
 """
 
 from __future__ import annotations
@@ -29,10 +30,13 @@ from tests.openai_test_server import (
 @dataclass
 class AnthropicStandIn(StandIn):
     overloaded_mid_stream: bool = False
+    cache_write_tokens: int = 0
+    """Prompt tokens reported as written to the cache (cached_tokens: read from it)."""
 
     def reset(self) -> None:
         super().reset()
         self.overloaded_mid_stream = False
+        self.cache_write_tokens = 0
 
 
 class AnthropicHandler(StandInHandler):
@@ -74,6 +78,8 @@ class AnthropicHandler(StandInHandler):
         if body.get("system"):
             messages.append({"content": body["system"]})
         prompt = prompt_tokens_of(messages)
+        cached = min(state.cached_tokens, prompt)
+        written = min(state.cache_write_tokens, prompt - cached)
         words = reply_words(min(state.reply_tokens, body["max_tokens"]))
         stop = "max_tokens" if body["max_tokens"] < state.reply_tokens else "end_turn"
         self.start_stream()
@@ -88,7 +94,9 @@ class AnthropicHandler(StandInHandler):
         event("message_start", {"message": {
             "id": "msg_standin", "type": "message", "role": "assistant", "model": body["model"],
             "content": [], "stop_reason": None,
-            "usage": {"input_tokens": prompt, "output_tokens": 1}}})
+            "usage": {"input_tokens": prompt - cached - written, "output_tokens": 1,
+                      "cache_read_input_tokens": cached,
+                      "cache_creation_input_tokens": written}}})
         called = forced_tool(body.get("tools") or [], body.get("tool_choice"), lambda t: t["name"])
         if called is not None:
             arguments = json.dumps(state.tool_arguments)

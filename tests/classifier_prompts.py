@@ -1,10 +1,11 @@
-"""Labelled prompts for the routing classifier: (task, messages) pairs.
+"""The first labelled prompts of the routing classifier, kept as a regression set: (task,
+messages) pairs. Its rules were written against these, so they are no measure of accuracy;
+src/tierd/routing/data/prompts.jsonl (and its test part) is.
 
 Written from the users' day (DESIGN.md): cron extraction over mail and logs, nightly repo
 summaries, triage, and the handful of human-read calls (code, writing, architecture, review).
 Some are deliberately awkward — a pasted document full of words that belong to another task,
-a formatting request about code, a chat question that mentions code — so the figure the test
-prints is a fair one, not a self-fulfilling one.
+a formatting request about code, a chat question that mentions code.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ LABELLED: list[tuple[str, list[dict]]] = [
                   "backoff.")),
     ("code", user("Implement a CLI in Rust that counts lines per file extension.")),
     ("code", user("Fix this bug: the loop never terminates.\n" + _CODE)),
-    ("code", user("Add unit tests for the load() function below.\n" + _CODE)),
+    ("test_gen", user("Add unit tests for the load() function below.\n" + _CODE)),
     ("code", user("Write a SQL query that returns the top 5 customers by revenue in 2024.")),
     ("code", user("Refactor this to use pathlib and handle missing files:\n" + _CODE)),
     # code_review

@@ -14,6 +14,10 @@ sleep after the first token), `garbage` (a stream whose events are not JSON),
 A request that forces a tool call (`tool_choice` "required" or a named function) is answered
 with a call to that tool (the first one for "required") whose arguments are `tool_arguments`,
 streamed in three fragments, with finish_reason "tool_calls".
+And what providers' economics look like: `rate_limit_headers` (sent with every answer, e.g.
+`x-ratelimit-remaining-requests: 0`), `quota` (chat calls served before every further one is
+refused with 429 and a Google-style RESOURCE_EXHAUSTED body whose retryDelay is
+`quota_retry_delay`), `cached_tokens` (reported as `prompt_tokens_details.cached_tokens`).
 Every request is kept in `requests` (path, headers, body) so tests can check what was sent.
 """
 
@@ -65,6 +69,12 @@ class StandIn:
     omit_usage: bool = False
     tool_arguments: dict = field(default_factory=lambda: {"city": "Paris"})
     prompt_scale: float = 1.0
+    rate_limit_headers: dict[str, str] = field(default_factory=dict)
+    quota: int | None = None
+    quota_retry_delay: str = "30s"
+    cached_tokens: int = 0
+    served: int = 0
+    """Chat calls answered so far (what `quota` counts)."""
     requests: list[Recorded] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -96,6 +106,9 @@ class StandIn:
         self.garbage = self.omit_usage = False
         self.close_after = None
         self.prompt_scale = 1.0
+        self.rate_limit_headers = {}
+        self.quota = None
+        self.cached_tokens = self.served = 0
         self.requests.clear()
 
 
@@ -129,7 +142,7 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        for name, value in {**self.server_state.rate_limit_headers, **(headers or {})}.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
@@ -138,6 +151,8 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
+        for name, value in self.server_state.rate_limit_headers.items():
+            self.send_header(name, value)
         self.end_headers()
 
     def send_event(self, text: str) -> None:
@@ -172,6 +187,20 @@ class StandInHandler(BaseHTTPRequestHandler):
             return True
         return False
 
+    def refuse_over_quota(self) -> bool:
+        """Past `quota` chat calls, answer as Gemini's free tier does; True when refused."""
+        state = self.server_state
+        if state.quota is not None and state.served >= state.quota:
+            self.send_json(429, {"error": {
+                "code": 429, "status": "RESOURCE_EXHAUSTED",
+                "message": "You exceeded your current quota. Please retry in "
+                           f"{state.quota_retry_delay}.",
+                "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo",
+                             "retryDelay": state.quota_retry_delay}]}})
+            return True
+        state.served += 1
+        return False
+
 
 class OpenAIHandler(StandInHandler):
     def do_POST(self) -> None:
@@ -183,7 +212,8 @@ class OpenAIHandler(StandInHandler):
         if body is None:
             self.send_json(400, {"error": {"message": "body is not JSON"}})
         elif self.path == "/v1/chat/completions":
-            self.chat(body)
+            if not self.refuse_over_quota():
+                self.chat(body)
         elif self.path == "/v1/embeddings":
             inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
             self.send_json(200, {"object": "list", "model": body["model"],
@@ -207,7 +237,8 @@ class OpenAIHandler(StandInHandler):
         words = reply_words(min(state.reply_tokens, limit))
         finish = "length" if limit < state.reply_tokens else "stop"
         usage = {"prompt_tokens": prompt, "completion_tokens": len(words),
-                 "total_tokens": prompt + len(words)}
+                 "total_tokens": prompt + len(words),
+                 "prompt_tokens_details": {"cached_tokens": min(state.cached_tokens, prompt)}}
         base = {"id": "chatcmpl-standin", "object": "chat.completion.chunk", "created": 0,
                 "model": body["model"]}
         if not body.get("stream"):

@@ -58,6 +58,10 @@ def daemon(tmp_path_factory, packaged_models_dir, cloud):
         + f'[[budgets.providers]]\nname = "billed"\ndaily = {BILLED_CAP}\n'
         + f'[[budgets.providers]]\nname = "counting"\ndaily = {COUNTING_CAP}\n'
         + '[routing]\ncache_ttl = 0\n'
+        # These tests send one request over and over on purpose (shared ids, a burst against a
+        # cap): the loop breaker would rightly call that a loop and answer 429 before the
+        # budget is reached (tests/test_economics.py tests it).
+        + '[loop_breaker]\nenabled = false\n'
         + '[server]\nmax_embedding_inputs = 64\nmax_embedding_tokens = 5000\n'
         + f'[[models]]\nname = "{CHAT}"\ncontext_length = 512\n'
         + f'[[models]]\nname = "{EMBED}"\ncontext_length = 256\n'))

@@ -81,7 +81,11 @@ def daemon(tmp_path_factory, packaged_models_dir, seer, claude):
         '[routing.tiers.cheap]\n'
         f'candidates = ["local/{CHAT}", "claude/claude-haiku-4.5"]\n'
         '[routing.tiers.mid]\n'
-        f'candidates = ["local/{CHAT}", "seer/plain-1"]\n'))
+        f'candidates = ["local/{CHAT}", "seer/plain-1"]\n'
+        # The cache tests send one prompt four times in a row on purpose: the loop breaker
+        # (tests/test_economics.py) would answer the fourth with a 429 whenever the four fit
+        # in its window.
+        '[loop_breaker]\nenabled = false\n'))
     yield d
     d.stop()
 
@@ -333,7 +337,7 @@ def test_a_model_lacking_tools_is_skipped_with_the_reason(daemon):
                           "--model", "tier:local", "--needs", "vision", "Look at this")
     assert explained.returncode == 0, explained.stderr
     decision = json.loads(explained.stdout)
-    assert decision["candidates"] == ["seer/seer-1"]
+    assert [c["candidate"] for c in decision["candidates"]] == ["seer/seer-1"]
     assert {"entry": f"local/{CHAT}", "reason": "lacks_vision"} in decision["skipped"]
     listed = httpx.get(f"{daemon.url}/v1/models/{CHAT}").json()
     assert listed["capabilities"] == ["completion", "tools", "json_schema"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.chat_helpers import turns
 from tests.conftest import free_port
 from tests.openai_test_server import prompt_tokens_of, start_openai_server
 from tierd.config import Secret, parse_text
-from tierd.errors import ConfigError, QueueFull, RuntimeUnavailable, UnknownModel
+from tierd.errors import ConfigError, QueueFull, RateLimited, RuntimeUnavailable, UnknownModel
 from tierd.runtimes.anthropic import AnthropicRuntime
 from tierd.runtimes.base import Runtime
 from tierd.runtimes.cloud import OpenAIRuntime, ProviderRejected, build_providers
@@ -291,3 +292,54 @@ def test_a_malformed_env_file_line_is_reported_without_its_content(tmp_path, mon
         build_providers(_config(tmp_path, f'env_file = "{env_file}"'))
     assert "line 1: expected NAME=value" in str(caught.value)
     assert "sk-pasted" not in str(caught.value)
+
+
+def test_cached_prompt_tokens_are_reported_apart(cloud):
+    runtime, server = cloud
+    server.cached_tokens = 8
+    if runtime.host == "claude":
+        server.cache_write_tokens = 3
+    final = list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))[-1]
+    # Cached tokens stay part of the prompt; the counts say how many the cache served.
+    assert final.timings.prompt_eval_count == prompt_tokens_of(MESSAGES)
+    assert final.timings.cache_read_count == 8
+    assert final.timings.cache_write_count == (3 if runtime.host == "claude" else 0)
+
+
+def test_every_reply_reports_its_rate_limit_headers(openai_server, anthropic_server):
+    heard = []
+    openai = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                           Secret(PLANTED_KEY), ["gpt-4o-mini"],
+                           on_limits=lambda *args: heard.append(args))
+    anthropic = AnthropicRuntime("claude", f"http://127.0.0.1:{anthropic_server.port}",
+                                 Secret(PLANTED_KEY), ["gpt-4o-mini"],
+                                 on_limits=lambda *args: heard.append(args))
+    try:
+        openai_server.rate_limit_headers = {"x-ratelimit-remaining-requests": "0",
+                                            "x-ratelimit-reset-requests": "1m30s"}
+        list(openai.chat("gpt-4o-mini", turns(MESSAGES)))
+        reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 45))
+        anthropic_server.rate_limit_headers = {"anthropic-ratelimit-tokens-remaining": "0",
+                                               "anthropic-ratelimit-tokens-reset": reset}
+        list(anthropic.chat("gpt-4o-mini", turns(MESSAGES)))
+    finally:
+        openai_server.reset()
+        anthropic_server.reset()
+        openai.close()
+        anthropic.close()
+    (provider, model, first), (_, _, second) = heard
+    assert (provider, model, first.exhausted_for) == ("oai", "gpt-4o-mini", 90.0)
+    assert 40 <= second.exhausted_for <= 45
+
+
+def test_a_quota_429_carries_the_retry_delay_from_its_body(openai_server):
+    runtime = OpenAIRuntime("gemini", f"http://127.0.0.1:{openai_server.port}/v1",
+                            Secret(PLANTED_KEY), ["gpt-4o-mini"])
+    openai_server.quota, openai_server.quota_retry_delay = 0, "42s"
+    try:
+        with pytest.raises(RateLimited, match="asks for 42s") as caught:
+            list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    finally:
+        openai_server.reset()
+        runtime.close()
+    assert caught.value.stated == 42.0 and caught.value.http_status == 429

@@ -107,14 +107,15 @@ def test_the_alert_is_logged_once_per_period_even_across_restarts(tmp_path, capl
     caplog.set_level(logging.WARNING, logger="tierd.costs")
     costs = open_costs(config, state_conn(tmp_path / "state.db"))
     costs.budgets.reserve("openai", "cheap", 0.4).settle(record(cost=0.4))
-    assert "budget alert" not in caplog.text
+    assert "alert budget" not in caplog.text
     costs.budgets.reserve("openai", "cheap", 0.2).settle(record(cost=0.2))
     costs.budgets.reserve("openai", "cheap", 0.1).settle(record(cost=0.1))
     again = open_costs(config, state_conn(tmp_path / "state.db"))  # a restarted daemon
     again.budgets.reserve("openai", "cheap", 0.1).settle(record(cost=0.1))
-    alerts = [r for r in caplog.records if "budget alert" in r.getMessage()]
+    alerts = [r for r in caplog.records if "alert budget:all:day" in r.getMessage()]
     assert len(alerts) == 1
-    assert "the daily budget ($1.00) is 60 % spent" in alerts[0].getMessage()
+    assert ("all spend has spent $0.6000 this day, reaching 50 % of its daily budget"
+            in alerts[0].getMessage())
 
 
 @pytest.fixture(scope="module")

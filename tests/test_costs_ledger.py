@@ -81,11 +81,14 @@ def test_summary_counts_statuses_fallbacks_cache_hits_and_tokens(ledger):
     ledger.record(call("b", status="error", cost_usd=0.0), at=NOW)
     ledger.record(call("b", attempt=1, fallback_reason="RuntimeUnavailable"), at=NOW)
     ledger.record(call("c", cache_hit=True, cost_usd=0.0, status="cancelled"), at=NOW)
+    ledger.record(call("d", status="rejected", cost_usd=0.0, fallback_reason="invalid_json"),
+                  at=NOW)
     summary = ledger.summary("day", now=NOW)
-    assert {k: summary[k] for k in ("calls", "ok", "errors", "cancelled", "fallbacks",
-                                    "cache_hits", "prompt_tokens", "completion_tokens")} == {
-        "calls": 4, "ok": 2, "errors": 1, "cancelled": 1, "fallbacks": 1, "cache_hits": 1,
-        "prompt_tokens": 400, "completion_tokens": 200}
+    assert {k: summary[k] for k in ("calls", "ok", "errors", "cancelled", "rejected",
+                                    "fallbacks", "cache_hits", "prompt_tokens",
+                                    "completion_tokens")} == {
+        "calls": 5, "ok": 2, "errors": 1, "cancelled": 1, "rejected": 1, "fallbacks": 2,
+        "cache_hits": 1, "prompt_tokens": 500, "completion_tokens": 250}
     assert summary["cost_usd"] == pytest.approx(0.02)
     assert summary["avg_latency_ms"] == 800.0
 
@@ -148,12 +151,22 @@ def test_the_running_totals_match_a_scan_of_the_rows(ledger):
     bounds_ms = [b * 1000 for b in LATENCY_BUCKETS_S]
     for n in range(600):
         latency = rng.choice([*bounds_ms, *(b + 0.5 for b in bounds_ms), 1.0, 200_000.0])
+        prompt = rng.randrange(500)
+        cached = rng.randrange(prompt + 1)
+        cost = rng.choice([0.0, rng.random() / 100])  # a flat plan's call is $0 at the margin
+        hit = rng.random() < 0.1
         ledger.record(call(f"q{n}", provider=rng.choice(["openai", "anthropic", "local"]),
-                           task=rng.choice(["chat", "extract"]), tier=rng.choice(["mid", "cheap"]),
+                           task=rng.choice(["chat", "extract", "embed"]),
+                           tier=rng.choice(["mid", "cheap"]),
                            status=rng.choice(["ok", "ok", "error", "cancelled"]),
-                           cache_hit=rng.random() < 0.1, latency_ms=latency,
+                           cache_hit=hit, latency_ms=latency,
                            fallback_reason=rng.choice([None, None, "budget"]),
-                           cost_usd=rng.random() / 100, prompt_tokens=rng.randrange(500)),
+                           cost_usd=cost, list_usd=cost + rng.random() / 100,
+                           prompt_tokens=0 if hit else prompt,
+                           completion_tokens=0 if hit else rng.choice([0, 50]),
+                           cache_read_tokens=0 if hit else cached,
+                           cache_write_tokens=0 if hit else rng.randrange(prompt - cached + 1),
+                           key=rng.choice(["", "agent-a", "agent-b"])),
                       at=rng.choice([NOW, TUESDAY, EARLIER_THIS_MONTH, LAST_MONTH]))
     ledger.flush()  # the scan below reads the connection itself, not through the ledger
     conn = ledger.conn
@@ -161,19 +174,44 @@ def test_the_running_totals_match_a_scan_of_the_rows(ledger):
         start, end = period_bounds(period, NOW)
         scan = conn.execute(
             "SELECT COUNT(*), SUM(cost_usd), SUM(prompt_tokens), SUM(status = 'error'), "
-            "SUM(fallback_reason IS NOT NULL), SUM(cache_hit), AVG(latency_ms) FROM calls "
-            "WHERE ts >= ? AND ts < ?", (start, end)).fetchone()
+            "SUM(fallback_reason IS NOT NULL), SUM(cache_hit), AVG(latency_ms), SUM(list_usd), "
+            "SUM(cache_read_tokens) FROM calls WHERE ts >= ? AND ts < ?", (start, end)).fetchone()
         summary = ledger.summary(period, now=NOW)
         assert (summary["calls"], summary["prompt_tokens"], summary["errors"],
-                summary["fallbacks"], summary["cache_hits"]) == (scan[0], scan[2], scan[3],
-                                                                 scan[4], scan[5])
+                summary["fallbacks"], summary["cache_hits"], summary["cache_read_tokens"]) == (
+            scan[0], scan[2], scan[3], scan[4], scan[5], scan[8])
         assert summary["cost_usd"] == pytest.approx(scan[1], abs=1e-6)
+        assert summary["list_usd"] == pytest.approx(scan[7], abs=1e-6)
         assert summary["avg_latency_ms"] == pytest.approx(scan[6], abs=0.1)
-        by_provider = {r["provider"]: r["calls"] for r in ledger.breakdown("provider", period,
-                                                                            now=NOW)}
-        assert by_provider == dict(conn.execute(
-            "SELECT provider, COUNT(*) FROM calls WHERE ts >= ? AND ts < ? GROUP BY provider",
-            (start, end)).fetchall())
+        for by in ("provider", "key"):
+            found = {r[by]: (r["calls"], r["cost_usd"], r["list_usd"])
+                     for r in ledger.breakdown(by, period, now=NOW)}
+            assert found == {name: (n, pytest.approx(usd, abs=1e-6), pytest.approx(listed,
+                                                                                  abs=1e-6))
+                             for name, n, usd, listed in conn.execute(
+                f"SELECT {by}, COUNT(*), SUM(cost_usd), SUM(list_usd) FROM calls WHERE ts >= ? "
+                f"AND ts < ? GROUP BY {by}", (start, end)).fetchall()}
+        tokens = conn.execute(
+            "SELECT SUM(prompt_tokens), SUM(cache_read_tokens), SUM(completion_tokens) FROM calls "
+            "WHERE ts >= ? AND ts < ? AND cache_hit = 0 AND task != 'embed'",
+            (start, end)).fetchone()
+        assert ledger.token_totals(period, now=NOW) == {
+            "prompt_tokens": tokens[0], "cache_read_tokens": tokens[1],
+            "completion_tokens": tokens[2]}
+        for key in ("", "agent-a"):
+            assert ledger.spent(conn, start, "key", key) == pytest.approx(conn.execute(
+                "SELECT SUM(cost_usd) FROM calls WHERE ts >= ? AND key = ?",
+                (start, key)).fetchone()[0], abs=1e-6)
+        # A plan's calendar window counts the calls that reached the provider, as a scan would.
+        for models in ((), ("claude-sonnet-4.5",), ("elsewhere",)):
+            listed = f" AND model IN ({', '.join('?' * len(models))})" if models else ""
+            reached = conn.execute(
+                "SELECT COUNT(*), COALESCE(SUM(prompt_tokens + completion_tokens), 0) FROM calls "
+                "WHERE provider = 'openai' AND ts >= ? AND cache_hit = 0 AND (status != 'error' "
+                f"OR prompt_tokens + completion_tokens > 0){listed}",
+                (start, *models)).fetchone()
+            assert ledger.plan_totals(conn, "openai", models, start) == tuple(reached)
+            assert len(ledger.plan_calls(conn, "openai", models, start)) == reached[0]
     metrics = ledger.metrics()
     latencies = conn.execute("SELECT tier, model, latency_ms FROM calls").fetchall()
     for tier, model, calls, seconds, under in metrics.latency:

@@ -6,26 +6,62 @@ import pytest
 
 from tests.conftest import run_tierd, state_conn
 from tierd.config import parse_text
-from tierd.costs.prices import FREE, Price, UnknownPrice, cost_usd, price_for
+from tierd.costs.prices import FREE, LIBRARY, Price, UnknownPrice, cost_usd, price_for
 from tierd.costs.service import open_costs
 from tierd.errors import ConfigError
 
 
-def test_defaults_cover_the_named_models_in_every_common_spelling():
+def rates(price: Price) -> tuple:
+    return (price.input_per_mtok, price.output_per_mtok, price.cache_read_per_mtok)
+
+
+def test_defaults_come_from_the_library_in_every_common_spelling():
     config = parse_text("")
-    assert price_for(config, "anthropic", "claude-sonnet-4.5") == Price(3.0, 15.0)
-    assert price_for(config, "anthropic", "claude-sonnet-4-5-20250929") == Price(3.0, 15.0)
-    assert price_for(config, "openrouter", "anthropic/claude-haiku-4.5") == Price(1.0, 5.0)
-    assert price_for(config, "anthropic", "claude-opus-4-1") == Price(15.0, 75.0)
-    assert price_for(config, "openai", "gpt-4o-mini-2024-07-18") == Price(0.15, 0.6)
-    assert price_for(config, "openai", "gpt-5-codex") == Price(1.25, 10.0)
-    assert price_for(config, "gemini", "gemini-2.5-flash") == Price(0.3, 2.5)
+    sonnet = price_for(config, "anthropic", "claude-sonnet-4.5")
+    assert sonnet.source == LIBRARY and LIBRARY.startswith("genai-prices ")
+    assert rates(sonnet) == (3.0, 15.0, 0.3)
+    assert rates(price_for(config, "anthropic", "claude-sonnet-4-5-20250929")) == (3.0, 15.0, 0.3)
+    assert rates(price_for(config, "openrouter", "anthropic/claude-haiku-4.5"))[:2] == (1.0, 5.0)
+    assert rates(price_for(config, "anthropic", "claude-opus-4-1"))[:2] == (15.0, 75.0)
+    assert rates(price_for(config, "anthropic", "claude-opus-4.5"))[:2] == (5.0, 25.0)
+    assert rates(price_for(config, "openai", "gpt-4o-mini-2024-07-18")) == (0.15, 0.6, 0.075)
+    assert rates(price_for(config, "openai", "gpt-5-codex"))[:2] == (1.25, 10.0)
+    assert rates(price_for(config, "gemini", "gemini-2.5-flash"))[:2] == (0.3, 2.5)
 
 
-def test_a_variant_is_not_priced_as_its_sibling():
-    # flash-lite is cheaper than flash; guessing would misstate every report.
-    with pytest.raises(UnknownPrice, match="'gemini-2.5-flash-lite' on provider 'gemini'"):
-        price_for(parse_text(""), "gemini", "gemini-2.5-flash-lite")
+def test_a_variant_is_priced_as_itself_and_an_unknown_model_is_refused():
+    # flash-lite is cheaper than flash; the library knows each one's own price.
+    assert rates(price_for(parse_text(""), "gemini", "gemini-2.5-flash-lite"))[:2] == (0.1, 0.4)
+    with pytest.raises(UnknownPrice, match="'gpt-9-turbo' on provider 'openai'"):
+        price_for(parse_text(""), "openai", "gpt-9-turbo")
+
+
+def test_a_provider_is_found_by_its_base_url_when_its_name_is_ours():
+    config = parse_text("""
+[[providers]]
+name = "work-account"
+base_url = "https://openrouter.ai/api/v1"
+api_key_env = "X"
+models = ["anthropic/claude-haiku-4.5"]
+""")
+    assert rates(price_for(config, "work-account", "anthropic/claude-haiku-4.5")) == (
+        1.0, 5.0, 0.1)
+
+
+def test_cached_prompt_tokens_are_priced_as_the_provider_prices_them():
+    config = parse_text("")
+    sonnet = price_for(config, "anthropic", "claude-sonnet-4.5")
+    # 10k prompt tokens of which 8k read from the cache and 1k written to it, 500 out.
+    assert cost_usd(sonnet, 10_000, 500, 8_000, 1_000) == pytest.approx(
+        (1_000 * 3.0 + 8_000 * 0.3 + 1_000 * 3.75 + 500 * 15.0) / 1e6)
+    mini = price_for(config, "openai", "gpt-4o-mini")
+    assert cost_usd(mini, 2_000, 0, 1_000) == pytest.approx((1_000 * 0.15 + 1_000 * 0.075) / 1e6)
+    # Over 200k prompt tokens the long-context tier applies to the whole call.
+    assert cost_usd(sonnet, 300_000, 0) == pytest.approx(300_000 * 6.0 / 1e6)
+    # A config price without cache rates charges cached tokens the input price.
+    assert cost_usd(Price(2.0, 8.0), 1_000, 0, 1_000) == pytest.approx(0.002)
+    assert cost_usd(Price(2.0, 8.0, cache_read_per_mtok=0.5), 1_000, 0, 1_000) == \
+        pytest.approx(0.0005)
 
 
 def test_local_hosts_are_free_and_the_config_overrides_the_defaults():
@@ -50,6 +86,7 @@ models = ["claude-sonnet-4.5"]
     assert price_for(config, "mac", "qwen2.5:14b") == FREE
     assert price_for(config, "anthropic", "claude-sonnet-4.5") == Price(2.5, 12.0)
     assert price_for(config, "bedrock", "claude-sonnet-4.5") == Price(3.3, 16.5)
+    assert price_for(config, "bedrock", "claude-sonnet-4.5").source == "config"
 
 
 def test_cost_is_per_million_tokens():
@@ -87,10 +124,10 @@ state_dir = "{tmp_path}"
 name = "openrouter"
 base_url = "http://127.0.0.1:9/api/v1"
 api_key_env = "OPENROUTER_API_KEY"
-models = ["mistralai/mixtral-8x7b"]
+models = ["acme/house-model-7b"]
 """)
     with pytest.raises(ConfigError, match=r"providers\[0\].models: no price for "
-                                          "'mistralai/mixtral-8x7b'"):
+                                          "'acme/house-model-7b'"):
         open_costs(config, state_conn(tmp_path / "state.db"))
 
 

@@ -14,7 +14,11 @@ from tierd.config import parse_text
 from tierd.costs.ledger import Ledger
 from tierd.db import Schema, SchemaTooNew, connect, execute_script, migrate, schema_versions
 from tierd.index import store
+from tierd.index.build import build_index
+from tierd.index.chunking import CHUNKER_VERSION
+from tierd.index.embedder import hashing_embedder
 from tierd.index.search import active_model, search
+from tierd.index.sources import SourceSpec
 from tierd.jobs import history
 from tierd.models.footprints import FootprintStore, Measured
 
@@ -38,13 +42,17 @@ def test_a_state_db_from_the_previous_release_migrates_and_keeps_its_rows(state_
     ledger = Ledger(conn)
     assert sorted(r["request_id"] for r in ledger.recent(10)) == [
         "req-0", "req-1", "req-2", "req-cloud"]
-    assert ledger.rows("req-cloud")[0]["fallback_reason"] == "capacity_exhausted"
+    cloud = ledger.rows("req-cloud")[0]
+    assert cloud["fallback_reason"] == "capacity_exhausted"
+    # Rows from before list prices were kept are worth what they cost, and had no key.
+    assert (cloud["list_usd"], cloud["key"], cloud["plan"]) == (cloud["cost_usd"], "", "")
     # Old rows got call ids and count in the running totals the reports read.
     old = conn.execute("SELECT COUNT(*), COUNT(DISTINCT call_id), SUM(cost_usd) FROM calls")
     calls, call_ids, usd = old.fetchone()
     assert calls == call_ids == 4
-    totals = conn.execute("SELECT SUM(calls), SUM(cost_usd) FROM call_totals").fetchone()
-    assert tuple(totals) == (calls, pytest.approx(usd))
+    totals = conn.execute("SELECT SUM(calls), SUM(cost_usd), SUM(list_usd) FROM call_totals "
+                          "WHERE key = ''").fetchone()
+    assert tuple(totals) == (calls, pytest.approx(usd), pytest.approx(usd))
     assert ledger.metrics().providers
     footprints = FootprintStore(connect(state_dir / "state.db"))
     # Migrated to one slot, placement unknown (measured before tierd placed layers).
@@ -66,6 +74,16 @@ def test_an_index_db_from_the_previous_release_migrates_and_still_searches(state
     assert active_model(conn) == "embedded:local:packaged:all-minilm"
     [hit] = search(conn, "backups", None, k=5)
     assert (hit.source, hit.path, hit.start_line) == ("notes", "a.md", 1)
+    # The next build writes into the migrated tables: chunker version, headers.
+    # (tests/test_index_upgrade.py shows an unchanged file is chunked again too.)
+    notes = state_dir / "notes"
+    notes.mkdir()
+    (notes / "a.md").write_text("# Backups\nhello backups\n")
+    embedder = hashing_embedder(4, "embedded:local:packaged:all-minilm")
+    built = build_index(conn, [SourceSpec("notes", str(notes))], embedder)
+    assert (built.files_indexed, built.errors) == (1, [])
+    assert conn.execute("SELECT chunker FROM files").fetchone()[0] == CHUNKER_VERSION
+    assert conn.execute("SELECT header FROM chunks").fetchone()[0] == "a.md\nBackups"
 
 
 def test_a_database_from_a_newer_tierd_is_refused(tmp_path):

@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import child_pythonpath
 from tierd.db import connect
 from tierd.index.build import build_index
-from tierd.index.chunking import chunk_file, max_chunk_chars
+from tierd.index.chunking import chunk_file, embedded_text, max_chunk_chars
 from tierd.index.embedder import hashing_embedder
 from tierd.index.search import SearchError, active_model, search
 from tierd.index.sources import SourceSpec
@@ -89,11 +89,15 @@ def test_an_edited_function_is_the_only_chunk_embedded(conn, tree):
     assert (hit.path, hit.start_line, hit.end_line) == ("pkg/tools.py", 18, 32)
 
 
-def test_a_rename_reuses_every_embedding(conn, tree):
+def test_a_rename_re_embeds_only_the_renamed_file(conn, tree):
     build(conn, tree)
     (tree / "notes.md").rename(tree / "trips.md")
     stats = build(conn, tree)
-    assert (stats.files_deleted, stats.files_indexed, stats.chunks_embedded) == (1, 1, 0)
+    # Each chunk's header names its file, so the moved file's chunks are new texts.
+    chunks = conn.execute("SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
+                          "WHERE f.path = 'trips.md'").fetchone()[0]
+    assert (stats.files_deleted, stats.files_indexed, stats.chunks_embedded) == (1, 1, chunks)
+    assert stats.vectors_dropped == chunks
     assert search(conn, "lighthouses", hashing_embedder(), k=1)[0].path == "trips.md"
 
 
@@ -259,8 +263,8 @@ def test_chunks_follow_structure_and_fit_the_model():
     assert [(c.start_line, c.end_line) for c in chunks] == [(1, 5), (6, 7)]
     minified = "var a=1;" * 1000
     chunks = chunk_file("x.js.map", minified, 500)
-    assert len(chunks) == 16 and all(len(c.text) <= 500 for c in chunks)
-    assert all((c.start_line, c.end_line) == (1, 1) for c in chunks)
+    assert len(chunks) == 17 and all(len(embedded_text(c)) <= 500 for c in chunks)
+    assert all((c.start_line, c.end_line, c.header) == (1, 1, "x.js.map") for c in chunks)
 
 
 # ----------------------------------------------------------------------------------------------

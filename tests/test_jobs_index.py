@@ -76,6 +76,24 @@ def test_search_over_http_finds_the_right_file(indexed, daemon):
         assert found["hits"][0]["source"] == "notes"
 
 
+def test_search_explain_shows_each_lists_rank_and_the_fused_score(indexed, daemon):
+    found = httpx.get(f"{daemon.url}/search",
+                      params={"q": "hash_password", "k": 2, "explain": "true"}).json()
+    top = found["hits"][0]
+    assert top["path"] == "password_hashing.py"
+    assert top["explain"]["keyword_rank"] == 1 and top["explain"]["vector_rank"] >= 1
+    assert top["explain"]["fused_score"] == top["score"]
+    plain = httpx.post(f"{daemon.url}/search", json={"q": "hash_password", "k": 2}).json()
+    assert "explain" not in plain["hits"][0]
+    cli = run_tierd("--config", str(daemon.config_path), "search", "--explain", "-k", "1",
+                    "hash_password")
+    assert cli.returncode == 0, cli.stderr
+    assert "notes:password_hashing.py:" in cli.stdout
+    assert "keyword #1 (" in cli.stdout and "vector #" in cli.stdout and "fused " in cli.stdout
+    bad = httpx.get(f"{daemon.url}/search", params={"q": "tyre", "explain": "maybe"})
+    assert bad.status_code == 400 and "explain" in bad.json()["error"]["message"]
+
+
 def test_index_status_says_what_is_indexed_with_what(indexed, daemon):
     status = httpx.get(f"{daemon.url}/index/status").json()
     assert status["files"] == 3 and status["chunks"] >= 3 and status["summaries"] == 0

@@ -1,38 +1,53 @@
-"""The rule-based task classifier against a labelled set of prompts."""
+"""The rule-based task classifier: its accuracy on the test part of the labelled prompts, the
+old regression set, and the behaviours its rules promise."""
 
 from __future__ import annotations
 
 from collections import Counter
 
-from tests.classifier_prompts import LABELLED
+from tests.classifier_prompts import LABELLED as REGRESSION
 from tierd.routing.classifier import classify
+from tierd.routing.semantic import load_labelled
 
-ACCURACY_FLOOR = 0.85
-"""Below this a wrong tier becomes routine: roughly one misrouted call in seven, and a
-mechanical call misread as writing costs a frontier call. Above it the X-Tierd-Task header
-fixes the rest for callers who know their task (the cron jobs do)."""
+TEST_PART = [prompt for prompt in load_labelled() if prompt.split == "test"]
+
+RULES_TEST_ACCURACY_FLOOR = 0.91
+"""Measured: the rules alone classify 0.924 (207/224) of the test part, which never shaped
+them (the rules added since the first tuning were decided on the development set). The floor
+sits about one and a half points lower (three prompts): a rule that breaks costs more than
+that, a harmless reordering of the vocabularies costs less."""
+
+REGRESSION_FLOOR = 0.95
+"""The first 72 prompts the rules were written against: a change that loses several of them
+has broken a rule, not merely missed a new phrasing."""
 
 
-def test_the_labelled_set_covers_every_chat_task_with_enough_prompts():
-    counts = Counter(task for task, _ in LABELLED)
-    assert len(LABELLED) >= 60
-    assert set(counts) == {"classify", "extract", "format", "summarize", "scan", "chat",
-                           "orchestrate", "code", "code_review", "writing", "architecture",
-                           "final_review"}
-    assert min(counts.values()) >= 5
+def user(text: str, system: str = "") -> list[dict]:
+    messages = [{"role": "system", "content": system}] if system else []
+    return messages + [{"role": "user", "content": text}]
 
 
-def test_accuracy_on_the_labelled_set():
+def _misses(labelled: list[tuple[str, list[dict]]]) -> list[tuple[str, str, str]]:
     misses = []
-    for task, messages in LABELLED:
+    for task, messages in labelled:
         found = classify(messages)
         if found.task != task:
-            misses.append((task, found.task, found.rule, messages[-1]["content"][:60]))
-    accuracy = 1 - len(misses) / len(LABELLED)
-    print(f"\nclassifier accuracy: {accuracy:.3f} ({len(LABELLED) - len(misses)}/{len(LABELLED)})")
-    for miss in misses:
-        print("  miss:", miss)
-    assert accuracy >= ACCURACY_FLOOR, misses
+            misses.append((task, found.task, found.rule.split(":")[0]))
+    return misses
+
+
+def test_rules_alone_on_the_test_part():
+    misses = _misses([(prompt.task, prompt.messages) for prompt in TEST_PART])
+    accuracy = 1 - len(misses) / len(TEST_PART)
+    print(f"\nrules on the test part: {accuracy:.3f} ({len(TEST_PART) - len(misses)}/"
+          f"{len(TEST_PART)}); misses by (label, found): "
+          f"{Counter((label, found) for label, found, _ in misses).most_common(8)}")
+    assert accuracy >= RULES_TEST_ACCURACY_FLOOR
+
+
+def test_the_old_regression_set_still_classifies():
+    misses = _misses(REGRESSION)
+    assert 1 - len(misses) / len(REGRESSION) >= REGRESSION_FLOOR, misses
 
 
 def test_every_decision_names_its_rule():
@@ -55,6 +70,71 @@ def test_the_system_message_counts_as_instruction():
 
 
 def test_requested_length_makes_it_long_form_writing():
-    assert classify([{"role": "user", "content": "Explain RAG, about 2,000 words."}]).task == \
-        "writing"
-    assert classify([{"role": "user", "content": "Explain RAG in 50 words."}]).task == "chat"
+    assert classify(user("Explain RAG, about 2,000 words.")).task == "writing"
+    assert classify(user("Explain RAG in 50 words.")).task == "chat"
+
+
+def test_grunt_work_no_longer_falls_to_the_default():
+    """The misses the hidden set showed: mechanical work that went to the paid mid tier."""
+    assert classify(user("Pull every item out of this feed as JSON.\n<rss>...</rss>")).task == \
+        "extract"
+    assert classify(user("List the TODOs in this file.\n# TODO: a\n# TODO: b")).task == "extract"
+    assert classify(user("Pick out the error lines from this log.\nINFO ok\nERROR x")).task == \
+        "scan"
+    assert classify(user("Status line for the dashboard from these cron results.")).task == \
+        "summarize"
+    assert classify(user("Send this support message to the right team: 'charged twice'")) \
+        .task == "classify"
+    assert classify(user("Turn these notes into action items.\n- Ana sends deck")).task == \
+        "extract"
+
+
+def test_code_and_long_form_work_need_no_stock_phrase():
+    assert classify(user("Debug this deadlock: two threads lock a then b.")).task == "code"
+    assert classify(user("Fix this failing test.\nassert 1830 == 5400")).task == "code"
+    assert classify(user("Rust ring buffer with a fixed capacity.")).task == "code"
+    assert classify(user("Write the PRD for per-key budgets.")).task == "writing"
+    assert classify(user("Compose a eulogy for my grandfather.")).task == "writing"
+    assert classify(user("Plan the product roadmap for next year.")).task == "writing"
+
+
+def test_mechanical_work_over_many_files_has_its_own_tasks():
+    assert classify(user("Scan this repo and report its structure: main modules, entry "
+                         "points.")).task == "repo_scan"
+    assert classify(user("Across all our repos, find every call to requests.get without a "
+                         "timeout.")).task == "repo_scan"
+    assert classify(user("Rename get_user to fetch_user everywhere in the codebase.")).task == \
+        "bulk_edit"
+    assert classify(user("Generate the CRUD endpoints for Order following the pattern of the "
+                         "Product handler below.")).task == "boilerplate"
+    assert classify(user("Dockerfile for a Python 3.12 FastAPI app, non-root user.")).task == \
+        "boilerplate"
+    assert classify(user("Write pytest tests for parse_duration, edge cases included.")).task \
+        == "test_gen"
+    assert classify(user("This test fails. Make it pass without changing the test.")).task == \
+        "code"
+
+
+def test_a_generic_agent_system_message_only_decides_when_the_user_lines_say_nothing():
+    tools = ("You are a helpful assistant with access to the following tools: search_web, "
+             "read_file, send_message. Reply with a JSON tool call.")
+    assert classify(user("Is this PR title conventional? Answer yes or no: 'Update stuff'",
+                         system=tools)).task == "classify"
+    assert classify(user("Send the weekly report to the team channel.", system=tools)) \
+        .task == "orchestrate"
+    tool_turns = user("Find me a quiet keyboard.", system="Be concise.") + [
+        {"role": "assistant", "content": None, "tool_calls": [{"id": "c1", "type": "function",
+         "function": {"name": "search", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": "1. Keychron K8"}]
+    assert classify(tool_turns).rule.startswith("tool-agent")
+    coder = "You are an autonomous coding agent working in a git repository."
+    assert classify(user("The budget tests fail after the refactor.", system=coder)).task == \
+        "code"
+
+
+def test_quoted_material_and_names_in_the_instruction_line_do_not_decide():
+    # A quoted utterance full of writing words, and job names that contain task words.
+    assert classify(user("What language is this? 'Write me an essay about the sea'")).task == \
+        "classify"
+    assert classify(user("Decide if each job is user-facing or internal: mail-extract, "
+                         "price-scrape, backup")).task == "classify"

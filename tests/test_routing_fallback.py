@@ -165,6 +165,17 @@ def test_enforce_keeps_mechanical_work_off_the_frontier(daemon):
     assert "X-Tierd-Warning" not in talk.headers
 
 
+def test_enforce_sends_cheap_tier_work_back_to_cheap_not_to_local(daemon):
+    """Mechanical work over many files needs a reliable cloud model, not a local one: kept off
+    the frontier, it goes to its own default tier."""
+    response = chat(daemon, "tier:frontier", "Rename get_user to fetch_user in every module.",
+                    task="bulk_edit")
+    assert response.status_code == 200, response.text
+    assert response.headers["X-Tierd-Tier"] == "cheap"
+    assert "sent to tier cheap instead of frontier" in response.headers["X-Tierd-Warning"]
+    assert {r["tier"] for r in rows(daemon, response)} == {"cheap"}
+
+
 def test_a_repeated_request_is_a_free_cache_hit(daemon, cloud):
     before = len(cloud["good"].requests)
     first = chat(daemon, "good/gpt-4o-mini", "Classify: 'refund please' as billing or bug.")

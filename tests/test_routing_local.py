@@ -141,7 +141,9 @@ def test_route_explain_prints_the_decision_and_the_rule(daemon):
     decision = json.loads(result.stdout)
     assert (decision["task"], decision["tier"]) == ("scan", "local")
     assert decision["reason"].startswith("task scan from classifier rule scan (first line)")
-    assert decision["candidates"] == [f"local/{CHAT}", "good/gpt-4o-mini"]
+    assert [c["candidate"] for c in decision["candidates"]] == [f"local/{CHAT}",
+                                                                 "good/gpt-4o-mini"]
+    assert decision["classifier"]["rule"]["task"] == "scan"
     unknown = run_tierd("--config", str(daemon.config_path), "route", "explain",
                         "--model", "tier:huge", "x")
     assert unknown.returncode == 1 and "known tiers: local, cheap, mid" in unknown.stderr

@@ -1,5 +1,6 @@
 """Assemble a running tierd from its config: probed hosts, runtimes, the model manager, the
-ledger and budgets, the router's breaker and cache.
+ledger, budgets, plans, keys and alerts, the router's breaker, cache, rate-limit windows, loop
+breaker and exemplar classifier.
 
 The CLI and the daemon both start here, so a verb run without a daemon behaves exactly like the
 daemon would. Every part is made once, here, and held in a typed field; the one part that
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from tierd.bench import store as bench_store
 from tierd.config import Config, HostConfig
-from tierd.costs import budgets, ledger
+from tierd.costs import alerts, budgets, keys, ledger
 from tierd.costs.service import Costs, open_costs
 from tierd.db import connect, migrate
 from tierd.hosts.probe import HostMemory, is_local, probe_host, process_gpu_bytes
@@ -25,16 +26,22 @@ from tierd.models import digests, footprints
 from tierd.models.digests import DigestStore
 from tierd.models.footprints import FootprintStore
 from tierd.models.manager import HostSlot, ModelManager, ModelSettings
+from tierd.routing import exemplar_store
 from tierd.routing.breaker import Breaker
 from tierd.routing.cache import ResponseCache
+from tierd.routing.exemplar_store import ExemplarStore
 from tierd.routing.inflight import InFlight
+from tierd.routing.loops import LoopBreaker
+from tierd.routing.rate_windows import RateWindows
 from tierd.runtimes.base import ParallelSetting, Runtime
 
 if TYPE_CHECKING:
     from tierd.jobs.scheduler import JobScheduler
+    from tierd.routing.exemplars import ExemplarClassifier
 
 STATE_SCHEMAS = (ledger.SCHEMA, budgets.SCHEMA, footprints.SCHEMA, history.SCHEMA,
-                 bench_store.SCHEMA, digests.SCHEMA)
+                 bench_store.SCHEMA, digests.SCHEMA, keys.SCHEMA, alerts.SCHEMA,
+                 exemplar_store.SCHEMA)
 """Every table of state.db, by owner; migrated whenever state.db is opened for a tierd."""
 
 
@@ -55,8 +62,14 @@ class Tierd:
     """Each host's default slots per model, and where that figure came from."""
     inflight: InFlight
     """The routed requests running now: what a shutdown past its grace cuts and settles."""
+    rate_windows: RateWindows
+    """Cloud candidates a provider said are at their rate limit, closed until its reset."""
+    loops: LoopBreaker
+    """Each caller's recent chat requests, to refuse an agent replying to itself."""
     digests: DigestStore
     """SHA-256 of the GGUF files the embedded hosts serve, hashed once (Ollama's `digest`)."""
+    exemplars: ExemplarClassifier
+    """The exemplar classifier: its index (built on first need), taught and learned exemplars."""
     scheduler: JobScheduler | None = None
     """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
 
@@ -160,11 +173,13 @@ def host_slot(runtime: Runtime, memory: HostMemory, parallel: ParallelSetting,
 
 
 def open_tierd(config: Config) -> Tierd:
+    from tierd.routing.exemplars import ExemplarClassifier  # it embeds through tierd.inference
     from tierd.runtimes.cloud import build_providers
 
     # Keys and prices first: a configured provider without either stops the start, naming the
     # variable or the model, before any host is probed.
-    providers = build_providers(config)
+    rate_windows = RateWindows()
+    providers = build_providers(config, rate_windows.observe)
     state = open_state_db(config)
     costs = open_costs(config, state)
     hosts = {h.name: host_budget(h, i) for i, h in enumerate(config.hosts)}
@@ -182,7 +197,11 @@ def open_tierd(config: Config) -> Tierd:
         queue_limit=config.server.queue_limit,
         queue_timeout=config.server.queue_timeout,
     )
+    # Its own connection too: learned exemplars are written from a thread of their own.
+    exemplars = ExemplarClassifier(config, ExemplarStore(connect(state_db_path(config))))
     return Tierd(config, hosts, runtimes, manager, providers, costs,
                  breaker=Breaker(config.routing.cooldown),
                  cache=ResponseCache(config.routing.cache_ttl), parallel=parallel,
-                 inflight=InFlight(), digests=DigestStore(connect(state_db_path(config))))
+                 inflight=InFlight(), rate_windows=rate_windows,
+                 loops=LoopBreaker(config.loop_breaker),
+                 digests=DigestStore(connect(state_db_path(config))), exemplars=exemplars)

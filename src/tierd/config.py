@@ -171,13 +171,81 @@ class ProviderConfig:
 
 @dataclass(frozen=True)
 class PriceConfig:
-    """A price overriding the built-in table (tierd.costs.prices), USD per million tokens."""
+    """A price overriding the library's list price (tierd.costs.prices), USD per million tokens."""
 
     model: str
     input: float
     output: float
     provider: str = ""
     """Only for this provider; empty means any provider serving `model`."""
+    cache_read: float | None = None
+    """USD per million prompt tokens read from the provider's cache; unset: the input price."""
+    cache_write: float | None = None
+    """USD per million prompt tokens written to the provider's cache; unset: the input price."""
+
+
+@dataclass(frozen=True)
+class PlanLimit:
+    """One window of a plan: at most `requests` calls and/or `tokens` tokens per `per`."""
+
+    per: str
+    """"day", "week" or "month" (the UTC calendar period, as budgets) or a rolling window:
+    "minute", "hour" or a duration such as "30s", "5h", "7d", "1w"."""
+    requests: int | None = None
+    tokens: int | None = None
+    """Prompt and completion tokens together."""
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """How a provider bills: per token (the default), a flat monthly fee, or a free tier."""
+
+    provider: str
+    kind: Literal["pay_per_token", "flat", "free_tier"] = "pay_per_token"
+    models: tuple[str, ...] = ()
+    """The provider's models the plan covers; empty means all of them."""
+    monthly_fee: float = 0.0
+    """What a flat plan costs a month, whatever is used (shown beside the savings)."""
+    limits: tuple[PlanLimit, ...] = ()
+    """The plan's windows or quotas; a candidate whose window is spent is skipped until it
+    resets."""
+    over: Literal["stop", "bill"] = "stop"
+    """Past a limit: "stop" (skip the candidate until the window resets) or "bill" (serve on,
+    at the list price)."""
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    """A spend alert: fires once per period when spend in scope reaches its threshold."""
+
+    name: str
+    period: Literal["day", "week", "month"] = "day"
+    threshold: float | None = None
+    """USD spent (at the margin) in the period."""
+    fraction: float | None = None
+    """Or: this fraction of the scope's budget for the period (`of = "budget"`) or of each of
+    its provider's plan limits (`of = "quota"`)."""
+    of: Literal["budget", "quota"] = "budget"
+    scope: Literal["all", "provider", "tier", "key"] = "all"
+    target: str = ""
+    """The provider, tier or key `scope` names; empty for scope "all"."""
+    webhook: Secret = Secret("")
+    """An http(s) URL the alert is POSTed to as JSON (retried with backoff); empty: log only.
+    A secret: a chat webhook's URL is its own credential."""
+
+
+@dataclass(frozen=True)
+class LoopBreakerConfig:
+    """Refuse a caller's burst of near-identical chat requests: an agent replying to itself."""
+
+    enabled: bool = True
+    window: float = 10.0
+    """Seconds a request is remembered."""
+    max_similar: int = 3
+    """Near-identical requests one caller may send within `window`; the next gets 429."""
+    similarity: float = 0.9
+    """How alike two last user messages must be (Jaccard of their runs of three words, case and
+    punctuation ignored, 0-1)."""
 
 
 @dataclass(frozen=True)
@@ -234,8 +302,9 @@ def _check_cloud(config: Config) -> list[str]:
         if not provider.timeout > 0:
             problems.append(f"{where}.timeout: must be more than 0 seconds")
     for i, price in _entries(config.prices):
-        for side in ("input", "output"):
-            problems.extend(_check_usd(getattr(price, side), f"prices[{i}].{side}"))
+        for side in ("input", "output", "cache_read", "cache_write"):
+            if getattr(price, side) is not None:
+                problems.extend(_check_usd(getattr(price, side), f"prices[{i}].{side}"))
         if price.provider and price.provider not in provider_names:
             hint = _did_you_mean(price.provider, provider_names)
             problems.append(f"prices[{i}].provider: no provider is named {price.provider!r}{hint}")
@@ -262,6 +331,109 @@ def _check_cloud(config: Config) -> list[str]:
     if not 0 < budgets.alert_at <= 1:
         problems.append(f"budgets.alert_at: {budgets.alert_at} is not a fraction between 0 and 1 "
                         "(e.g. 0.8 warns at 80 % of a cap)")
+    return problems
+
+
+def _check_economics(config: Config) -> list[str]:
+    """Plans, alerts and the loop breaker (tierd.costs.plans / alerts, tierd.routing.loops)."""
+    from tierd.costs.windows import BadWindow, parse_window
+
+    problems = []
+    providers = {p.name: p for _, p in _entries(config.providers)}
+    covered: dict[tuple[str, str], int] = {}
+    for i, plan in _entries(config.plans):
+        where = f"plans[{i}]"
+        provider = providers.get(plan.provider)
+        if provider is None:
+            hint = _did_you_mean(plan.provider, list(providers))
+            problems.append(f"{where}.provider: no provider is named {plan.provider!r}{hint}")
+            continue
+        for model in plan.models:
+            if model not in provider.model_names:
+                problems.append(f"{where}.models: {model!r} is not one of provider "
+                                f"{plan.provider!r}'s models")
+        for model in plan.models or provider.model_names:
+            if (plan.provider, model) in covered:
+                problems.append(f"{where}: plans[{covered[plan.provider, model]}] already "
+                                f"covers {plan.provider}/{model} (one plan per model)")
+            covered[plan.provider, model] = i
+        problems.extend(_check_usd(plan.monthly_fee, f"{where}.monthly_fee"))
+        if plan.monthly_fee and plan.kind != "flat":
+            problems.append(f"{where}.monthly_fee: only a flat plan has a monthly fee")
+        if plan.kind == "free_tier" and not plan.limits:
+            problems.append(f"{where}.limits: a free tier needs its quotas (e.g. "
+                            "[[plans.limits]] tokens = 300000 per = \"day\")")
+        for n, limit in _entries(plan.limits):
+            at = f"{where}.limits[{n}]"
+            try:
+                parse_window(limit.per)
+            except BadWindow as err:
+                problems.append(f"{at}.per: {err}")
+            if limit.requests is None and limit.tokens is None:
+                problems.append(f"{at}: give requests, tokens or both")
+            for name in ("requests", "tokens"):
+                value = getattr(limit, name)
+                if value is not None and value <= 0:
+                    problems.append(f"{at}.{name}: {value} is not a quota (it must be 1 or "
+                                    "more; remove the plan to stop using the provider)")
+    problems.extend(_check_alerts(config))
+    breaker = config.loop_breaker
+    if breaker.window <= 0:
+        problems.append("loop_breaker.window: must be more than 0 seconds")
+    if breaker.max_similar < 1:
+        problems.append("loop_breaker.max_similar: must be at least 1")
+    if not 0 < breaker.similarity <= 1:
+        problems.append(f"loop_breaker.similarity: {breaker.similarity} is not between 0 and 1")
+    return problems
+
+
+def _check_alerts(config: Config) -> list[str]:
+    problems = []
+    names = [a.name for _, a in _entries(config.alerts)]
+    plans = {p.provider for _, p in _entries(config.plans) if p.limits}
+    for i, alert in _entries(config.alerts):
+        where = f"alerts[{i}]"
+        if not alert.name:
+            problems.append(f"{where}.name: must not be empty")
+        elif names.count(alert.name) > 1:
+            problems.append(f"{where}.name: {alert.name!r} is used by more than one alert")
+        if (alert.threshold is None) == (alert.fraction is None):
+            problems.append(f"{where}: give either threshold (USD) or fraction (of a budget "
+                            "or quota)")
+        if alert.threshold is not None:
+            problems.extend(_check_usd(alert.threshold, f"{where}.threshold"))
+        if alert.fraction is not None and not 0 < alert.fraction <= 1:
+            problems.append(f"{where}.fraction: {alert.fraction} is not a fraction between 0 "
+                            "and 1 (e.g. 0.8 fires at 80 %)")
+        if alert.scope == "all" and alert.target:
+            problems.append(f"{where}.target: scope \"all\" takes no target")
+        if alert.scope != "all" and not alert.target:
+            problems.append(f"{where}.target: name the {alert.scope} the alert watches")
+        if alert.scope == "tier" and alert.target not in (*typing.get_args(TierName), "direct"):
+            problems.append(f"{where}.target: {alert.target!r} is not a tier (known tiers: "
+                            f"{', '.join(typing.get_args(TierName))}, direct)")
+        if alert.scope == "provider" and alert.target not in {
+                p.name for _, p in _entries(config.providers)}:
+            problems.append(f"{where}.target: no provider is named {alert.target!r}")
+        if alert.fraction is not None and alert.of == "quota" and (
+                alert.scope != "provider" or alert.target not in plans):
+            problems.append(f"{where}.of: a quota alert watches a provider with plan limits "
+                            "(scope = \"provider\", target = its name)")
+        if alert.fraction is not None and alert.of == "budget" and alert.scope != "key":
+            key = {"day": "daily", "week": "weekly", "month": "monthly"}[alert.period]
+            budgets = config.budgets
+            scoped = {"all": [budgets],
+                      "tier": [c for _, c in _entries(budgets.tiers) if c.name == alert.target],
+                      "provider": [c for _, c in _entries(budgets.providers)
+                                   if c.name == alert.target]}
+            if not any(getattr(c, key) is not None for c in scoped[alert.scope]):
+                problems.append(f"{where}.fraction: there is no {key} budget for "
+                                f"{alert.scope} {alert.target or ''}".rstrip()
+                                + " to take a fraction of (set one, or use threshold)")
+        if alert.webhook and not alert.webhook.startswith(("http://", "https://")):
+            scheme = str(alert.webhook).partition(":")[0][:10]
+            problems.append(f"{where}.webhook: a {scheme!r} URL is not an http:// or https:// "
+                            "URL (the rest of it is not shown: a webhook URL is a secret)")
     return problems
 
 
@@ -309,6 +481,10 @@ class RoutingTasks:
     summarize: TierName = "local"
     scan: TierName = "local"
     embed: TierName = "local"
+    repo_scan: TierName = "cheap"
+    bulk_edit: TierName = "cheap"
+    boilerplate: TierName = "cheap"
+    test_gen: TierName = "cheap"
     chat: TierName = "mid"
     orchestrate: TierName = "mid"
     code: TierName = "code"
@@ -318,9 +494,35 @@ class RoutingTasks:
     final_review: TierName = "frontier"
 
 
-TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed", "chat",
-                   "orchestrate", "code", "code_review", "writing", "architecture",
-                   "final_review"]
+TaskName = Literal["classify", "extract", "format", "summarize", "scan", "embed", "repo_scan",
+                   "bulk_edit", "boilerplate", "test_gen", "chat", "orchestrate", "code",
+                   "code_review", "writing", "architecture", "final_review"]
+
+
+@dataclass(frozen=True)
+class RoutingVerify:
+    """Per task: whether a local answer is checked (JSON that parses when JSON was asked for,
+    JSON that fits a response_format schema, tool calls to offered functions whose arguments
+    fit their parameters, a label the prompt offered, not empty, not cut off) and re-asked on
+    the next candidate when it fails. Every task is checked unless turned off here."""
+
+    classify: bool = True
+    extract: bool = True
+    format: bool = True
+    summarize: bool = True
+    scan: bool = True
+    embed: bool = True
+    repo_scan: bool = True
+    bulk_edit: bool = True
+    boilerplate: bool = True
+    test_gen: bool = True
+    chat: bool = True
+    orchestrate: bool = True
+    code: bool = True
+    code_review: bool = True
+    writing: bool = True
+    architecture: bool = True
+    final_review: bool = True
 
 
 @dataclass(frozen=True)
@@ -329,13 +531,25 @@ class RoutingConfig:
     """A mechanical task sent to a strong tier (mid, code, frontier): allow it, allow it and
     warn, or send it to its own tier."""
     default_task: TaskName = "chat"
-    """The task of a prompt no classifier rule recognises."""
+    """The task of a prompt neither a classifier rule nor the exemplars recognise."""
     cooldown: float = 30.0
     """Seconds a candidate that failed (refused, timed out, 5xx) is skipped."""
     cache_ttl: float = 3600.0
     """Seconds an identical request is answered from the response cache; 0 turns it off."""
+    classifier_model: str = ""
+    """The embedding model the exemplar classifier embeds prompts with; empty means
+    index.embedding_model (the one the box already keeps for the index)."""
+    classifier_margin: float = 0.02
+    """Lead of the best task's centroid over the runner-up below which the exemplars abstain
+    to default_task (cosine similarity; tuned for MiniLM)."""
+    learn: bool = True
+    """Keep requests that name their task (`task:NAME`, X-Tierd-Task) as exemplars."""
+    learn_text: bool = False
+    """Keep the instruction text of learned exemplars too; off, only its embedding and a short
+    hash are kept."""
     tiers: RoutingTiers = field(default_factory=RoutingTiers)
     tasks: RoutingTasks = field(default_factory=RoutingTasks)
+    verify: RoutingVerify = field(default_factory=RoutingVerify)
 
 
 @dataclass(frozen=True)
@@ -361,6 +575,12 @@ class IndexConfig:
     """Model writing the summaries; empty routes them as the `summarize` task (local first)."""
     batch_size: int = 64
     """Texts per embedding call: runtimes are many times faster with a batch."""
+    query_prefix: str | None = None
+    """Put before each query embedded for search; unset: tierd's table of known embedding
+    models decides (tierd.index.prefixes), "" sends none."""
+    document_prefix: str | None = None
+    """Put before each chunk embedded into the index (unset: the table decides). Changing it
+    re-embeds the index, as changing the model does."""
     sources: tuple[IndexSourceConfig, ...] = ()
 
 
@@ -437,7 +657,11 @@ class Config:
     env_file: str = ""
     """A dotenv-style file of API keys (NAME=value lines); the environment wins over it."""
     prices: tuple[PriceConfig, ...] = ()
+    plans: tuple[PlanConfig, ...] = ()
+    """Flat-rate and free-tier plans per provider; a provider with none pays per token."""
     budgets: BudgetsConfig = field(default_factory=BudgetsConfig)
+    alerts: tuple[AlertConfig, ...] = ()
+    loop_breaker: LoopBreakerConfig = field(default_factory=LoopBreakerConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     jobs: tuple[JobConfig, ...] = DEFAULT_JOBS
     routing: RoutingConfig = field(default_factory=RoutingConfig)
@@ -552,6 +776,7 @@ def _check_references(config: Config) -> list[str]:
     problems.extend(_check_server(config))
     problems.extend(_check_cloud(config))
     problems.extend(_check_routing(config))
+    problems.extend(_check_economics(config))
     problems.extend(_check_jobs_and_index(config))
     return problems
 
@@ -603,6 +828,9 @@ def _check_routing(config: Config) -> list[str]:
     for name in ("cooldown", "cache_ttl"):
         if getattr(routing, name) < 0:
             problems.append(f"routing.{name}: must be 0 seconds or more")
+    if not 0 <= routing.classifier_margin < 1:
+        problems.append(f"routing.classifier_margin: {routing.classifier_margin} is not "
+                        "between 0 and 1 (a difference of cosine similarities, e.g. 0.02)")
     known = _servable_names(config)
     for tier in typing.get_args(TierName):
         chain = getattr(routing.tiers, tier)

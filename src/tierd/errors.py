@@ -86,6 +86,16 @@ class OutputLimitExceeded(TierdError):
                          "tokens of reply)")
 
 
+class RateLimited(QueueFull):
+    """A provider answered 429; `stated` is how long it said to wait (None: it did not say)."""
+
+    http_status = 429
+
+    def __init__(self, message: str, stated: float | None):
+        self.stated = stated
+        super().__init__(message, retry_after=max(1.0, stated or 1.0))
+
+
 class ContextOverflow(TierdError):
     """A prompt does not fit the model's context window."""
 

@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace) -> int:
     tierd = open_tierd(config)
     # Scheduled jobs (tierd.jobs): started with the daemon, stopped by its shutdown.
     start_scheduler(tierd)
+    tierd.costs.alerts.resume()  # webhooks a stopped daemon left undelivered
     # Pinned and keep-warm models load in the background so the port opens at once.
     threading.Thread(target=tierd.manager.warm_up, name="tierd-warm-up", daemon=True).start()
     serve(tierd, listen)

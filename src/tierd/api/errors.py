@@ -9,6 +9,7 @@ still answers JSON (500) and is logged, but never shows a traceback to the clien
 from __future__ import annotations
 
 import logging
+import math
 from typing import Literal
 
 from fastapi import FastAPI, Request
@@ -17,7 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from tierd.chat.request import BadField
-from tierd.errors import QueueFull, TierdError, UnknownModel
+from tierd.errors import TierdError, UnknownModel
 
 log = logging.getLogger("tierd.api")
 
@@ -91,8 +92,9 @@ def error_response(request: Request, status: int, message: str,
 
 def tierd_error_response(request: Request, err: TierdError) -> JSONResponse:
     headers = None
-    if isinstance(err, QueueFull):
-        headers = {"Retry-After": str(max(1, round(err.retry_after)))}
+    retry_after = getattr(err, "retry_after", None)  # a full queue, a quota, a rate window
+    if retry_after is not None:
+        headers = {"Retry-After": str(max(1, math.ceil(retry_after)))}
     extra = {"known_models": err.known} if isinstance(err, UnknownModel) else None
     if isinstance(err, BadField):
         extra = {"param": err.field}

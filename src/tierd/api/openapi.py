@@ -17,7 +17,6 @@ from fastapi.openapi.utils import get_openapi
 
 from tierd.api.errors import shape_of
 from tierd.api.security import OPEN_PATHS
-from tierd.config import ServerConfig
 
 _OPENAI_ERROR = "OpenAIError"
 _OLLAMA_ERROR = "OllamaError"
@@ -44,19 +43,23 @@ _SCHEMAS = {
 _WHY = {
     400: "Bad input: malformed JSON, a wrong type or value, text that is not Unicode, a prompt "
          "or max_tokens past the model's limits",
-    401: "No bearer token, or not the one configured (server.token)",
-    402: "Every candidate that could serve it is over a budget cap",
-    403: "A web page's origin not in server.cors_origins, or (without a token) a Host that is "
-         "not loopback",
+    401: "No bearer token, or not the one configured (server.token), or an agent key that is "
+         "revoked or unknown",
+    402: "Every candidate that could serve it is over a budget cap (the agent key's included)",
+    403: "A web page's origin not in server.cors_origins, (without a token) a Host that is not "
+         "loopback, an agent key on an admin route, or a tier the agent key may not use",
     404: "An unknown model, tier, job, run or host",
     409: "In use: a job already running, a model busy, an index built with another model",
     413: "The body is over server.max_body",
     415: "A POST body that is not JSON (Content-Type: application/json)",
+    429: "Every candidate is out until a plan's quota or a provider's rate window reopens "
+         "(Retry-After says when), or the loop breaker stopped a burst of near-identical "
+         "requests",
     502: "A runtime failed to load the model",
     503: "Queue full or timed out, a runtime or provider unavailable, or tierd shutting down",
 }
 
-_MODEL_CALL = (400, 402, 404, 409, 502, 503)
+_MODEL_CALL = (400, 402, 404, 409, 429, 502, 503)
 """A request that routes to a model (chat, generate, embeddings)."""
 
 _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
@@ -83,7 +86,13 @@ _ROUTE_ERRORS: dict[tuple[str, str], tuple[int, ...]] = {
     ("get", "/costs/daily"): (400,),
     ("get", "/costs/routing"): (400,),
     ("get", "/costs/calls"): (400,),
+    ("post", "/keys"): (400, 409),
+    ("post", "/keys/{name}/revoke"): (404,),
     ("get", "/bench/runs"): (400,),
+    ("post", "/route/explain"): (400, 404),
+    ("post", "/route/teach"): (400, 503),
+    ("get", "/route/exemplars"): (400,),
+    ("post", "/route/exemplars/{exemplar_id}/forget"): (400, 404),
     ("get", "/readyz"): (503,),
 }
 """Errors a route's own work can end in, beyond those every route or every POST may get."""
@@ -100,12 +109,11 @@ _STREAMS = {
 """Routes that answer `"stream": true` with a stream of this media type."""
 
 
-def route_statuses(method: str, path: str, server: ServerConfig,
-                   has_parameters: bool = False) -> list[int]:
-    """Every error status `method path` may answer, for this configuration; a route that
-    takes parameters answers a wrong one with a 400."""
+def route_statuses(method: str, path: str, has_parameters: bool = False) -> list[int]:
+    """Every error status `method path` may answer; a route that takes parameters answers a
+    wrong one with a 400."""
     statuses = {403, *_ROUTE_ERRORS.get((method, path), ())}
-    if server.token and path not in OPEN_PATHS:
+    if path not in OPEN_PATHS:  # a tierd- key that is revoked or unknown, token or not
         statuses.add(401)
     if method == "post":
         statuses.update((400, 413, 415))
@@ -120,7 +128,7 @@ def _error(path: str, status: int) -> dict:
             "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{shape}"}}}}
 
 
-def describe(api: FastAPI, server: ServerConfig) -> dict[str, Any]:
+def describe(api: FastAPI) -> dict[str, Any]:
     """FastAPI's document with tierd's real responses in place of its guesses."""
     schema = get_openapi(title=api.title, version=api.version, description=api.description,
                          routes=api.routes)
@@ -128,8 +136,7 @@ def describe(api: FastAPI, server: ServerConfig) -> dict[str, Any]:
         for method, operation in operations.items():
             responses = operation["responses"]
             responses.pop("422", None)
-            for status in route_statuses(method, path, server,
-                                         bool(operation.get("parameters"))):
+            for status in route_statuses(method, path, bool(operation.get("parameters"))):
                 responses[str(status)] = _error(path, status)
             if path in _STREAMS:
                 ok = responses.get("200", {}).setdefault("content", {})
@@ -143,12 +150,12 @@ def describe(api: FastAPI, server: ServerConfig) -> dict[str, Any]:
     return schema
 
 
-def install_openapi(api: FastAPI, server: ServerConfig) -> None:
+def install_openapi(api: FastAPI) -> None:
     """Serve `describe`'s document at /openapi.json (made once, on first ask)."""
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
-            api.openapi_schema = describe(api, server)
+            api.openapi_schema = describe(api)
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]

@@ -1,4 +1,4 @@
-"""Bearer-token auth, and keeping secrets out of everything tierd writes.
+"""Bearer-token and agent-key auth, and keeping secrets out of everything tierd writes.
 
 The token check is a pure ASGI middleware rather than Starlette's BaseHTTPMiddleware, which
 wraps the response in a task of its own and so hides a client's disconnect from a streaming
@@ -15,12 +15,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tierd.api.errors import error_response
-from tierd.api.paths import HEALTHZ, ROOT, UI
+from tierd.api.paths import HEALTHZ, ROOT, UI, admin_only
 from tierd.config import Config, Secret
+from tierd.costs.keys import KEY_PREFIX, KeyStore
+from tierd.costs.periods import iso
 from tierd.errors import TierdError
 
 OPEN_PATHS = frozenset({HEALTHZ.path, ROOT.path, UI.path})
@@ -31,6 +34,7 @@ UI_PREFIX = UI.path + "/"
 
 def is_open(path: str) -> bool:
     return path in OPEN_PATHS or path.startswith(UI_PREFIX)
+
 
 _SECRET_ENV = re.compile(r"(API_KEY|TOKEN|SECRET|PASSWORD)$", re.IGNORECASE)
 _SHORTEST_SECRET = 6
@@ -59,26 +63,58 @@ def token_matches(supplied: str, expected: str) -> bool:
 
 
 class BearerAuth:
-    """Every request but OPEN_PATHS must carry the configured token; no token configured means
-    no auth (tierd then refuses to listen beyond loopback, see `tierd serve`)."""
+    """Every request but OPEN_PATHS must carry the configured token (the admin key) or a live
+    agent key (tierd.costs.keys), which reaches the APIs' faces but no admin route and is
+    left in `request.state.agent_key` for attribution. No token configured means no auth
+    (tierd then refuses to listen beyond loopback, see `tierd serve`), but a request that
+    shows an agent key is still attributed to it, and a revoked or unknown tierd key is
+    refused."""
 
-    def __init__(self, app: ASGIApp, token: str):
+    def __init__(self, app: ASGIApp, token: str, keys: KeyStore | None = None):
         self.app = app
         self.token = token
+        self.keys = keys
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.token or is_open(scope["path"]):
+        if scope["type"] != "http" or is_open(scope["path"]):
             await self.app(scope, receive, send)
             return
         supplied = bearer_token(scope)
-        if supplied is not None and token_matches(supplied, self.token):
+        if supplied is not None and self.token and token_matches(supplied, self.token):
             await self.app(scope, receive, send)
             return
-        message = ("this tierd needs a bearer token: send `Authorization: Bearer <server.token>` "
-                   "(or `x-api-key: <server.token>`)"
-                   if supplied is None else "the bearer token is not the one tierd expects")
-        response = error_response(Request(scope, receive), 401, message, "unauthorized",
-                                  headers={"WWW-Authenticate": 'Bearer realm="tierd"'})
+        found = None
+        if supplied is not None and supplied.startswith(KEY_PREFIX) and self.keys is not None:
+            # Only a tierd key is looked up: the placeholder keys clients send ("ollama",
+            # "sk-...") cost no database read.
+            found = await anyio.to_thread.run_sync(self.keys.authenticate, supplied)
+        if found is not None and found.revoked is None:
+            if admin_only(scope["path"]):
+                await self._refuse(scope, receive, send, 403, f"key {found.name!r} is an agent "
+                                   "key: admin routes need the server token", "forbidden")
+                return
+            scope.setdefault("state", {})["agent_key"] = found
+            await self.app(scope, receive, send)
+            return
+        if found is not None:
+            message = f"key {found.name!r} was revoked at {iso(found.revoked or 0)}"
+        elif supplied is not None and supplied.startswith(KEY_PREFIX):
+            message = "that is not a tierd key this daemon knows (tierd keys list)"
+        elif not self.token:
+            await self.app(scope, receive, send)
+            return
+        elif supplied is None:
+            message = ("this tierd needs a bearer token: send `Authorization: Bearer "
+                       "<server.token>` (or `x-api-key: <server.token>`)")
+        else:
+            message = "the bearer token is not the one tierd expects"
+        await self._refuse(scope, receive, send, 401, message, "unauthorized")
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, status: int,
+                      message: str, code: str) -> None:
+        headers = {"WWW-Authenticate": 'Bearer realm="tierd"'} if status == 401 else None
+        response = error_response(Request(scope, receive), status, message, code,
+                                  headers=headers)
         await response(scope, receive, send)
 
 

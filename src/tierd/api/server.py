@@ -37,6 +37,7 @@ from tierd.index import routes as index_routes
 from tierd.jobs import routes as job_routes
 from tierd.models import routes as model_routes
 from tierd.net import ListenAddress
+from tierd.routing import routes as routing_routes
 from tierd.sizes import format_size
 
 log = logging.getLogger("tierd.api")
@@ -88,16 +89,16 @@ def create_app(tierd: Tierd) -> FastAPI:
     api.state.redact = redactor_for(tierd.config)
     api.state.metrics_registry, http_metrics = build_registry(tierd)
     install_error_handlers(api)
-    install_openapi(api, server)
+    install_openapi(api)
     for routes in (openai, responses, anthropic, ollama, health, model_routes, job_routes,
-                   index_routes, cost_routes, bench_routes, dashboard_routes):
+                   index_routes, cost_routes, bench_routes, routing_routes, dashboard_routes):
         api.include_router(routes.router)
     # Each add_middleware wraps the ones before it: the request log sees every answer, the
     # browser guard refuses foreign origins and hosts before anything else, CORS answers the
     # allowed origins' preflights (which carry no token) before auth, and auth runs before any
     # body is read.
     api.add_middleware(RequestGuard, limit=server.max_body)
-    api.add_middleware(BearerAuth, token=str(server.token))
+    api.add_middleware(BearerAuth, token=str(server.token), keys=tierd.costs.keys)
     if server.cors_origins:
         api.add_middleware(CORSMiddleware, allow_origins=list(server.cors_origins),
                            allow_methods=["*"], allow_headers=["*"],

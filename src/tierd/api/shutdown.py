@@ -83,6 +83,8 @@ def close_tierd(app: Tierd, drain_timeout: float = 10.0) -> None:
         log.warning("requests still running after %.0fs: %s", drain_timeout,
                     app.manager.queues())
     stop_scheduler(app)
+    app.exemplars.close()
+    app.costs.alerts.close()  # a pending webhook is sent by the next daemon to start
     app.costs.ledger.flush()  # the settlements still deferred, before the checkpoint
     checkpoint_databases(app)
     log.info("tierd stopped cleanly")

@@ -348,6 +348,9 @@ class StreamReader:
         self.finish_reason: str | None = None
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
+        self.cache_read_tokens = 0
+        self.cache_write_tokens = 0
+        """Prompt tokens Anthropic read from or wrote to its prompt cache (in prompt_tokens)."""
         self.complete = False
         self.calls: dict[int, int] = {}
         """Tool call index by content block index."""
@@ -362,6 +365,7 @@ class StreamReader:
             found = payload["message"].get("usage") or {}
             self.prompt_tokens = input_tokens(found)
             self.completion_tokens = int(found.get("output_tokens") or 0)
+            self._cache_counts(found)
         elif kind == "content_block_start":
             block, index = payload["content_block"], int(payload["index"])
             if block.get("type") == "tool_use":
@@ -390,13 +394,19 @@ class StreamReader:
                 self.completion_tokens = int(found["output_tokens"])
             if input_tokens(found):  # the final counts, where the API sends them here too
                 self.prompt_tokens = input_tokens(found)
+                self._cache_counts(found)
         elif kind == "message_stop":
             self.complete = True
         return "", ()
 
+    def _cache_counts(self, found: dict) -> None:
+        self.cache_read_tokens = int(found.get("cache_read_input_tokens") or 0)
+        self.cache_write_tokens = int(found.get("cache_creation_input_tokens") or 0)
+
 
 def input_tokens(found: dict) -> int:
-    """Cached prompt tokens are reported apart from input_tokens; all of them were sent."""
+    """Cached prompt tokens are reported apart from input_tokens; all of them were sent (and
+    the cache counts say which of them the cache served or took, priced as Anthropic does)."""
     return sum(int(found.get(name) or 0) for name in
                ("input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens"))
 

@@ -310,6 +310,10 @@ class StreamReader:
         self.finish_reason: str | None = None
         self.prompt_tokens: int | None = None
         self.completion_tokens: int | None = None
+        self.cache_read_tokens = 0
+        """Prompt tokens the provider served from its prompt cache (OpenAI's cached_tokens,
+        part of prompt_tokens); OpenAI reports no cache writes."""
+        self.cache_write_tokens = 0
 
     def feed(self, payload: dict) -> tuple[str, tuple[ToolCallDelta, ...]]:
         """(text, tool-call deltas) in one payload; TypeError/AttributeError/ValueError when
@@ -318,6 +322,8 @@ class StreamReader:
         if found:
             self.prompt_tokens = int(found.get("prompt_tokens") or 0)
             self.completion_tokens = int(found.get("completion_tokens") or 0)
+            details = found.get("prompt_tokens_details") or {}
+            self.cache_read_tokens = int(details.get("cached_tokens") or 0)
         text, deltas = "", []
         for choice in payload.get("choices") or []:
             delta = choice.get("delta") or {}

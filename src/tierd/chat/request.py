@@ -162,6 +162,11 @@ class ChatRequest:
         return cls(tuple(Message(m["role"], (TextPart(m["content"]),) if m["content"] else ())
                          for m in messages), options)
 
+    def text_messages(self) -> list[dict]:
+        """The conversation as {"role", "content"} dicts of its text: what the task classifier
+        and the answer checks read (tool calls and images say nothing about the task)."""
+        return [{"role": m.role, "content": m.text()} for m in self.messages]
+
     @property
     def offers_tools(self) -> bool:
         return bool(self.tools) and self.tool_choice.mode != "none"

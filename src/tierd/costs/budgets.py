@@ -1,10 +1,13 @@
-"""Budgets: USD caps per UTC day, week and month, globally and per tier or provider.
+"""Budgets: USD caps per UTC day, week and month, globally and per tier, provider or agent key.
 
 A cloud call reserves a bound on its cost before it starts — every prompt token the provider
 could count and the whole reply it was allowed — and settles the provider's reported cost when
-it ends. `admit` is the one no-overspend rule: the check and the reservation happen in one write
-transaction against what the ledger has spent plus what is still reserved, so fifty calls
-starting at once cannot each see the same headroom and overspend it together. Settling writes
+it ends. `admit` is the one admission rule: the provider's plan first (tierd.costs.plans: a
+spent window or quota refuses the call, a flat plan or free tier makes it cost $0 at the
+margin), then no overspend. The check and the reservation happen in one write transaction
+against what the ledger has spent plus what is still reserved (dollars for the caps, tokens
+and requests for the plan's windows), so fifty calls starting at once cannot each see the same
+headroom, or the same last request of a quota, and overspend it together. Settling writes
 the ledger row and drops the reservation in one transaction, so spend is never counted twice or
 not at all in between, and a repeated settle is a no-op (the row is keyed by its call_id).
 
@@ -24,11 +27,19 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from tierd.config import Config
 from tierd.costs.ledger import CallRecord, Ledger
 from tierd.costs.periods import iso, period_bounds
+from tierd.costs.plans import (
+    PAY_PER_TOKEN,
+    Coverage,
+    LimitUse,
+    Pending,
+    Plans,
+    QuotaExhausted,
+)
 from tierd.db import Schema
 from tierd.errors import TierdError
 
@@ -64,7 +75,14 @@ CREATE TABLE budget_holds (
     created REAL NOT NULL,
     PRIMARY KEY (scope, name, period)
 );
+""", """
+ALTER TABLE reservations ADD COLUMN model TEXT NOT NULL DEFAULT '';
+ALTER TABLE reservations ADD COLUMN key TEXT NOT NULL DEFAULT '';
+ALTER TABLE reservations ADD COLUMN tokens INTEGER NOT NULL DEFAULT 0;
+DROP TABLE budget_alerts;
 """))
+"""Step 3: a reservation names its model, agent key and bound in tokens, so plan quotas and
+per-key caps count calls in flight; the alert log moved to tierd.costs.alerts."""
 
 
 class BudgetExceeded(TierdError):
@@ -80,9 +98,9 @@ class BudgetExceeded(TierdError):
 @dataclass(frozen=True)
 class Cap:
     scope: str
-    """"global" | "tier" | "provider"."""
+    """"global" | "tier" | "provider" | "key"."""
     name: str
-    """The tier's or provider's name; empty for the global caps."""
+    """The tier's, provider's or agent key's name; empty for the global caps."""
     period: str
     """"day" | "week" | "month"."""
     usd: float
@@ -95,6 +113,20 @@ class Cap:
         label = {"day": "daily", "week": "weekly", "month": "monthly"}[self.period]
         where = "" if self.scope == "global" else f" for {self.scope} {self.name!r}"
         return f"the {label} budget{where} (${self.usd:.2f})"
+
+
+@dataclass(frozen=True)
+class KeyCaps:
+    """An agent key's own caps (tierd.costs.keys), held like any other budget."""
+
+    name: str
+    daily: float | None = None
+    weekly: float | None = None
+
+    def caps(self) -> list[Cap]:
+        return [Cap("key", self.name, period, usd)
+                for period, usd in (("day", self.daily), ("week", self.weekly))
+                if usd is not None]
 
 
 def caps_from_config(config: Config) -> list[Cap]:
@@ -111,10 +143,16 @@ def caps_from_config(config: Config) -> list[Cap]:
 class Reservation:
     """The bound on one call's cost, held until it settles or is cancelled."""
 
-    def __init__(self, budgets: "Budgets", reservation_id: int, usd: float):
+    def __init__(self, budgets: "Budgets", reservation_id: int, usd: float,
+                 coverage: Coverage = PAY_PER_TOKEN, caps: tuple[Cap, ...] = ()):
         self._budgets = budgets
         self.id = reservation_id
         self.usd = usd
+        self.coverage = coverage
+        """How the call is billed: the router prices its ledger row with it."""
+        self.caps = caps
+        """The caps the call was admitted under (its agent key's too): an overshoot holds
+        them."""
 
     def settle(self, call: CallRecord) -> None:
         """Write the call's ledger row and free the reservation in one transaction, deferred
@@ -136,21 +174,60 @@ class Reservation:
 
 
 class Budgets:
-    def __init__(self, config: Config, ledger: Ledger):
+    def __init__(self, config: Config, ledger: Ledger, plans: Plans,
+                 on_settled: Callable[[CallRecord], None] | None = None):
         self.ledger = ledger
         self.caps = caps_from_config(config)
-        self.alert_at = config.budgets.alert_at
+        self.plans = plans
+        self.on_settled = on_settled
+        """Called after each settled call, outside the transaction (the alerts)."""
 
-    def reserve(self, provider: str, tier: str, bound_usd: float) -> Reservation:
-        """Hold `bound_usd` against every cap that applies; BudgetExceeded if `admit` says no."""
+    def reserve(self, provider: str, tier: str, bound_usd: float, *, model: str = "",
+                key: KeyCaps | None = None, tokens: int = 0) -> Reservation:
+        """Hold what `admit` allows for a call that may cost `bound_usd` at list price and use
+        `tokens` of its plan's quota, against every cap that applies, the agent key's too;
+        QuotaExhausted or BudgetExceeded if `admit` says no."""
         now = time.time()
+        caps = tuple(self._applicable(provider, tier, key))
         with self.ledger.write() as conn:
             conn.execute("DELETE FROM reservations WHERE created < ?", (now - RESERVATION_TTL_S,))
-            admit(conn, self.ledger, self._applicable(provider, tier), provider, bound_usd, now)
+            coverage, held = admit(conn, self.ledger, self.plans, caps, provider, model,
+                                   bound_usd, now)
             cursor = conn.execute(
-                "INSERT INTO reservations (created, provider, tier, usd) VALUES (?, ?, ?, ?)",
-                (now, provider, tier, bound_usd))
-            return Reservation(self, cursor.lastrowid, bound_usd)
+                "INSERT INTO reservations (created, provider, tier, usd, model, key, tokens) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (now, provider, tier, held, model, key.name if key else "", tokens))
+            return Reservation(self, cursor.lastrowid, held, coverage, caps)
+
+    def judge(self, provider: str, model: str) -> Coverage | QuotaExhausted:
+        """How a call to (provider, model) would be billed now, or why its plan would refuse
+        it: for ordering and skipping candidates before any reservation."""
+        with self.ledger.lock:
+            return _coverage(self.ledger.conn, self.plans, provider, model, time.time())
+
+    def plan_status(self, now: float | None = None) -> list[dict]:
+        now = time.time() if now is None else now
+        with self.ledger.lock:
+            conn = self.ledger.conn
+            return self.plans.status(conn, lambda provider: _pending(conn, provider), now)
+
+    def quota_use(self, provider: str, now: float) -> list[LimitUse]:
+        """Every limit of `provider`'s plans as used now (for quota alerts)."""
+        with self.ledger.lock:
+            conn = self.ledger.conn
+            pending = _pending(conn, provider)
+            return [use for plan in self.plans.plans if plan.provider == provider
+                    for use in self.plans.limits_used(conn, plan, pending, now)]
+
+    def key_status(self, key: KeyCaps, now: float | None = None) -> list[dict]:
+        """An agent key's caps with what is spent and reserved against each."""
+        return self._standing(key.caps(), time.time() if now is None else now)
+
+    def spent_in(self, scope: str, name: str, period: str, now: float) -> float:
+        """USD spent at the margin in the current `period` by a scope ("global", "tier",
+        "provider", "key"): what the alerts compare with their thresholds."""
+        with self.ledger.lock:
+            return _spent(self.ledger.conn, self.ledger, Cap(scope, name, period, 0.0), now)
 
     def exhausted(self, provider: str, tier: str) -> bool:
         """True when any cap that applies is already reached: route local only."""
@@ -161,7 +238,9 @@ class Budgets:
 
     def status(self, now: float | None = None) -> list[dict]:
         """Every cap with what is spent and reserved against it now."""
-        now = time.time() if now is None else now
+        return self._standing(self.caps, time.time() if now is None else now)
+
+    def _standing(self, caps: list[Cap], now: float) -> list[dict]:
         conn = self.ledger.conn
         with self.ledger.lock:
             return [{"scope": cap.scope, "name": cap.name, "period": cap.period,
@@ -169,46 +248,54 @@ class Budgets:
                      "spent_usd": round(_spent(conn, self.ledger, cap, now), 6),
                      "reserved_usd": round(_reserved(conn, cap), 6),
                      "resets": iso(period_bounds(cap.period, now)[1])}
-                    for cap in self.caps]
+                    for cap in caps]
 
-    def _applicable(self, provider: str, tier: str) -> list[Cap]:
-        return [cap for cap in self.caps if cap.applies_to(provider, tier)]
+    def _applicable(self, provider: str, tier: str, key: KeyCaps | None = None) -> list[Cap]:
+        mine = key.caps() if key is not None else []
+        return [cap for cap in self.caps if cap.applies_to(provider, tier)] + mine
 
     def _settle(self, conn: Any, reservation: Reservation, call: CallRecord,
-                now: float) -> None:
-        """Inside a ledger transaction (Ledger.defer)."""
-        caps = self._applicable(call.provider, call.tier)
+                now: float) -> Callable[[], None] | None:
+        """Inside a ledger transaction (Ledger.defer); returns what to do once it commits."""
+        caps = list(reservation.caps)
         overshoot = call.cost_usd - reservation.usd
         conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
         if not self.ledger.insert(conn, call, now):
-            return  # settled before (a retry, or the shutdown sweep): nothing to add
+            return None  # settled before (a retry, or the shutdown sweep): nothing to add
         if overshoot > 1e-12:
             hold_after_overshoot(conn, caps, overshoot, now)
-        crossed = []
-        for cap in caps:
-            spent = _spent(conn, self.ledger, cap, now)
-            if cap.usd > 0 and spent >= self.alert_at * cap.usd and _first_alert(
-                    conn, cap, now):
-                crossed.append((cap, spent))
+        return lambda: self._settled(call, caps, overshoot)
+
+    def _settled(self, call: CallRecord, caps: list[Cap], overshoot: float) -> None:
+        """After the settlement committed: the overshoot's warning and the alerts."""
         if overshoot > 1e-12:
             log.warning("call %s to %r (%s) cost $%.6f, $%.6f more than its reserved bound; "
                         "holding %s until the calls in flight have settled", call.call_id,
                         call.provider, call.model, call.cost_usd, overshoot,
                         ", ".join(cap.describe() for cap in caps) or "no budget (none applies)")
-        for cap, spent in crossed:
-            log.warning("budget alert: %s is %.0f %% spent ($%.4f); calls past the cap go to "
-                        "local models only", cap.describe(), 100 * spent / cap.usd, spent)
+        if self.on_settled is not None:
+            self.on_settled(call)
 
 
 # -- the rule, inside the caller's transaction -------------------------------------------------
 
 
-def admit(conn: Any, ledger: Ledger, caps: list[Cap], provider: str, bound_usd: float,
-          now: float) -> None:
-    """The no-overspend rule: raise BudgetExceeded unless every cap in `caps` has room for
-    `bound_usd` on top of what is spent and reserved, and none is held by an overshoot whose
-    calls in flight have not all settled yet. Run inside the write transaction that then
-    inserts the reservation, so the check and the hold are one step."""
+def admit(conn: Any, ledger: Ledger, plans: Plans, caps: tuple[Cap, ...], provider: str,
+          model: str, bound_usd: float, now: float) -> tuple[Coverage, float]:
+    """The one admission rule, run inside the write transaction that then inserts the
+    reservation, so the check and the hold are one step. First the plan: QuotaExhausted when
+    its window or quota is spent (the calls in flight counted) and it stops there; else how
+    the call is billed, which makes what it may cost at the margin — $0 when a flat plan or
+    free tier covers it, else `bound_usd`. Then no overspend: BudgetExceeded unless every cap in
+    `caps` has room for that on top of what is spent and reserved, and none is held by an
+    overshoot whose calls in flight have not all settled yet. A call that costs $0 at the
+    margin cannot overspend, so no cap or hold keeps it out. Returns (coverage, USD to hold)."""
+    coverage = _coverage(conn, plans, provider, model, now)
+    if isinstance(coverage, QuotaExhausted):
+        raise coverage
+    held = coverage.marginal(bound_usd)
+    if held <= 0:
+        return coverage, 0.0
     for cap in caps:
         waiting = _held_by(conn, cap)
         if waiting:
@@ -217,11 +304,12 @@ def admit(conn: Any, ledger: Ledger, caps: list[Cap], provider: str, bound_usd: 
                 f"no new call to {provider!r} is admitted until the {waiting} call(s) in flight "
                 "when that happened have settled", cap)
         used = _used(conn, ledger, cap, now)
-        if used + bound_usd > cap.usd + 1e-9:
+        if used + held > cap.usd + 1e-9:
             raise BudgetExceeded(
                 f"{cap.describe()} has ${used:.4f} spent or reserved and this call "
-                f"to {provider!r} could cost up to ${bound_usd:.4f}: only local "
+                f"to {provider!r} could cost up to ${held:.4f}: only local "
                 f"models may serve until {iso(period_bounds(cap.period, now)[1])}", cap)
+    return coverage, held
 
 
 def hold_after_overshoot(conn: Any, caps: list[Cap], overshoot_usd: float, now: float) -> None:
@@ -235,6 +323,20 @@ def hold_after_overshoot(conn: Any, caps: list[Cap], overshoot_usd: float, now: 
             "until_reservation = MAX(until_reservation, excluded.until_reservation), "
             "overshoot_usd = overshoot_usd + excluded.overshoot_usd",
             (cap.scope, cap.name, cap.period, newest, overshoot_usd, now))
+
+
+def _coverage(conn: Any, plans: Plans, provider: str, model: str,
+              now: float) -> Coverage | QuotaExhausted:
+    if plans.plan_of(provider, model) is None:
+        return PAY_PER_TOKEN  # the common case: no plan, nothing to read
+    return plans.judge(conn, provider, model, _pending(conn, provider), now)
+
+
+def _pending(conn: Any, provider: str) -> Pending:
+    """(model, tokens) of `provider`'s calls in flight: what a plan's window counts besides the
+    ledger."""
+    return [(row[0], int(row[1])) for row in conn.execute(
+        "SELECT model, tokens FROM reservations WHERE provider = ?", (provider,))]
 
 
 def _held_by(conn: Any, cap: Cap) -> int:
@@ -270,12 +372,3 @@ def _reserved(conn: Any, cap: Cap) -> float:
 
 def _used(conn: Any, ledger: Ledger, cap: Cap, now: float) -> float:
     return _spent(conn, ledger, cap, now) + _reserved(conn, cap)
-
-
-def _first_alert(conn: Any, cap: Cap, now: float) -> bool:
-    """Record the alert for this cap and period; True only the first time."""
-    cursor = conn.execute(
-        "INSERT OR IGNORE INTO budget_alerts (scope, name, period, period_start) "
-        "VALUES (?, ?, ?, ?)", (cap.scope, cap.name, cap.period,
-                                period_bounds(cap.period, now)[0]))
-    return cursor.rowcount == 1

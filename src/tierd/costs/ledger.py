@@ -8,10 +8,12 @@ two calls share a key. `request_id` is tierd's id of the HTTP request (or CLI ca
 belongs to; `client_request_id` is the client's `X-Request-Id`, kept for correlation only.
 
 Reports never scan the rows: an insert trigger keeps `call_totals`, one row per UTC day and
-(provider, model, task, tier, fallback reason) holding the calls' counts by outcome, tokens,
-cost, latency and a cumulative latency histogram. The day's, week's or month's totals, a
-breakdown, a budget's spend and the all-time /metrics series read a few rows per day and
-route, however many calls the ledger holds.
+(provider, model, task, tier, fallback reason, agent key) holding the calls' counts by outcome,
+tokens (cached ones too), cost at the margin and at list price, latency and a cumulative
+latency histogram. The day's, week's or month's totals, a breakdown, the savings, a budget's
+or an agent key's spend, a plan's calendar window and the all-time /metrics series read a few
+rows per day and route, however many calls the ledger holds; a plan's rolling window reads
+its own calls through an index.
 
 Writes that need no answer (a call's settlement: its row, its reservation dropped) are
 `defer`red rather than committed on the request's path: whoever next takes the ledger's lock —
@@ -19,7 +21,8 @@ the next call's admission, any read, or a flusher thread a few milliseconds late
 every write waiting, in order, in one transaction before its own work. So a report or a
 budget check always sees every call settled before it (nothing waits in a queue unseen), and
 under load many settlements share one commit instead of each request waiting its turn for a
-SQLite write of its own. Shutdown (and process exit) flushes what is left.
+SQLite write of its own. What a deferred write returns (the alerts to check) runs once its
+commit is done. Shutdown (and process exit) flushes what is left.
 """
 
 from __future__ import annotations
@@ -40,8 +43,8 @@ from tierd.db import Schema, transaction
 from tierd.errors import TierdError
 
 _LATENCY_BOUNDS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 120000)
-"""The latency histogram's bounds, as migration step 2 wrote them into `call_totals` (one
-column per bound, `le_<ms>`): changing them takes a new step that rebuilds the totals."""
+"""The latency histogram's bounds, as migration steps 2 and 3 wrote them into `call_totals`
+(one column per bound, `le_<ms>`): changing them takes a new step that rebuilds the totals."""
 
 LATENCY_BUCKETS_S = tuple(ms / 1000 for ms in _LATENCY_BOUNDS_MS)
 """Upper bounds (seconds) of the latency buckets: from an embedding batch to a long local
@@ -59,6 +62,29 @@ def _counts_of(row: str) -> list[str]:
         f"{row}.cache_hit", f"{row}.prompt_tokens", f"{row}.completion_tokens",
         f"{row}.cost_usd", f"{row}.latency_ms",
         *(f"{row}.latency_ms <= {ms}" for ms in _LATENCY_BOUNDS_MS)]
+
+
+_SUMMED_NOW = [*_SUMMED, "list_usd", "cache_read_tokens", "cache_write_tokens", "reached"]
+"""The sums of `call_totals` since step 3, which added the list price, the cached prompt tokens
+and `reached`, the calls that got to their provider (not a cache hit, nor an error before any
+token): what a plan's window counts. Step 2 keeps its own list, as it shipped."""
+
+
+def _counts_now_of(row: str) -> list[str]:
+    """The values one row of `calls` adds to each of _SUMMED_NOW."""
+    return [*_counts_of(row), f"{row}.list_usd", f"{row}.cache_read_tokens",
+            f"{row}.cache_write_tokens",
+            f"NOT {row}.cache_hit AND ({row}.status != 'error' OR "
+            f"{row}.prompt_tokens + {row}.completion_tokens > 0)"]
+
+
+_SUMMED_4 = [*_SUMMED_NOW, "rejected"]
+"""The sums of `call_totals` since step 4, which counts rejected answers apart."""
+
+
+def _counts_4_of(row: str) -> list[str]:
+    """The values one row of `calls` adds to each of _SUMMED_4."""
+    return [*_counts_now_of(row), f"{row}.status = 'rejected'"]
 
 
 SCHEMA = Schema("ledger", ("""
@@ -142,9 +168,65 @@ CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
     ON CONFLICT DO UPDATE SET """ + ", ".join(
         f"{name} = {name} + excluded.{name}" for name in _SUMMED) + """;
 END;
+""", """
+ALTER TABLE calls ADD COLUMN list_usd REAL NOT NULL DEFAULT 0;
+UPDATE calls SET list_usd = cost_usd;
+ALTER TABLE calls ADD COLUMN key TEXT NOT NULL DEFAULT '';
+ALTER TABLE calls ADD COLUMN plan TEXT NOT NULL DEFAULT '';
+ALTER TABLE calls ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE calls ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX calls_provider_ts ON calls (provider, ts);
+DROP TRIGGER calls_into_totals;
+DROP TABLE call_totals;
+CREATE TABLE call_totals (
+    day REAL NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    task TEXT NOT NULL,
+    tier TEXT NOT NULL,
+    fallback_reason TEXT NOT NULL,
+    key TEXT NOT NULL,
+    """ + ",\n    ".join(
+        f"{name} {'REAL' if name in ('cost_usd', 'latency_ms', 'list_usd') else 'INTEGER'}"
+        " NOT NULL" for name in _SUMMED_NOW) + """,
+    PRIMARY KEY (day, provider, model, task, tier, fallback_reason, key)
+) WITHOUT ROWID;
+INSERT INTO call_totals
+    SELECT CAST(calls.ts / 86400 AS INTEGER) * 86400.0, provider, model, task, tier,
+           COALESCE(fallback_reason, ''), key, """ + ", ".join(
+        f"SUM({value})" for value in _counts_now_of("calls")) + """
+    FROM calls GROUP BY 1, 2, 3, 4, 5, 6, 7;
+CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
+    INSERT INTO call_totals VALUES (
+        CAST(new.ts / 86400 AS INTEGER) * 86400.0, new.provider, new.model, new.task, new.tier,
+        COALESCE(new.fallback_reason, ''), new.key, """ + ", ".join(_counts_now_of("new")) + """)
+    ON CONFLICT DO UPDATE SET """ + ", ".join(
+        f"{name} = {name} + excluded.{name}" for name in _SUMMED_NOW) + """;
+END;
+""", """
+-- No release before this step wrote the status "rejected": every existing total starts at 0.
+ALTER TABLE call_totals ADD COLUMN rejected INTEGER NOT NULL DEFAULT 0;
+DROP TRIGGER calls_into_totals;
+CREATE TRIGGER calls_into_totals AFTER INSERT ON calls BEGIN
+    INSERT INTO call_totals (day, provider, model, task, tier, fallback_reason, key, """
+    + ", ".join(_SUMMED_4) + """) VALUES (
+        CAST(new.ts / 86400 AS INTEGER) * 86400.0, new.provider, new.model, new.task, new.tier,
+        COALESCE(new.fallback_reason, ''), new.key, """ + ", ".join(_counts_4_of("new")) + """)
+    ON CONFLICT DO UPDATE SET """ + ", ".join(
+        f"{name} = {name} + excluded.{name}" for name in _SUMMED_4) + """;
+END;
 """))
+"""Step 3: what each call was worth at list price beside what it cost at the margin (a flat
+plan's calls cost $0 but are worth their tokens), the agent key it was made with, the plan that
+covered it, and the prompt tokens the provider served from or wrote to its cache. The running
+totals are rebuilt (once, from the rows) keyed by agent key too, with those sums and the calls
+that reached their provider (what a plan's calendar window counts); a plan's rolling window
+reads its own calls through the (provider, ts) index.
 
-BREAKDOWN_KEYS = ("provider", "model", "task", "tier")
+Step 4: answers the verified cascade rejected (status "rejected", tierd.routing.verify) are
+counted apart in the running totals."""
+
+BREAKDOWN_KEYS = ("provider", "model", "task", "tier", "key")
 DAY_SECONDS = 86_400
 FLUSH_DELAY_S = 0.005
 """How long a deferred write may wait for others to share its commit when nothing else takes
@@ -154,8 +236,9 @@ FLUSHER_IDLE_S = 5.0
 
 log = logging.getLogger("tierd.costs")
 
-Deferred = Callable[[Any], None]
-"""A write run later inside a ledger transaction (given the connection)."""
+Deferred = Callable[[Any], Any]
+"""A write run later inside a ledger transaction (given the connection); a callable it returns
+runs once that transaction has committed."""
 
 
 def new_call_id() -> str:
@@ -174,12 +257,14 @@ class CallRecord:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+    """What the call cost at the margin: $0 on a local host, a flat plan or a free tier."""
     latency_ms: float
     ttft_ms: float | None
     fallback_reason: str | None
     cache_hit: bool
     status: str
-    """"ok" | "error" | "cancelled"."""
+    """"ok" | "error" | "cancelled" | "rejected" (the answer came whole and failed its check,
+    tierd.routing.verify, so the next candidate was asked)."""
     error: str | None = None
     attempt: int = 0
     """Position in the fallback chain."""
@@ -187,6 +272,17 @@ class CallRecord:
     """The client's X-Request-Id: correlation only, many requests may share one."""
     call_id: str = field(default_factory=new_call_id)
     """The row's key, made by tierd when the attempt starts; writing it again is a no-op."""
+    list_usd: float | None = None
+    """What the call is worth at list price; None: the same as `cost_usd`."""
+    key: str = ""
+    """The agent key the request came with; empty for the admin token or no auth."""
+    plan: str = ""
+    """The plan that covered the call: "flat", "free_tier", "over_quota" (a plan past a limit,
+    billed at list price), or empty (paid per token)."""
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    """Prompt tokens the provider read from or wrote to its prompt cache (part of
+    `prompt_tokens`)."""
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
@@ -268,20 +364,29 @@ class Ledger:
         """Inside `_mutex`: a transaction that starts with the deferred writes; should it fail
         as a whole, they are put back, to be tried by the next taker."""
         waiting = [self._deferred.popleft() for _ in range(len(self._deferred))]
+        then: list[Callable[[], None]] = []
         try:
             with transaction(self.conn) as conn:
                 for write in waiting:
                     conn.execute("SAVEPOINT deferred")
                     try:
-                        write(conn)
+                        after = write(conn)
                     except Exception:  # one bad write must not take the others' rows along
                         conn.execute("ROLLBACK TO deferred")
                         log.exception("a deferred ledger write failed and was dropped")
+                    else:
+                        if callable(after):
+                            then.append(after)
                     conn.execute("RELEASE deferred")
                 yield conn
         except BaseException:
             self._deferred.extendleft(reversed(waiting))
             raise
+        for after in then:
+            try:
+                after()
+            except Exception:  # what follows a settlement never undoes it
+                log.exception("what follows a deferred ledger write failed")
 
     def _flush_deferred(self) -> None:
         """Inside `_mutex`: commit what is waiting, if anything."""
@@ -308,6 +413,8 @@ class Ledger:
         """Insert inside the caller's transaction; False when the call_id is there already."""
         values = [getattr(call, name) for name in _COLUMNS]  # flat: astuple deep-copies
         values[_COLUMNS.index("cache_hit")] = int(call.cache_hit)
+        if call.list_usd is None:
+            values[_COLUMNS.index("list_usd")] = call.cost_usd
         cursor = conn.execute(_INSERT, [time.time() if at is None else at, *values])
         return cursor.rowcount == 1
 
@@ -316,6 +423,48 @@ class Ledger:
         call_id. `at` is the Unix time, now when not given."""
         at = time.time() if at is None else at
         self.defer(lambda conn: self.insert(conn, call, at))
+
+    def plan_totals(self, conn: Any, provider: str, models: tuple[str, ...],
+                    since: float) -> tuple[int, int]:
+        """(calls, tokens) that reached `provider` from the UTC day starting at `since` on, for
+        `models` (all of the provider's when empty): what a plan's calendar window counts, read
+        from the running totals. A call refused before any token (a 429, a refused connection)
+        and a cache hit do not count. Runs on `conn`, inside the caller's transaction."""
+        query = ("SELECT COALESCE(SUM(reached), 0), COALESCE(SUM(prompt_tokens + "
+                 "completion_tokens), 0) FROM call_totals WHERE provider = ? AND day >= ?")
+        params: list[Any] = [provider, since]
+        if models:
+            query += f" AND model IN ({', '.join('?' * len(models))})"
+            params.extend(models)
+        row = conn.execute(query, params).fetchone()
+        return int(row[0]), int(row[1])
+
+    def plan_calls(self, conn: Any, provider: str, models: tuple[str, ...],
+                   since: float) -> list[tuple[float, int]]:
+        """(time, tokens) of every call that reached `provider` since `since`, oldest first, as
+        `plan_totals` counts them: what a plan's rolling window needs to know when it reopens.
+        Read through the (provider, ts) index, so it costs what the window holds, however many
+        calls the ledger keeps. Runs on `conn`, inside the caller's transaction."""
+        query = ("SELECT ts, prompt_tokens + completion_tokens FROM calls WHERE provider = ? "
+                 "AND ts >= ? AND cache_hit = 0 AND (status != 'error' OR "
+                 "prompt_tokens + completion_tokens > 0)")
+        params: list[Any] = [provider, since]
+        if models:
+            query += f" AND model IN ({', '.join('?' * len(models))})"
+            params.extend(models)
+        return [(float(r[0]), int(r[1])) for r in conn.execute(query + " ORDER BY ts", params)]
+
+    def token_totals(self, period: str, now: float | None = None) -> dict:
+        """Prompt (and cached prompt) and completion tokens of the period's chat calls (a cache
+        hit counts none): what the same work would have cost on another model."""
+        start, end = period_bounds(check_period(period), time.time() if now is None else now)
+        with self.lock:
+            row = self.conn.execute(
+                "SELECT COALESCE(SUM(prompt_tokens), 0), COALESCE(SUM(cache_read_tokens), 0), "
+                "COALESCE(SUM(completion_tokens), 0) FROM call_totals WHERE day >= ? AND "
+                "day < ? AND task != 'embed'", (start, end)).fetchone()
+        return {"prompt_tokens": int(row[0]), "cache_read_tokens": int(row[1]),
+                "completion_tokens": int(row[2])}
 
     def summary(self, period: str, now: float | None = None) -> dict:
         """Totals for the current day, week or month (UTC)."""
@@ -326,7 +475,7 @@ class Ledger:
         return {"period": period, "since": iso(start), "until": iso(end), **_totals(row)}
 
     def breakdown(self, by: str, period: str, now: float | None = None) -> list[dict]:
-        """Totals per provider, model, task or tier, the most expensive first."""
+        """Totals per provider, model, task, tier or agent key, the most expensive first."""
         if by not in BREAKDOWN_KEYS:
             raise TierdError(f"by: {by!r} is not one of {', '.join(BREAKDOWN_KEYS)}")
         start, end = period_bounds(check_period(period), time.time() if now is None else now)
@@ -372,13 +521,13 @@ class Ledger:
 
     def spent(self, conn: Any, since: float, scope: str | None = None,
               name: str = "") -> float:
-        """USD spent from the UTC day starting at `since` on, in all or for one provider or
-        tier (`scope`), read inside the caller's lock or transaction."""
+        """USD spent at the margin from the UTC day starting at `since` on, in all or for one
+        provider, tier or agent key (`scope`), read inside the caller's lock or transaction."""
         query = "SELECT COALESCE(SUM(cost_usd), 0) FROM call_totals WHERE day >= ?"
         params: list[Any] = [since]
         if scope is not None:
-            if scope not in ("provider", "tier"):
-                raise ValueError(f"spent: scope {scope!r} is not provider or tier")
+            if scope not in ("provider", "tier", "key"):
+                raise ValueError(f"spent: scope {scope!r} is not provider, tier or key")
             query += f" AND {scope} = ?"
             params.append(name)
         return float(conn.execute(query, params).fetchone()[0])
@@ -388,7 +537,8 @@ class Ledger:
         histogram by tier and model, fallbacks by reason, spend and tokens by provider."""
         with self.lock:
             by_route = self.conn.execute(
-                "SELECT tier, model, SUM(ok), SUM(errors), SUM(cancelled), SUM(calls), "
+                "SELECT tier, model, SUM(ok), SUM(errors), SUM(cancelled), SUM(rejected), "
+                "SUM(calls), "
                 f"SUM(latency_ms), {', '.join(f'SUM({c})' for c in _LE_COLUMNS)} "
                 "FROM call_totals GROUP BY tier, model").fetchall()
             fallbacks = dict(self.conn.execute(
@@ -398,8 +548,9 @@ class Ledger:
                 "SELECT provider, SUM(cost_usd), SUM(prompt_tokens), SUM(completion_tokens) "
                 "FROM call_totals GROUP BY provider")]
         outcomes = [(row[0], row[1], status, count) for row in by_route
-                    for status, count in zip(("ok", "error", "cancelled"), row[2:5]) if count]
-        latency = [(row[0], row[1], row[5], row[6] / 1000, tuple(row[7:])) for row in by_route]
+                    for status, count in zip(("ok", "error", "cancelled", "rejected"), row[2:6])
+                    if count]
+        latency = [(row[0], row[1], row[6], row[7] / 1000, tuple(row[8:])) for row in by_route]
         return LedgerMetrics(outcomes, latency, fallbacks, providers)
 
     def recent(self, limit: int) -> list[dict]:
@@ -455,11 +606,14 @@ _TOTALS = """SELECT COALESCE(SUM(calls), 0) AS calls,
     COALESCE(SUM(ok), 0) AS ok,
     COALESCE(SUM(errors), 0) AS errors,
     COALESCE(SUM(cancelled), 0) AS cancelled,
+    COALESCE(SUM(rejected), 0) AS rejected,
     COALESCE(SUM(cache_hits), 0) AS cache_hits,
     COALESCE(SUM(calls * (fallback_reason != '')), 0) AS fallbacks,
     COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens,
     COALESCE(SUM(completion_tokens), 0) AS completion_tokens,
     COALESCE(SUM(cost_usd), 0) AS cost_usd,
+    COALESCE(SUM(list_usd), 0) AS list_usd,
+    COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
     SUM(latency_ms) / SUM(calls) AS avg_latency_ms"""
 
 
@@ -467,8 +621,11 @@ def _totals(row: Any) -> dict:
     avg = row["avg_latency_ms"]
     return {
         "calls": row["calls"], "ok": row["ok"], "errors": row["errors"],
-        "cancelled": row["cancelled"], "cache_hits": row["cache_hits"],
+        "cancelled": row["cancelled"], "rejected": row["rejected"],
+        "cache_hits": row["cache_hits"],
         "fallbacks": row["fallbacks"], "prompt_tokens": row["prompt_tokens"],
-        "completion_tokens": row["completion_tokens"], "cost_usd": round(row["cost_usd"], 6),
+        "completion_tokens": row["completion_tokens"],
+        "cache_read_tokens": row["cache_read_tokens"], "cost_usd": round(row["cost_usd"], 6),
+        "list_usd": round(row["list_usd"], 6),
         "avg_latency_ms": None if avg is None else round(avg, 1),
     }

@@ -1,18 +1,36 @@
-"""What a call costs: USD per million tokens, per provider and model.
+"""What a call costs at list price: USD per million tokens, per provider and model.
 
-DEFAULT_PRICES are list prices at the time of writing, there so a fresh config prices the
-models people route to most; they are defaults to be overridden, not a source of truth. Put the
-price you really pay in the config (`[[prices]]`), which wins over this table.
+The default prices come from `genai-prices`, a maintained table of current list prices per
+provider and model with cache-read, cache-write and tiered (long-context) prices, bundled with
+the package and read offline: tierd never asks it to update itself over the network. The
+config's `[[prices]]` win over it, for the price you really pay (a negotiated rate, a reseller).
+
+A model is looked up in the library by the provider's name (an id the library knows: "openai",
+"anthropic", "openrouter", "google", ...), then by its base URL (the library knows each
+provider's API host), then by the model's name alone (an OpenRouter-style "vendor/model" also
+as the vendor's model). An unknown cloud model is an error, not $0, which would let it slip
+past every budget.
+
+Cached prompt tokens are part of `prompt_tokens` everywhere in tierd; `cache_read_tokens` and
+`cache_write_tokens` say how many of them the provider read from or wrote to its prompt cache,
+and each kind is priced as the provider prices it.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Iterable
+import functools
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from typing import Any
 
-from tierd.config import Config
+from genai_prices import Usage as LibraryUsage
+from genai_prices import __version__ as LIBRARY_VERSION
+from genai_prices.data_snapshot import get_snapshot
+
+from tierd.config import Config, ProviderConfig
 from tierd.errors import TierdError
+
+LIBRARY = f"genai-prices {LIBRARY_VERSION}"
 
 
 @dataclass(frozen=True)
@@ -20,23 +38,17 @@ class Price:
     input_per_mtok: float
     output_per_mtok: float
     """USD per million prompt (input) and completion (output) tokens."""
+    cache_read_per_mtok: float | None = None
+    """USD per million prompt tokens read from the provider's cache; None: the input price."""
+    cache_write_per_mtok: float | None = None
+    """USD per million prompt tokens written to the provider's cache; None: the input price."""
+    source: str = "config"
+    """Where the price came from: "config", "local" or the library and its version."""
+    library_price: Any = field(default=None, compare=False, repr=False)
+    """The library's own price object, which also knows long-context tiers."""
 
 
-FREE = Price(0.0, 0.0)
-
-DEFAULT_PRICES: dict[str, Price] = {
-    "claude-haiku-4.5": Price(1.0, 5.0),
-    "claude-sonnet-4.5": Price(3.0, 15.0),
-    "claude-opus-4.1": Price(15.0, 75.0),
-    "gpt-4o-mini": Price(0.15, 0.6),
-    "gpt-5-codex": Price(1.25, 10.0),
-    "gemini-2.5-flash": Price(0.3, 2.5),
-}
-"""Defaults to be overridden in the config: list prices, USD per million tokens."""
-
-_VERSION_SUFFIX = re.compile(r"(-\d{4}-?\d{2}-?\d{2}|-latest|@.*)?")
-"""What may follow a known model id and still be that model: a snapshot date or alias tag
-(claude-sonnet-4-5-20250929, gpt-4o-mini-2024-07-18), never another variant (-lite, -mini)."""
+FREE = Price(0.0, 0.0, 0.0, 0.0, source="local")
 
 
 class UnknownPrice(TierdError):
@@ -44,30 +56,9 @@ class UnknownPrice(TierdError):
 
     def __init__(self, provider: str, model: str):
         super().__init__(
-            f"no price for {model!r} on provider {provider!r}: add it to the config, e.g. "
-            f'[[prices]] model = "{model}" input = 3.0 output = 15.0 (USD per million tokens)')
-
-
-def _normalised(model: str) -> str:
-    """Spellings differ by provider: OpenRouter prefixes the vendor ("anthropic/..."), Anthropic
-    writes versions with dashes ("claude-sonnet-4-5"), others with dots."""
-    return model.rsplit("/", 1)[-1].lower().replace(".", "-")
-
-
-def known_model(model: str, known: Iterable[str]) -> str | None:
-    """Which of `known` model ids `model` is, however the provider spells it (a vendor
-    prefix, dashes for dots, a snapshot date or alias tag); the longest match wins."""
-    name = _normalised(model)
-    for candidate in sorted(known, key=len, reverse=True):
-        stem = _normalised(candidate)
-        if name.startswith(stem) and _VERSION_SUFFIX.fullmatch(name[len(stem):]):
-            return candidate
-    return None
-
-
-def _default_price(model: str) -> Price | None:
-    known = known_model(model, DEFAULT_PRICES)
-    return None if known is None else DEFAULT_PRICES[known]
+            f"no price for {model!r} on provider {provider!r} (the {LIBRARY} table does not "
+            f'list it): add it to the config, e.g. [[prices]] model = "{model}" input = 3.0 '
+            "output = 15.0 (USD per million tokens)")
 
 
 def is_local(config: Config, provider: str) -> bool:
@@ -75,24 +66,85 @@ def is_local(config: Config, provider: str) -> bool:
     return provider in {h.name for h in config.hosts}
 
 
-def price_for(config: Config, provider: str, model: str) -> Price:
-    """The config's price for (provider, model), else any-provider, else the default table.
+def _provider_config(config: Config, provider: str) -> ProviderConfig | None:
+    return next((p for p in config.providers if p.name == provider), None)
 
-    Local hosts are free; an unknown cloud model raises UnknownPrice rather than count as $0,
-    which would let it slip past every budget.
+
+def library_price(provider: str, base_url: str, model: str) -> Price | None:
+    """The library's current list price for `model` served by `provider` (tierd's name for
+    it) at `base_url`, or None when it does not know it. Looked up once a day per model: a
+    router asks for it on every request."""
+    return _library_price(provider, base_url, model, datetime.now(timezone.utc).date())
+
+
+@functools.lru_cache(maxsize=1024)
+def _library_price(provider: str, base_url: str, model: str, day: date) -> Price | None:
+    now = datetime(day.year, day.month, day.day, 12, tzinfo=timezone.utc)
+    snapshot = get_snapshot()
+    lookups: list[tuple[str, str | None, str | None]] = [(model, provider, None)]
+    if base_url:
+        lookups.append((model, None, base_url))
+    lookups.append((model, None, None))
+    if "/" in model:  # OpenRouter-style "vendor/model": the vendor's own price
+        lookups.append((model.rsplit("/", 1)[-1], None, None))
+    for name, provider_id, api_url in lookups:
+        try:
+            _, info = snapshot.find_provider_model(name, None, provider_id, api_url)
+        except LookupError:
+            continue
+        prices = info.get_prices(now)
+
+        def rate(name: str) -> float | None:
+            value = getattr(prices, name, None)
+            value = getattr(value, "base", value)  # tiered: the price below the first tier
+            return None if value is None else float(value)
+
+        if rate("input_mtok") is None or rate("output_mtok") is None:
+            continue
+        return Price(rate("input_mtok") or 0.0, rate("output_mtok") or 0.0,
+                     rate("cache_read_mtok"), rate("cache_write_mtok"), source=LIBRARY,
+                     library_price=prices)
+    return None
+
+
+def price_for(config: Config, provider: str, model: str) -> Price:
+    """The config's price for (provider, model), else any-provider, else the library's.
+
+    Local hosts are free; an unknown cloud model raises UnknownPrice.
     """
     if is_local(config, provider):
         return FREE
     for wanted_provider in (provider, ""):
         for entry in config.prices:
             if entry.provider == wanted_provider and entry.model == model:
-                return Price(entry.input, entry.output)
-    found = _default_price(model)
+                return Price(entry.input, entry.output, entry.cache_read, entry.cache_write)
+    configured = _provider_config(config, provider)
+    found = library_price(provider, configured.base_url if configured else "", model)
     if found is None:
         raise UnknownPrice(provider, model)
     return found
 
 
-def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int) -> float:
-    return (prompt_tokens * price.input_per_mtok
-            + completion_tokens * price.output_per_mtok) / 1_000_000
+def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int,
+             cache_read_tokens: int = 0, cache_write_tokens: int = 0) -> float:
+    """USD for a call's tokens; the cache counts are parts of `prompt_tokens`."""
+    cache_read_tokens = max(0, min(cache_read_tokens, prompt_tokens))
+    cache_write_tokens = max(0, min(cache_write_tokens, prompt_tokens - cache_read_tokens))
+    if price.library_price is not None:
+        usage = LibraryUsage(input_tokens=prompt_tokens, output_tokens=completion_tokens,
+                             cache_read_tokens=cache_read_tokens,
+                             cache_write_tokens=cache_write_tokens)
+        return float(price.library_price.calc_price(usage)["total_price"])
+    uncached = prompt_tokens - cache_read_tokens - cache_write_tokens
+    read = price.input_per_mtok if price.cache_read_per_mtok is None else \
+        price.cache_read_per_mtok
+    write = price.input_per_mtok if price.cache_write_per_mtok is None else \
+        price.cache_write_per_mtok
+    return (uncached * price.input_per_mtok + cache_read_tokens * read
+            + cache_write_tokens * write + completion_tokens * price.output_per_mtok) / 1_000_000
+
+
+def blended_per_mtok(price: Price) -> float:
+    """One figure to order candidates by: USD per million tokens at three prompt tokens to one
+    of reply, the mix most price comparisons use."""
+    return (3 * price.input_per_mtok + price.output_per_mtok) / 4

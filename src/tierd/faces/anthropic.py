@@ -22,7 +22,7 @@ from tierd.api.streaming import routed_stream, routed_whole
 from tierd.chat import anthropic as anthropic_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
-from tierd.faces.openai import request_ids, task_header
+from tierd.faces.openai import caller_of, request_ids, task_header
 from tierd.faces.schemas import CountTokensRequest, MessagesRequest
 from tierd.routing.router import open_chat
 from tierd.routing.service import count_prompt_tokens
@@ -40,9 +40,10 @@ async def messages(body: MessagesRequest, request: Request):
     chat = anthropic_shape.request_from_anthropic(
         body.model_dump(exclude_unset=True, by_alias=True))
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
+    caller = caller_of(request)
     def start():
         return open_chat(app, body.model, task_header(request), chat, body.stream,
-                         **request_ids(request))
+                         caller=caller, **request_ids(request))
 
     if not body.stream:
         reply, chunks = await routed_whole(start)

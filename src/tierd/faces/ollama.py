@@ -30,7 +30,7 @@ from tierd.chat import ollama as ollama_shape
 from tierd.chat.reply import assemble
 from tierd.chat.request import BadField
 from tierd.errors import TierdError
-from tierd.faces.openai import embed_texts, request_ids, task_header
+from tierd.faces.openai import caller_of, embed_texts, request_ids, task_header
 from tierd.faces.schemas import (
     OllamaChatRequest,
     OllamaEmbeddingsRequest,
@@ -112,8 +112,10 @@ async def generate(body: OllamaGenerateRequest, request: Request):
                               "chat template")
     chat = ollama_shape.request_from_ollama(fields)
     raw = body.prompt if body.raw else None
+    caller = caller_of(request)
     return await _answer(lambda: open_chat(app, body.model, task_header(request), chat,
-                                           body.stream, raw_prompt=raw, **request_ids(request)),
+                                           body.stream, raw_prompt=raw, caller=caller,
+                                           **request_ids(request)),
                          body.stream, chat=False)
 
 
@@ -124,8 +126,9 @@ async def chat(body: OllamaChatRequest, request: Request):
     if not body.messages:
         return await _load_or_unload(request, body.model, body.keep_alive, empty)
     chat = ollama_shape.request_from_ollama(body.model_dump(exclude_unset=True))
+    caller = caller_of(request)
     return await _answer(lambda: open_chat(app, body.model, task_header(request), chat,
-                                           body.stream, **request_ids(request)),
+                                           body.stream, caller=caller, **request_ids(request)),
                          body.stream, chat=True)
 
 
@@ -151,7 +154,7 @@ async def embeddings(body: OllamaEmbeddingsRequest, request: Request):
     check_embedding_inputs(app.config, [body.prompt])
     routed = await run_cancellable(lambda cancel: route_embed(
         app, body.model, task_header(request), [body.prompt], cancel=cancel,
-        **request_ids(request)))
+        caller=caller_of(request), **request_ids(request)))
     return JSONResponse({"embedding": routed.embeddings.vectors[0]}, headers=routed.headers())
 
 

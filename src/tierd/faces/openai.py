@@ -28,6 +28,7 @@ from tierd.chat import completions as completions_shape
 from tierd.chat import openai as openai_shape
 from tierd.chat.reply import assemble
 from tierd.chat.request import BadField, ChatRequest
+from tierd.costs.keys import Caller
 from tierd.errors import TierdError, UnknownModel
 from tierd.faces.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from tierd.faces.token_ids import texts_from_input
@@ -51,6 +52,13 @@ def request_ids(request: Request) -> dict[str, str | None]:
             "client_request_id": getattr(request.state, "client_request_id", None)}
 
 
+def caller_of(request: Request) -> Caller:
+    """Who sent the request: the agent key the auth middleware found, and the client's
+    address (what the loop breaker tells callers apart by when there are no keys)."""
+    client = request.client
+    return Caller(getattr(request.state, "agent_key", None), client.host if client else "")
+
+
 @router.post("/v1/chat/completions")
 async def chat_completions(body: ChatCompletionRequest, request: Request):
     """Tools, tool calls, images and response formats are translated by tierd.chat.openai;
@@ -60,9 +68,10 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
+    caller = caller_of(request)
     def start():
         return open_chat(app, body.model, task_header(request), chat, body.stream,
-                         **request_ids(request))
+                         caller=caller, **request_ids(request))
 
     if not body.stream:
         reply, chunks = await routed_whole(start)
@@ -110,7 +119,7 @@ async def completions(body: CompletionRequest, request: Request):
     def start(prompt: str):
         chat = ChatRequest.plain([{"role": "user", "content": prompt}], options)
         return open_chat(app, body.model, task_header(request), chat, body.stream,
-                         raw_prompt=prompt, **request_ids(request))
+                         raw_prompt=prompt, caller=caller_of(request), **request_ids(request))
 
     if not body.stream:
         replies, model = [], body.model
@@ -185,7 +194,8 @@ async def embed_texts(request: Request, model: str, texts: list[str],
                                          "[[models]] matryoshka = true) can")
     check_embedding_inputs(app.config, texts)
     routed = await run_cancellable(lambda cancel: route_embed(
-        app, model, task_header(request), texts, cancel=cancel, **request_ids(request)))
+        app, model, task_header(request), texts, cancel=cancel, caller=caller_of(request),
+        **request_ids(request)))
     vectors = routed.embeddings.vectors
     if dimensions is not None and vectors and dimensions > len(vectors[0]):
         raise BadField("dimensions", f"{dimensions} is more than the {len(vectors[0])} "

@@ -17,7 +17,7 @@ from tierd.api.streaming import routed_stream, routed_whole
 from tierd.chat import responses as responses_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
-from tierd.faces.openai import request_ids, task_header
+from tierd.faces.openai import caller_of, request_ids, task_header
 from tierd.faces.schemas import ResponsesRequest
 from tierd.routing.router import open_chat
 
@@ -34,9 +34,10 @@ async def create_response(body: ResponsesRequest, request: Request):
     fields = body.model_dump(exclude_unset=True, by_alias=True)
     chat = responses_shape.request_from_responses(fields)
     created = int(time.time())
+    caller = caller_of(request)
     def start():
         return open_chat(app, body.model, task_header(request), chat, body.stream,
-                         **request_ids(request))
+                         caller=caller, **request_ids(request))
 
     reply = None
 

@@ -7,10 +7,12 @@ files, because one call for 64 texts is many times faster than 64 calls; then ea
 written in its own transaction. So a build killed at any point loses at most the batch in flight
 and the next run carries on from the catalog: the result equals a clean build.
 
-Deleted files leave the index once the walk is done (a renamed file is a new path whose chunks
-already have vectors, so renames cost no embeddings). Vectors no chunk refers to are dropped at
-the end. A new embedding model fills its own tables while the old model keeps serving search;
-it becomes the active model only when every file has its vectors.
+Deleted files leave the index once the walk is done (a renamed file is a new path, and as each
+chunk's header names its file, its chunks are embedded again). Vectors no chunk refers to are
+dropped at the end. A new embedding model, or a new document prefix for it (prefixes.py), fills
+its own tables while the old vectors keep serving search; they become the active ones only when
+every file has them. A file chunked by an older chunker (chunking.CHUNKER_VERSION) is chunked
+again, whether or not it changed.
 """
 
 from __future__ import annotations
@@ -25,8 +27,15 @@ import numpy as np
 
 from tierd.db import transaction
 from tierd.index import store
-from tierd.index.chunking import Chunk, chunk_file, max_chunk_chars
+from tierd.index.chunking import (
+    CHUNKER_VERSION,
+    Chunk,
+    chunk_file,
+    embedded_text,
+    max_chunk_chars,
+)
 from tierd.index.embedder import Embedder, Summarize, normalise
+from tierd.index.prefixes import Prefixes, prefixes_for
 from tierd.index.sources import FoundFile, Skips, SourceMissing, SourceSpec, scan_source
 
 BATCH_SIZE = 64
@@ -40,6 +49,8 @@ MAX_ERRORS_KEPT = 50
 @dataclass
 class BuildStats:
     model_id: str
+    query_prefix: str = ""
+    document_prefix: str = ""
     files_seen: int = 0
     files_unchanged: int = 0
     files_indexed: int = 0
@@ -86,18 +97,25 @@ class _Batch:
 
 
 def build_index(conn: Any, sources: Sequence[SourceSpec], embedder: Embedder,
-                summarize: Summarize | None = None, *, batch_size: int = BATCH_SIZE) -> BuildStats:
-    """Bring the index up to date with `sources`; never raises for a bad file or source."""
+                summarize: Summarize | None = None, *, batch_size: int = BATCH_SIZE,
+                prefixes: Prefixes | None = None) -> BuildStats:
+    """Bring the index up to date with `sources`; never raises for a bad file or source.
+
+    `prefixes` are the model's task prefixes (prefixes.prefixes_for); by default those the
+    table of known models gives its id."""
     started = time.time()
     store.ensure_schema(conn)
-    tables = store.ensure_model(conn, embedder.model_id, embedder.dims)
-    stats = BuildStats(model_id=embedder.model_id)
+    if prefixes is None:
+        prefixes = prefixes_for(embedder.model_id)
+    tables = store.ensure_model(conn, embedder.model_id, embedder.dims, prefixes)
+    stats = BuildStats(embedder.model_id, prefixes.query, prefixes.document)
     with transaction(conn):
         if store.get_meta(conn, "active_model") is None:
-            # Nothing to protect yet: let search use this model while it fills.
+            # Nothing to protect yet: let search use these vectors while they fill.
             store.set_meta(conn, "active_model", embedder.model_id)
+            store.set_meta(conn, "active_vectors", tables.model_id)
         run_id = conn.execute("INSERT INTO runs (model_id, started_at) VALUES (?, ?)",
-                              (embedder.model_id, started)).lastrowid
+                              (tables.model_id, started)).lastrowid
     max_chars = max_chunk_chars(embedder.max_tokens)
     batch = _Batch()
     seen: dict[str, set[str]] = {}
@@ -109,8 +127,8 @@ def build_index(conn: Any, sources: Sequence[SourceSpec], embedder: Embedder,
                 "SELECT * FROM files WHERE source = ?", (spec.name,))}
             for found in files:
                 stats.files_seen += 1
-                if _examine(conn, spec, found, catalog.get(found.rel_path), embedder,
-                            summarize, max_chars, batch, stats, tables):
+                if _examine(conn, spec, found, catalog.get(found.rel_path), summarize,
+                            max_chars, batch, stats, tables):
                     paths.add(found.rel_path)
                 if len(batch.texts) >= batch_size or len(batch.touched) >= 1000:
                     _flush(conn, batch, embedder, tables, stats, batch_size)
@@ -121,7 +139,7 @@ def build_index(conn: Any, sources: Sequence[SourceSpec], embedder: Embedder,
     _flush(conn, batch, embedder, tables, stats, batch_size)
     _delete_missing(conn, seen, {s.name for s in sources}, stats)
     stats.vectors_dropped = store.delete_unreferenced_vectors(conn, tables)
-    _maybe_activate(conn, embedder.model_id, stats)
+    _maybe_activate(conn, tables, stats)
     stats.seconds = time.time() - started
     with transaction(conn):
         conn.execute("UPDATE runs SET finished_at = ?, stats = ? WHERE id = ?",
@@ -129,12 +147,13 @@ def build_index(conn: Any, sources: Sequence[SourceSpec], embedder: Embedder,
     return stats
 
 
-def _examine(conn: Any, spec: SourceSpec, found: FoundFile, row: Any, embedder: Embedder,
+def _examine(conn: Any, spec: SourceSpec, found: FoundFile, row: Any,
              summarize: Summarize | None, max_chars: int, batch: _Batch, stats: BuildStats,
              tables: store.ModelTables) -> bool:
     """Queue `found` for (re)indexing if it changed; return whether it stays in the index."""
-    if (row is not None and row["size"] == found.size and row["mtime_ns"] == found.mtime_ns
-            and row["model_id"] == embedder.model_id
+    current = row is not None and row["model_id"] == tables.model_id \
+        and row["chunker"] == CHUNKER_VERSION
+    if (current and row["size"] == found.size and row["mtime_ns"] == found.mtime_ns
             and found.mtime_ns + RACY_NS < row["checked_ns"]):
         stats.files_unchanged += 1
         return True
@@ -156,8 +175,7 @@ def _examine(conn: Any, spec: SourceSpec, found: FoundFile, row: Any, embedder: 
         stats.skips.add("binary", found.rel_path)
         return False
     file_hash = store.content_hash(data)
-    if row is not None and row["content_hash"] == file_hash \
-            and row["model_id"] == embedder.model_id:
+    if current and row["content_hash"] == file_hash:
         batch.touched.append((len(data), found.mtime_ns, checked_ns, row["id"]))
         stats.files_unchanged += 1
         return True
@@ -167,14 +185,15 @@ def _examine(conn: Any, spec: SourceSpec, found: FoundFile, row: Any, embedder: 
         text = data.decode("utf-8", errors="replace")
         stats.decoded_with_replacement += 1
         stats.skips.examples.append(f"{found.rel_path}: not valid UTF-8 (bad bytes replaced)")
-    chunks = [("chunk", c, store.content_hash(c.text))
+    chunks = [("chunk", c, store.content_hash(embedded_text(c)))
               for c in chunk_file(found.rel_path, text, max_chars)]
     if summarize is not None and chunks:
         summary = _summary(conn, spec, found, text, file_hash, summarize, max_chars, stats)
         if summary:
+            # A file's summary describes all its lines: search ranks its chunks by it.
             last_line = max(c.end_line for _, c, _ in chunks)
             chunks.append(("summary", Chunk(1, last_line, summary), store.content_hash(summary)))
-    hashes = {h: c.text for _, c, h in chunks}
+    hashes = {h: embedded_text(c) for _, c, h in chunks}
     have = store.known_hashes(conn, tables, hashes)
     for h, chunk_text in hashes.items():
         if h in have or h in batch.texts:
@@ -206,7 +225,7 @@ def _summary(conn: Any, spec: SourceSpec, found: FoundFile, text: str, file_hash
 
 def _flush(conn: Any, batch: _Batch, embedder: Embedder, tables: store.ModelTables,
            stats: BuildStats, batch_size: int) -> None:
-    vectors = _embed_all(batch.texts, embedder, stats, batch_size)
+    vectors = _embed_all(batch.texts, embedder, tables.document_prefix, stats, batch_size)
     if batch.touched:
         with transaction(conn):
             conn.executemany("UPDATE files SET size = ?, mtime_ns = ?, checked_ns = ? "
@@ -216,11 +235,11 @@ def _flush(conn: Any, batch: _Batch, embedder: Embedder, tables: store.ModelTabl
         if missing:
             continue  # its embeddings failed (reported); it stays as it was for the next run
         with transaction(conn):
-            _write_file(conn, pending, embedder.model_id, tables, vectors)
+            _write_file(conn, pending, tables, vectors)
         stats.files_indexed += 1
 
 
-def _embed_all(texts: dict[str, str], embedder: Embedder, stats: BuildStats,
+def _embed_all(texts: dict[str, str], embedder: Embedder, prefix: str, stats: BuildStats,
                batch_size: int) -> dict[str, np.ndarray]:
     """Vectors by content hash; a failing batch is retried text by text to isolate the bad one."""
     vectors: dict[str, np.ndarray] = {}
@@ -228,21 +247,21 @@ def _embed_all(texts: dict[str, str], embedder: Embedder, stats: BuildStats,
     for i in range(0, len(items), batch_size):
         part = items[i:i + batch_size]
         try:
-            vectors.update(_embed(part, embedder, stats))
+            vectors.update(_embed(part, embedder, prefix, stats))
         except Exception:
             for item in part:
                 try:
-                    vectors.update(_embed([item], embedder, stats))
+                    vectors.update(_embed([item], embedder, prefix, stats))
                 except Exception as err:
                     stats.error(f"embedding a chunk failed ({type(err).__name__}: {err}); "
                                 f"text starts {item[1][:60]!r}")
     return vectors
 
 
-def _embed(items: list[tuple[str, str]], embedder: Embedder,
+def _embed(items: list[tuple[str, str]], embedder: Embedder, prefix: str,
            stats: BuildStats) -> dict[str, np.ndarray]:
     stats.embed_calls += 1
-    raw = embedder.embed([text for _, text in items])
+    raw = embedder.embed([prefix + text for _, text in items])
     if len(raw) != len(items):
         raise ValueError(f"the embedder returned {len(raw)} vectors for {len(items)} texts")
     matrix = normalise(raw, embedder.dims)
@@ -250,7 +269,7 @@ def _embed(items: list[tuple[str, str]], embedder: Embedder,
     return {h: matrix[n] for n, (h, _) in enumerate(items)}
 
 
-def _write_file(conn: Any, pending: _PendingFile, model_id: str, tables: store.ModelTables,
+def _write_file(conn: Any, pending: _PendingFile, tables: store.ModelTables,
                 vectors: dict[str, np.ndarray]) -> None:
     candidates = [h for _, _, h in pending.chunks if h in vectors]
     stored = store.known_hashes(conn, tables, candidates)
@@ -262,23 +281,19 @@ def _write_file(conn: Any, pending: _PendingFile, model_id: str, tables: store.M
     if pending.existing_id is None:
         file_id = conn.execute(
             "INSERT INTO files (source, path, size, mtime_ns, checked_ns, content_hash, "
-            "model_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "model_id, chunker) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (pending.source, found.rel_path, found.size, found.mtime_ns, pending.checked_ns,
-             pending.file_hash, model_id)).lastrowid
+             pending.file_hash, tables.model_id, CHUNKER_VERSION)).lastrowid
     else:
         file_id = pending.existing_id
         store.delete_chunks(conn, file_id)
         conn.execute("UPDATE files SET size = ?, mtime_ns = ?, checked_ns = ?, content_hash = ?, "
-                     "model_id = ? WHERE id = ?",
+                     "model_id = ?, chunker = ? WHERE id = ?",
                      (found.size, found.mtime_ns, pending.checked_ns, pending.file_hash,
-                      model_id, file_id))
+                      tables.model_id, CHUNKER_VERSION, file_id))
     for kind, chunk, h in pending.chunks:
-        chunk_id = conn.execute(
-            "INSERT INTO chunks (file_id, kind, start_line, end_line, text, content_hash) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (file_id, kind, chunk.start_line, chunk.end_line, chunk.text, h)).lastrowid
-        conn.execute("INSERT INTO chunks_fts (rowid, path, text) VALUES (?, ?, ?)",
-                     (chunk_id, found.rel_path, chunk.text))
+        store.insert_chunk(conn, file_id, found.rel_path, kind, chunk.start_line,
+                           chunk.end_line, chunk.text, chunk.header, h)
 
 
 def _delete_missing(conn: Any, seen: dict[str, set[str]], configured: set[str],
@@ -297,16 +312,18 @@ def _delete_missing(conn: Any, seen: dict[str, set[str]], configured: set[str],
     stats.files_deleted = len(doomed)
 
 
-def _maybe_activate(conn: Any, model_id: str, stats: BuildStats) -> None:
-    """Switch search to `model_id` once every file has its vectors; drop older models."""
+def _maybe_activate(conn: Any, tables: store.ModelTables, stats: BuildStats) -> None:
+    """Switch search to these vectors once every file has them; drop any older ones."""
     behind = conn.execute("SELECT count(*) FROM files WHERE model_id != ?",
-                          (model_id,)).fetchone()[0]
+                          (tables.model_id,)).fetchone()[0]
     if behind == 0:
         with transaction(conn):
             conn.execute("UPDATE models SET state = 'complete', completed_at = ? "
-                         "WHERE model_id = ? AND state = 'building'", (time.time(), model_id))
-            store.set_meta(conn, "active_model", model_id)
+                         "WHERE model_id = ? AND state = 'building'",
+                         (time.time(), tables.model_id))
+            store.set_meta(conn, "active_model", tables.embedder_id)
+            store.set_meta(conn, "active_vectors", tables.model_id)
         for (old,) in conn.execute("SELECT model_id FROM models WHERE model_id != ?",
-                                   (model_id,)).fetchall():
+                                   (tables.model_id,)).fetchall():
             store.drop_model(conn, old)
     stats.active_model = store.get_meta(conn, "active_model")

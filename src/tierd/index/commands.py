@@ -29,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     find.add_argument("--source", help="only this configured source")
     find.add_argument("--path", metavar="GLOB", help='only paths matching GLOB ("**/*.py")')
     find.add_argument("--kind", choices=KINDS, help="only file chunks or only file summaries")
+    find.add_argument("--explain", action="store_true",
+                      help="show each hit's vector rank, keyword rank and fused score")
     find.add_argument("--json", action="store_true", help="print JSON")
     find.set_defaults(handler=_search)
 
@@ -47,7 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _search(args: argparse.Namespace) -> int:
     # POST: a query too long for a URL still reaches the daemon whole.
     result = ask(load_config(args.config), paths.SEARCH_POST, search_index, q=args.query,
-                 k=args.k, source=args.source, path=args.path, kind=args.kind)
+                 k=args.k, source=args.source, path=args.path, kind=args.kind,
+                 explain=args.explain)
     if args.json:
         print_json(result)
         return 0
@@ -59,9 +62,24 @@ def _search(args: argparse.Namespace) -> int:
         where = f"{hit['source']}:{hit['path']}:{hit['start_line']}-{hit['end_line']}"
         label = " (summary)" if hit["kind"] == "summary" else ""
         print(f"{n}. {where}{label}  score {hit['score']:.4f}")
+        if "explain" in hit:
+            print(f"     {explanation(hit['explain'])}")
         for line in hit["snippet"].splitlines():
             print(f"     {line}")
     return 0
+
+
+def explanation(details: dict) -> str:
+    """One line: where the hit stood in each list and what the fusion made of it."""
+    def place(rank: int | None, score: float | None) -> str:
+        where = "-" if rank is None else f"#{rank}"
+        return where if score is None else f"{where} ({score:.4f})"
+
+    line = (f"vector {place(details['vector_rank'], details['vector_score'])}  "
+            f"keyword {place(details['keyword_rank'], details['keyword_score'])}")
+    if details["summary_score"]:
+        line += f"  summary {details['summary_score']:.4f}"
+    return f"{line}  fused {details['fused_score']:.4f}"
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -74,6 +92,10 @@ def _status(args: argparse.Namespace) -> int:
           f"summaries: {status['summaries']}")
     print(f"searching with: {status['active_model'] or '-'}  "
           f"(configured: {status['configured_model_id'] or status['configured_model']})")
+    for model in status["models"]:
+        if model["query_prefix"] or model["document_prefix"]:
+            print(f"prefixes of {model['embedder_id'] or model['model_id']}: queries "
+                  f"{model['query_prefix']!r}, documents {model['document_prefix']!r}")
     if status["sources"]:
         print_table(["SOURCE", "FILES"], sorted(status["sources"].items()))
     run = status["last_run"]

@@ -16,9 +16,9 @@ from typing import Callable, Iterator
 
 from tierd.app import Tierd
 from tierd.chat.request import ChatRequest
-from tierd.errors import ContextOverflow, TierdError, UnknownModel
+from tierd.errors import ContextOverflow, TierdError
 from tierd.index.embedder import Embedder, Summarize
-from tierd.models.inference import available_models, embed, stream_chat
+from tierd.models.inference import embed, offering_host, runtime_model_id, stream_chat
 from tierd.models.manager import DEFAULT_CONTEXT_LENGTH
 from tierd.routing.router import open_chat, resolve_route
 from tierd.runtimes.base import Chunk, GenerateOptions, ModelInfo
@@ -33,17 +33,6 @@ CHARS_PER_TOKEN_FLOOR = 2
 context without counting tokens first (an overflow still gets one shorter retry)."""
 
 
-def _offering_host(app: Tierd, model: str) -> tuple[str, ModelInfo]:
-    """The host a model runs on: the one the config names for it, else the first offering it."""
-    configured = next((m.host for m in app.config.models if m.name == model and m.host), "")
-    for host, runtime in app.runtimes.items():
-        if configured in ("", host):
-            for info in runtime.available():
-                if info.name == model:
-                    return host, info
-    raise UnknownModel(model, [info.name for _, info in available_models(app)])
-
-
 def _context_tokens(app: Tierd, model: str, info: ModelInfo) -> int:
     """The context the model manager loads `model` with (config, else default, capped)."""
     configured = next((m.context_length for m in app.config.models
@@ -52,15 +41,10 @@ def _context_tokens(app: Tierd, model: str, info: ModelInfo) -> int:
     return min(wanted, info.context_length) if info.context_length > 0 else wanted
 
 
-def _model_id(app: Tierd, host: str, model: str) -> str:
-    runtime = next(h.runtime for h in app.config.hosts if h.name == host)
-    return f"{runtime}:{host}:{model}"
-
-
 def embedder_id(app: Tierd, model: str) -> str:
     """The id an index built with `model` now would record."""
-    host, _ = _offering_host(app, model)
-    return _model_id(app, host, model)
+    host, _ = offering_host(app, model)
+    return runtime_model_id(app, host, model)
 
 
 def _embedder(app: Tierd, model: str, model_id: str, dims: int, info: ModelInfo) -> Embedder:
@@ -74,14 +58,14 @@ def _embedder(app: Tierd, model: str, model_id: str, dims: int, info: ModelInfo)
 def embedder_for(app: Tierd, model: str) -> Embedder:
     """An embedder for `model`, its dimensions measured with one probe embedding (this loads
     the model, which the caller is about to use anyway)."""
-    host, info = _offering_host(app, model)
+    host, info = offering_host(app, model)
     if info.capability != "embed":
         raise TierdError(f"{model} on {host} is a generation model, not an embedding model "
                          "(index.embedding_model)")
     probe = embed(app, model, ["dimension probe"]).vectors
     if not probe or not probe[0]:
         raise TierdError(f"{model} on {host} returned no embedding for a probe text")
-    return _embedder(app, model, _model_id(app, host, model), len(probe[0]), info)
+    return _embedder(app, model, runtime_model_id(app, host, model), len(probe[0]), info)
 
 
 def embedder_for_id(app: Tierd, model_id: str, dims: int) -> Embedder:
@@ -118,7 +102,7 @@ def summarizer_for(app: Tierd) -> Summarize:
     local = summary_model(app)
     context = DEFAULT_CONTEXT_LENGTH
     if local is not None:
-        _, info = _offering_host(app, local)
+        _, info = offering_host(app, local)
         context = _context_tokens(app, local, info)
     max_chars = max(400, (context - SUMMARY_MAX_TOKENS - 64) * CHARS_PER_TOKEN_FLOOR)
     # A summary is one paragraph: a blank line means the model has moved on to something else.

@@ -23,20 +23,21 @@ class SearchRequest(RequestBody):
     source: str | None = None
     path: str | None = None
     kind: str | None = None
+    explain: bool = False
 
 
 @router.get(SEARCH.path)
 async def search(request: Request, q: str = Query(..., description="what to look for"),
                  k: int = 10, source: str | None = None, path: str | None = None,
-                 kind: str | None = None):
+                 kind: str | None = None, explain: bool = False):
     return await run_in_threadpool(search_index, request.app.state.tierd, q, k, source, path,
-                                   kind)
+                                   kind, explain)
 
 
 @router.post(SEARCH_POST.path)
 async def search_post(body: SearchRequest, request: Request):
     return await run_in_threadpool(search_index, request.app.state.tierd, body.q, body.k,
-                                   body.source, body.path, body.kind)
+                                   body.source, body.path, body.kind, body.explain)
 
 
 @router.get(INDEX_STATUS.path)

@@ -1,8 +1,18 @@
-"""Hybrid search: vector KNN and FTS5 BM25, fused by reciprocal rank.
+"""Hybrid search: vector KNN and FTS5 BM25, fused by a weighted sum of their scores.
 
 Vectors find what a query *means* ("how do backups work" -> restic notes); BM25 finds the exact
-identifiers people type (`ensure_schema`). Reciprocal rank fusion (1 / (60 + rank), summed)
-needs no score calibration between the two, which is why it is the usual way to mix them.
+identifiers people type (`ensure_schema`), with identifiers split into words on both sides
+(keywords.py). Each list brings its best `FUSION_DEPTH` chunks; every candidate then gets both
+scores exactly (its cosine from its stored vector, its BM25 from the FTS row), and they are
+summed with weights tuned on benchmarks/search_quality.py's tuning part: cosine, plus BM25
+scaled to the query's best keyword match, leaning further on keywords the more the query
+looks like identifiers. Unlike reciprocal rank fusion, a weak list cannot pull a strong one's
+best answer down by rank alone: a keyword match only counts as much as it scores.
+
+Summaries (the `summarize` task) are evidence, not results: a summary's vector and keywords
+match like any chunk's, and its score is added to the chunks whose lines it describes (a file's
+summary describes all of them), so a query that only the summary answers still finds the code.
+With `kind="summary"` the summaries themselves are searched and returned.
 
 The vector side is two-pass, because reading and scoring every float vector of 100k x 768 takes
 65-200 ms here: a hamming pass over the vectors' sign bits (12 words a row, held in memory and
@@ -15,7 +25,6 @@ benchmarks/search_latency.py measures the latency and the recall this buys.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,10 +35,10 @@ from tierd.index import store
 from tierd.index.bits import as_words, sign_bits_for
 from tierd.index.embedder import Embedder, normalise
 from tierd.index.globs import Glob
+from tierd.index.keywords import identifier_share, query_terms
 
 MAX_QUERY_CHARS = 4000
 MAX_K = 100
-RRF_K = 60
 CANDIDATES_PER_RESULT = 40
 """Bit-KNN candidates per wanted result before the exact re-rank (recall vs latency)."""
 MIN_CANDIDATES = 400
@@ -37,9 +46,32 @@ CANDIDATE_SHARE = 0.003
 """Share of all rows the hamming pass keeps at least (3,000 of 1M): tuned on the benchmark's
 tuning queries for recall@10 >= 0.95 at 1M x 768, and reported on queries it was not tuned on."""
 FUSION_DEPTH = 50
-"""How far down each list (vector, BM25) counts towards the fused rank."""
+"""How far down each list (vector, BM25) a chunk can come from to be a candidate."""
+MAX_DESCRIBED_CHUNKS = 200
+"""A matching summary brings at most this many of the chunks it describes as candidates."""
 EXACT_FALLBACK_LIMIT = 50_000
 KINDS = ("chunk", "summary")
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """How the evidence adds up. `keyword`, `identifier_keyword` and `bm25_columns` were
+    grid-searched on benchmarks/search_quality.py's tuning part (`--part tune --tune`);
+    `summary` was not (that benchmark has no summaries): it is set so that a file summary as
+    close to the query as a chunk still counts for less than the chunk itself."""
+    keyword: float = 0.3
+    """Weight of the BM25 score, as a share of the query's best, against cosine similarity."""
+    identifier_keyword: float = 1.0
+    """Added to `keyword` in proportion to the query's share of identifier-shaped words: a
+    query that is a name (`parse_http_date`) is answered mostly by keywords."""
+    summary: float = 0.3
+    """Weight of the score of the best summary that describes the chunk."""
+    bm25_columns: tuple[float, float, float] = (1.0, 8.0, 1.0)
+    """BM25 weights of the FTS columns: path, header, text (a name in the header is worth
+    more than the same word in the body)."""
+
+
+DEFAULT_FUSION = Fusion()
 
 
 class SearchError(TierdError):
@@ -59,6 +91,9 @@ class SearchHit:
     kind: str
     snippet: str
     score: float
+    explain: dict | None = None
+    """With `search(explain=True)`: the chunk's rank (1-based, None when outside the list)
+    and score in each list, the summary score it got, and the fused score."""
 
 
 def validate_query(query: str, k: int, kind: str | None) -> str:
@@ -75,9 +110,21 @@ def validate_query(query: str, k: int, kind: str | None) -> str:
     return text
 
 
+@dataclass
+class _Candidate:
+    row: Any
+    vector_rank: int | None = None
+    vector_score: float | None = None
+    keyword_rank: int | None = None
+    keyword_score: float = 0.0
+    summary_score: float = 0.0
+    score: float = 0.0
+
+
 def search(conn: Any, query: str, embedder: Embedder | None, k: int = 10, *,
            source: str | None = None, path_glob: str | None = None,
-           kind: str | None = None) -> list[SearchHit]:
+           kind: str | None = None, explain: bool = False,
+           fusion: Fusion = DEFAULT_FUSION) -> list[SearchHit]:
     """The `k` best chunks for `query`; with no embedder, BM25 alone.
 
     The embedder must be the index's active model (`active_model(conn)`): vectors from two
@@ -87,20 +134,68 @@ def search(conn: Any, query: str, embedder: Embedder | None, k: int = 10, *,
     store.ensure_schema(conn)
     keep = _filter(source, path_glob, kind)
     depth = max(FUSION_DEPTH, k)
-    ranked_lists = [_bm25(conn, text, depth, keep)]
+    terms = query_terms(text)
+    candidates: dict[int, _Candidate] = {}
+    for rank, (chunk_id, score) in enumerate(_bm25(conn, terms, depth, keep, fusion), 1):
+        candidates[chunk_id] = _Candidate(None, keyword_rank=rank, keyword_score=score)
+    tables, query_vector = None, None
     if embedder is not None:
-        ranked_lists.append(_vector(conn, text, embedder, k, depth, keep))
-    fused: dict[int, float] = {}
-    for ranked in ranked_lists:
-        for rank, chunk_id in enumerate(ranked):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (RRF_K + rank + 1)
-    best = sorted(fused.items(), key=lambda kv: (-kv[1], kv[0]))[:k]
-    rows = _chunk_rows(conn, [chunk_id for chunk_id, _ in best])
-    terms = _terms(text)
-    return [SearchHit(rows[cid]["source"], rows[cid]["path"], rows[cid]["start_line"],
-                      rows[cid]["end_line"], rows[cid]["kind"],
-                      _snippet(rows[cid]["text"], terms), round(score, 6))
-            for cid, score in best]
+        tables, query_vector = _query_vector(conn, text, embedder)
+    if tables is not None:
+        for rank, chunk_id in enumerate(_vector(conn, tables, query_vector, k, depth, keep), 1):
+            candidates.setdefault(chunk_id, _Candidate(None)).vector_rank = rank
+    rows = _chunk_rows(conn, list(candidates))
+    # A chunk deleted since the lists were read (a build committing meanwhile) drops out.
+    candidates = {cid: c for cid, c in candidates.items() if cid in rows}
+    for chunk_id, candidate in candidates.items():
+        candidate.row = rows[chunk_id]
+    if kind != "summary":
+        _add_described_chunks(conn, candidates, keep)
+    if tables is not None:
+        _score_vectors(conn, tables, query_vector, candidates)
+    _score_keywords(conn, terms, candidates, fusion)
+    best_keyword = max((c.keyword_score for c in candidates.values()), default=0.0)
+    lean = fusion.keyword + fusion.identifier_keyword * identifier_share(text)
+    for candidate in candidates.values():
+        keyword = candidate.keyword_score / best_keyword if best_keyword > 0 else 0.0
+        candidate.score = keyword if tables is None \
+            else (candidate.vector_score or 0.0) + lean * keyword
+    if kind != "summary":
+        _pass_summaries_on(candidates)
+        for candidate in candidates.values():
+            candidate.score += fusion.summary * candidate.summary_score
+    ranked = [c for _, c in sorted(candidates.items(), key=lambda kv: (-kv[1].score, kv[0]))]
+    return [_hit(c, terms, explain) for c in _distinct_places(ranked, k)]
+
+
+def _distinct_places(ranked: list[_Candidate], k: int) -> list[_Candidate]:
+    """The best `k` that do not overlap a better one: a method and the class window around
+    it, or a function and the function nested in it, are one place to look, not two."""
+    kept: list[_Candidate] = []
+    for candidate in ranked:
+        row = candidate.row
+        if not any(row["file_id"] == other.row["file_id"]
+                   and row["start_line"] <= other.row["end_line"]
+                   and other.row["start_line"] <= row["end_line"] for other in kept):
+            kept.append(candidate)
+            if len(kept) == k:
+                break
+    return kept
+
+
+def _hit(candidate: _Candidate, terms: list[str], explain: bool) -> SearchHit:
+    row = candidate.row
+    details = None
+    if explain:
+        details = {"vector_rank": candidate.vector_rank,
+                   "vector_score": None if candidate.vector_score is None
+                   else round(candidate.vector_score, 6),
+                   "keyword_rank": candidate.keyword_rank,
+                   "keyword_score": round(candidate.keyword_score, 6),
+                   "summary_score": round(candidate.summary_score, 6),
+                   "fused_score": round(candidate.score, 6)}
+    return SearchHit(row["source"], row["path"], row["start_line"], row["end_line"], row["kind"],
+                     _snippet(row["text"], terms), round(candidate.score, 6), details)
 
 
 def active_model(conn: Any) -> str | None:
@@ -120,7 +215,7 @@ def _filter(source: str | None, path_glob: str | None, kind: str | None):
     return keep
 
 
-_CHUNK_COLUMNS = ("c.id, c.kind, c.start_line, c.end_line, c.text, c.content_hash, "
+_CHUNK_COLUMNS = ("c.id, c.file_id, c.kind, c.start_line, c.end_line, c.text, c.content_hash, "
                   "f.source, f.path")
 
 
@@ -135,41 +230,110 @@ def _chunk_rows(conn: Any, chunk_ids: list[int]) -> dict[int, Any]:
     return rows
 
 
-_TERM = re.compile(r"\w+", re.UNICODE)
+def _match(terms: list[str]) -> str:
+    return " OR ".join(f'"{t}"' for t in terms)
 
 
-def _terms(text: str) -> list[str]:
-    return list(dict.fromkeys(t.lower() for t in _TERM.findall(text)))
-
-
-def _bm25(conn: Any, text: str, depth: int, keep) -> list[int]:
-    terms = _terms(text)[:64]
+def _bm25(conn: Any, terms: list[str], depth: int, keep,
+          fusion: Fusion) -> list[tuple[int, float]]:
+    """(chunk id, BM25 score, higher is better) of the best keyword matches that pass `keep`."""
     if not terms:
         return []
-    match = " OR ".join(f'"{t}"' for t in terms)
     limit = depth * (10 if keep.active else 1)
-    ids = [r[0] for r in conn.execute(
-        "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-        (match, limit))]
-    rows = _chunk_rows(conn, ids)
-    return [cid for cid in ids if cid in rows and keep(rows[cid])][:depth]
+    found = [(r[0], -r[1]) for r in conn.execute(
+        "SELECT rowid, bm25(chunks_fts, ?, ?, ?) AS score FROM chunks_fts "
+        "WHERE chunks_fts MATCH ? ORDER BY score LIMIT ?",
+        (*fusion.bm25_columns, _match(terms), limit))]
+    if not keep.active:
+        return found[:depth]
+    rows = _chunk_rows(conn, [chunk_id for chunk_id, _ in found])
+    return [(cid, score) for cid, score in found if cid in rows and keep(rows[cid])][:depth]
 
 
-def _vector(conn: Any, text: str, embedder: Embedder, k: int, depth: int, keep) -> list[int]:
+def _query_vector(conn: Any, text: str,
+                  embedder: Embedder) -> tuple[store.ModelTables | None, np.ndarray | None]:
+    """The active vectors' tables and the query's vector, made with their query prefix."""
     active = store.get_meta(conn, "active_model")
     if active is None:
-        return []
+        return None, None
     if embedder.model_id != active:
         raise IndexModelMismatch(f"the index is searchable with {active!r}, not "
                                  f"{embedder.model_id!r} (vectors of two models do not compare)")
     tables = store.tables_for(conn, active)
-    query_vector = normalise(embedder.embed([text]), embedder.dims)[0]
+    if tables is None:
+        return None, None
+    vector = normalise(embedder.embed([tables.query_prefix + text]), embedder.dims)[0]
+    return tables, vector
+
+
+def _vector(conn: Any, tables: store.ModelTables, query_vector: np.ndarray, k: int,
+            depth: int, keep) -> list[int]:
     candidates = max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k)
     scored = vector_knn(conn, tables, query_vector, depth, candidates)
     ranked = _chunks_for_vectors(conn, tables, [rowid for rowid, _ in scored], keep)
     if keep.active and len(ranked) < k:
         ranked = _exact_filtered(conn, tables, query_vector, depth, keep)
     return ranked[:depth]
+
+
+def _add_described_chunks(conn: Any, candidates: dict[int, _Candidate], keep) -> None:
+    """Bring in the chunks a candidate summary describes, so its score has somewhere to go."""
+    for summary in [c.row for c in candidates.values() if c.row["kind"] == "summary"]:
+        chunk_ids = [r[0] for r in conn.execute(
+            "SELECT id FROM chunks WHERE file_id = ? AND kind = 'chunk' AND start_line >= ? "
+            "AND end_line <= ? ORDER BY id LIMIT ?",
+            (summary["file_id"], summary["start_line"], summary["end_line"],
+             MAX_DESCRIBED_CHUNKS)) if r[0] not in candidates]
+        for chunk_id, row in _chunk_rows(conn, chunk_ids).items():
+            if keep(row):
+                candidates[chunk_id] = _Candidate(row)
+
+
+def _pass_summaries_on(candidates: dict[int, _Candidate]) -> None:
+    """Give each chunk the score of the best summary describing it; drop the summaries."""
+    summaries = [(cid, c) for cid, c in candidates.items() if c.row["kind"] == "summary"]
+    for chunk_id, summary in summaries:
+        del candidates[chunk_id]
+        score = summary.score
+        for candidate in candidates.values():
+            row = candidate.row
+            if row["file_id"] == summary.row["file_id"] \
+                    and summary.row["start_line"] <= row["start_line"] \
+                    and row["end_line"] <= summary.row["end_line"]:
+                candidate.summary_score = max(candidate.summary_score, score)
+
+
+def _score_vectors(conn: Any, tables: store.ModelTables, query_vector: np.ndarray,
+                   candidates: dict[int, _Candidate]) -> None:
+    """Every candidate's exact cosine, from its stored vector."""
+    chunk_ids = list(candidates)
+    rowid_of: dict[int, int] = {}
+    for i in range(0, len(chunk_ids), 500):
+        part = chunk_ids[i:i + 500]
+        marks = ",".join("?" * len(part))
+        rowid_of.update(conn.execute(
+            f"SELECT c.id, v.id FROM chunks c JOIN {tables.keys} v "
+            f"ON v.content_hash = c.content_hash WHERE c.id IN ({marks})", part).fetchall())
+    ids, matrix = float_vectors(conn, tables, sorted(set(rowid_of.values())))
+    similarity = dict(zip(ids, (matrix @ query_vector).tolist())) if ids else {}
+    for chunk_id, rowid in rowid_of.items():
+        candidates[chunk_id].vector_score = similarity.get(rowid)
+
+
+def _score_keywords(conn: Any, terms: list[str], candidates: dict[int, _Candidate],
+                    fusion: Fusion) -> None:
+    """The BM25 score of candidates the keyword list did not bring (0 when no term matches)."""
+    missing = [cid for cid, c in candidates.items() if c.keyword_rank is None]
+    if not terms or not missing:
+        return
+    for i in range(0, len(missing), 500):
+        part = missing[i:i + 500]
+        marks = ",".join("?" * len(part))
+        for chunk_id, score in conn.execute(
+                f"SELECT rowid, bm25(chunks_fts, ?, ?, ?) FROM chunks_fts WHERE chunks_fts "
+                f"MATCH ? AND rowid IN ({marks})",
+                (*fusion.bm25_columns, _match(terms), *part)):
+            candidates[chunk_id].keyword_score = -score
 
 
 def vector_knn(conn: Any, tables: store.ModelTables, query_vector: np.ndarray, k: int,
@@ -267,4 +431,5 @@ def _snippet(text: str, terms: list[str], width: int = 300) -> str:
 
 
 def hits_as_dicts(hits: list[SearchHit]) -> list[dict]:
-    return [hit.__dict__.copy() for hit in hits]
+    return [{key: value for key, value in hit.__dict__.items()
+             if key != "explain" or value is not None} for hit in hits]

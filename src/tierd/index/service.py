@@ -27,9 +27,12 @@ def _open_index(app: Tierd) -> Any:
 
 
 def search_index(app: Tierd, q: str, k: int = 10, source: str | None = None,
-                 path: str | None = None, kind: str | None = None) -> dict:
+                 path: str | None = None, kind: str | None = None,
+                 explain: bool = False) -> dict:
     """The `k` best chunks (or summaries) for the query `q`, hybrid vector + keyword (named
-    as the route's fields, so `tierd search` can pass the same ones to either)."""
+    as the route's fields, so `tierd search` can pass the same ones to either). With
+    `explain`, each hit says how it got its place: its rank and score in the vector list and
+    in the keyword list, the summary score it got, and the fused score."""
     query = q
     validate_query(query, k, kind)  # before touching the index or loading a model
     conn = _open_index(app)
@@ -42,7 +45,8 @@ def search_index(app: Tierd, q: str, k: int = 10, source: str | None = None,
                 embedder = embedder_for_id(app, model_id, tables.dims)
             except TierdError as err:
                 warning = f"keyword search only: {err}"
-        hits = search(conn, query, embedder, k, source=source, path_glob=path, kind=kind)
+        hits = search(conn, query, embedder, k, source=source, path_glob=path, kind=kind,
+                      explain=explain)
     finally:
         conn.close()
     result = {"query": query, "model": model_id, "hits": hits_as_dicts(hits)}
@@ -60,7 +64,8 @@ def index_status(app: Tierd) -> dict:
         sources = dict(conn.execute("SELECT source, count(*) FROM files GROUP BY source")
                        .fetchall())
         models = [dict(row) for row in conn.execute(
-            "SELECT model_id, dims, state, created_at, completed_at FROM models "
+            "SELECT model_id, embedder_id, dims, state, query_prefix, document_prefix, "
+            "created_at, completed_at FROM models "
             "ORDER BY created_at")]
         run = conn.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
         active = active_model(conn)

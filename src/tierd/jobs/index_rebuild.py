@@ -11,6 +11,7 @@ from tierd.config import Config
 from tierd.db import connect
 from tierd.index.build import BuildStats, build_index
 from tierd.index.models import embedder_for, summarizer_for, summary_model
+from tierd.index.prefixes import prefixes_for
 from tierd.index.sources import SourceSpec
 
 
@@ -36,6 +37,8 @@ def rebuild_index(app: Tierd) -> BuildStats:
     conn = connect(app.index_db, vec=True)
     try:
         return build_index(conn, index_sources(app.config), embedder, summarize,
-                           batch_size=index.batch_size)
+                           batch_size=index.batch_size,
+                           prefixes=prefixes_for(embedder.model_id, index.query_prefix,
+                                                 index.document_prefix))
     finally:
         conn.close()

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from tierd.app import Tierd
 from tierd.chat.request import ChatRequest
-from tierd.errors import ContextOverflow, OutputLimitExceeded, TierdError
+from tierd.errors import ContextOverflow, OutputLimitExceeded, TierdError, UnknownModel
 from tierd.runtimes.base import Chunk, Embeddings, GenerateOptions, ModelInfo
 
 
@@ -78,3 +78,21 @@ def available_models(app: Tierd) -> list[tuple[str, ModelInfo]]:
                 seen.add(info.name)
                 found.append((host, info))
     return found
+
+
+def offering_host(app: Tierd, model: str) -> tuple[str, ModelInfo]:
+    """The host a model runs on: the one the config names for it, else the first offering it."""
+    configured = next((m.host for m in app.config.models if m.name == model and m.host), "")
+    for host, runtime in app.runtimes.items():
+        if configured in ("", host):
+            for info in runtime.available():
+                if info.name == model:
+                    return host, info
+    raise UnknownModel(model, [info.name for _, info in available_models(app)])
+
+
+def runtime_model_id(app: Tierd, host: str, model: str) -> str:
+    """"<runtime>:<host>:<model>": two runtimes' builds of "the same" model do not give the same
+    vectors, so whatever keeps vectors keeps them per model id."""
+    runtime = next(h.runtime for h in app.config.hosts if h.name == host)
+    return f"{runtime}:{host}:{model}"

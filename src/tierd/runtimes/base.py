@@ -132,6 +132,10 @@ class Timings:
     prompt_eval_duration: int = 0
     eval_count: int = 0
     eval_duration: int = 0
+    cache_read_count: int = 0
+    cache_write_count: int = 0
+    """Prompt tokens a cloud provider read from or wrote to its prompt cache (part of
+    prompt_eval_count), priced as the provider prices them."""
 
 
 @dataclass(frozen=True)

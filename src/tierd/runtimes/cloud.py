@@ -8,17 +8,21 @@ a cancelled request stops paying at once. Usage comes from the provider (OpenAI:
 
 Every failure leaves as a tierd error naming the provider, never the key: connection refused,
 timeouts, 5xx, a reply that is not JSON, and a stream that ends early become
-`RuntimeUnavailable` (a fallback trigger); 429 becomes `QueueFull`; a rejected key or request
-becomes `ProviderRejected`. The key travels only in a request header.
+`RuntimeUnavailable` (a fallback trigger); 429 becomes `RateLimited` (with the wait the
+provider stated in its headers or body); a rejected key or request
+becomes `ProviderRejected`. The key travels only in a request header. Every reply's rate-limit
+headers go to `on_limits` (tierd.routing.rate_windows), so a candidate at zero remaining is left
+alone until its reset.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import threading
 import time
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import httpx
 
@@ -26,11 +30,10 @@ from tierd.chat import openai as openai_shape
 from tierd.chat.capabilities import PLAIN, known_cloud_model
 from tierd.chat.request import ChatRequest, ImagePart
 from tierd.config import Config, ProviderModel, Secret
-from tierd.costs.prices import known_model
 from tierd.errors import (
     ConfigError,
     OutputLimitExceeded,
-    QueueFull,
+    RateLimited,
     RuntimeUnavailable,
     TierdError,
     UnknownModel,
@@ -47,7 +50,11 @@ from tierd.runtimes.base import (
     ToolCallDelta,
 )
 from tierd.runtimes.keys import provider_key
+from tierd.runtimes.limit_headers import RateLimitReport, read_rate_limits
 from tierd.runtimes.ollama import estimate_chat_tokens, estimate_text_tokens
+
+LimitObserver = Callable[[str, str, RateLimitReport], None]
+"""(provider, model, report): told what every reply's rate-limit headers said."""
 
 CONNECT_TIMEOUT_S = 10.0
 ASSUMED_CONTEXT = 128_000
@@ -70,6 +77,28 @@ provider's `max_output_tokens` overrides this table for its models."""
 
 ASSUMED_OUTPUT_LIMIT = ASSUMED_CONTEXT
 """For a model neither the table nor the config knows: no reply is longer than the context."""
+
+_VERSION_SUFFIX = re.compile(r"(-\d{4}-?\d{2}-?\d{2}|-latest|@.*)?")
+"""What may follow a known model id and still be that model: a snapshot date or alias tag
+(claude-sonnet-4-5-20250929, gpt-4o-mini-2024-07-18), never another variant (-lite, -mini)."""
+
+
+def _normalised(model: str) -> str:
+    """Spellings differ by provider: OpenRouter prefixes the vendor ("anthropic/..."), Anthropic
+    writes versions with dashes ("claude-sonnet-4-5"), others with dots."""
+    return model.rsplit("/", 1)[-1].lower().replace(".", "-")
+
+
+def known_model(model: str, known: Iterable[str]) -> str | None:
+    """Which of `known` model ids `model` is, however the provider spells it (a vendor
+    prefix, dashes for dots, a snapshot date or alias tag); the longest match wins."""
+    name = _normalised(model)
+    for candidate in sorted(known, key=len, reverse=True):
+        stem = _normalised(candidate)
+        if name.startswith(stem) and _VERSION_SUFFIX.fullmatch(name[len(stem):]):
+            return candidate
+    return None
+
 
 PROMPT_FRAMING_TOKENS = 64
 IMAGE_TOKEN_BOUND = 6_000
@@ -111,6 +140,14 @@ class StreamState:
     @property
     def completion_tokens(self) -> int | None:
         return self.reader.completion_tokens
+
+    @property
+    def cache_read_tokens(self) -> int:
+        return self.reader.cache_read_tokens
+
+    @property
+    def cache_write_tokens(self) -> int:
+        return self.reader.cache_write_tokens
 
     def feed(self, event: str, data: str) -> tuple[str, tuple[ToolCallDelta, ...]]:
         """The text and tool-call fragments in one event."""
@@ -165,7 +202,7 @@ class CloudRuntime:
 
     def __init__(self, host: str, base_url: str, api_key: Secret,
                  models: Iterable[str | ProviderModel], timeout: float = 60.0,
-                 max_output_tokens: int = 0):
+                 max_output_tokens: int = 0, on_limits: LimitObserver | None = None):
         self.host = host
         self.base_url = base_url.rstrip("/")
         listed = tuple(models)
@@ -173,6 +210,7 @@ class CloudRuntime:
         self._declared = {m.name: m for m in listed if isinstance(m, ProviderModel)}
         self.max_output_tokens = max_output_tokens
         self._key = api_key
+        self._on_limits = on_limits
         self._client = httpx.Client(
             base_url=self.base_url, headers=self._auth_headers(api_key),
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S)))
@@ -303,6 +341,7 @@ class CloudRuntime:
                 if response.status_code >= 400:
                     response.read()
                     raise self._status_error(response, body.get("model", ""))
+                self._report_limits(response, body.get("model", ""))
                 for event, data in sse_events(response.iter_lines()):
                     if state.complete:
                         # Read the body to its end (the chunked stream's last empty chunk)
@@ -358,15 +397,27 @@ class CloudRuntime:
             prompt_eval_duration=first - started,
             eval_count=completion,
             eval_duration=now - first,
+            cache_read_count=state.cache_read_tokens,
+            cache_write_count=state.cache_write_tokens,
         )
+
+    def _report_limits(self, response: httpx.Response, model: str,
+                       body: str | None = None) -> RateLimitReport:
+        report = read_rate_limits(response.headers, time.time(), body)
+        if self._on_limits is not None:
+            self._on_limits(self.host, model, report)
+        return report
 
     def _status_error(self, response: httpx.Response, model: str) -> TierdError:
         status = response.status_code
         detail = self._scrub(_error_message(response))
         where = self._where()
         if status == 429:
-            retry = _retry_after(response.headers.get("retry-after"))
-            return QueueFull(f"{where} is rate limiting (HTTP 429): {detail}", retry_after=retry)
+            report = self._report_limits(response, model, response.text)
+            stated = report.retry_after if report.retry_after is not None else \
+                report.exhausted_for
+            wait = f"; it asks for {stated:.0f}s" if stated is not None else ""
+            return RateLimited(f"{where} is rate limiting (HTTP 429{wait}): {detail}", stated)
         if status in (401, 403):
             return ProviderRejected(f"{where} rejected the API key (HTTP {status}): {detail}")
         if status == 404:
@@ -386,13 +437,6 @@ def _error_message(response: httpx.Response) -> str:
         return str(message)[:_SNIPPET]
     except (ValueError, AttributeError):
         return response.text[:_SNIPPET].strip() or "no details"
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return max(1.0, float(value)) if value else 1.0
-    except ValueError:
-        return 1.0
 
 
 class OpenAIRuntime(CloudRuntime):
@@ -427,6 +471,7 @@ class OpenAIRuntime(CloudRuntime):
                 f"{self._where()} cannot be reached ({type(err).__name__})") from None
         if response.status_code >= 400:
             raise self._status_error(response, model)
+        self._report_limits(response, model)
         try:
             payload = response.json()
             rows = sorted(payload["data"], key=lambda row: row["index"])
@@ -438,8 +483,10 @@ class OpenAIRuntime(CloudRuntime):
         return Embeddings(vectors, tokens, total_duration=time.monotonic_ns() - started)
 
 
-def build_providers(config: Config) -> dict[str, Runtime]:
-    """A runtime per configured provider; ConfigError naming every missing key variable."""
+def build_providers(config: Config,
+                    on_limits: LimitObserver | None = None) -> dict[str, Runtime]:
+    """A runtime per configured provider; ConfigError naming every missing key variable.
+    `on_limits` hears every reply's rate-limit headers."""
     from tierd.runtimes.anthropic import AnthropicRuntime
 
     providers: dict[str, Runtime] = {}
@@ -452,7 +499,8 @@ def build_providers(config: Config) -> dict[str, Runtime]:
             continue
         kind = AnthropicRuntime if provider.kind == "anthropic" else OpenAIRuntime
         providers[provider.name] = kind(provider.name, provider.base_url, key, provider.models,
-                                        provider.timeout, provider.max_output_tokens)
+                                        provider.timeout, provider.max_output_tokens,
+                                        on_limits)
     if problems:
         for runtime in providers.values():
             runtime.close()  # type: ignore[attr-defined]

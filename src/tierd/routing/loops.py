@@ -1,0 +1,125 @@
+"""The loop breaker: an agent replying to itself sends a burst of near-identical requests.
+
+The users' worst day was a self-chat loop, killed in the end by a 3-second debounce. Here each
+caller (its agent key, else its address) has its recent chat requests remembered for
+`loop_breaker.window` seconds; a request whose last user message is near-identical (Jaccard
+similarity of its word 3-shingles at or over `similarity`) to `max_similar` of them that were
+already answered gets a 429 saying why. A loop replies to answers, so the first requests are
+answered and only what follows them is counted; refused ones are remembered too, so a loop
+stays stopped until it pauses for a whole window. The defaults (3 within 10 s) stop a
+loop that fires every 3 seconds at its fourth request.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Callable
+
+from tierd.config import LoopBreakerConfig
+from tierd.errors import TierdError
+
+MAX_CALLERS = 4096
+"""Callers remembered at most (the least recent go first): bounded memory, whatever comes."""
+MAX_REMEMBERED = 64
+"""Requests remembered per caller."""
+_WORD = re.compile(r"\w+")
+
+
+class LoopDetected(TierdError):
+    http_status = 429
+
+    def __init__(self, message: str, retry_after: float):
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+def last_user_text(messages: list[dict]) -> str:
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            content = message.get("content")
+            return content if isinstance(content, str) else str(content or "")
+    return ""
+
+
+SAMPLE_CHARS = 1024
+"""A long message is compared by its first and last this many characters: a loop repeats
+itself at both ends, and a 20k-token document must not cost milliseconds per request."""
+
+
+def shingles(text: str) -> frozenset[tuple[str, ...]]:
+    """The message's runs of three words (case, spacing and punctuation ignored): two texts
+    share almost all of them only when they say almost the same thing, while a batch job's
+    prompts built on one template ("... about item 17") share few."""
+    if len(text) > 2 * SAMPLE_CHARS:
+        text = text[:SAMPLE_CHARS] + " " + text[-SAMPLE_CHARS:]
+    words = _WORD.findall(text.casefold())
+    if len(words) < 3:
+        return frozenset({tuple(words)}) if words else frozenset()
+    return frozenset(tuple(words[i:i + 3]) for i in range(len(words) - 2))
+
+
+def similarity(a: frozenset, b: frozenset) -> float:
+    if not a and not b:
+        return 1.0
+    return len(a & b) / len(a | b)
+
+
+@dataclass
+class _Seen:
+    at: float
+    shape: frozenset
+    answered: bool = False
+
+
+def _nothing() -> None:
+    return None
+
+
+class LoopBreaker:
+    def __init__(self, config: LoopBreakerConfig, clock: Callable[[], float] = time.monotonic):
+        self.config = config
+        self._clock = clock
+        self._seen: OrderedDict[str, deque[_Seen]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def check(self, caller: str, messages: list[dict]) -> Callable[[], None]:
+        """Remember this request of `caller`; LoopDetected when it is one too many alike.
+        Call what it returns once the request is answered: only answered requests count, so
+        a client's burst of identical requests at once (a fan-out, which the response cache
+        coalesces) is no loop, while an agent answering its own replies is."""
+        config = self.config
+        if not config.enabled:
+            return _nothing
+        shape = shingles(last_user_text(messages))
+        if not shape:
+            return _nothing
+        now = self._clock()
+        seen = _Seen(now, shape)
+        with self._lock:
+            recent = self._seen.pop(caller, None) or deque(maxlen=MAX_REMEMBERED)
+            self._seen[caller] = recent
+            while len(self._seen) > MAX_CALLERS:
+                self._seen.popitem(last=False)
+            while recent and recent[0].at <= now - config.window:
+                recent.popleft()
+            alike = sum(1 for old in recent
+                        if old.answered and similarity(shape, old.shape) >= config.similarity)
+            recent.append(seen)
+            if alike >= config.max_similar:
+                seen.answered = True  # refused counts too: a loop stays stopped until it pauses
+        if alike >= config.max_similar:
+            raise LoopDetected(
+                f"loop breaker: {caller} sent {alike + 1} near-identical requests within "
+                f"{config.window:g}s (loop_breaker.max_similar = {config.max_similar}); this "
+                "looks like an agent replying to itself. Pause for "
+                f"{config.window:g}s, or raise loop_breaker.max_similar", config.window)
+
+        def answered() -> None:
+            with self._lock:
+                seen.answered = True
+
+        return answered
