@@ -101,6 +101,8 @@ def chat(daemon, model: str, text: str, key: str | None = None, **extra) -> http
 
 
 def ledger_of(daemon) -> Ledger:
+    # The daemon's rows are deferred: a read through it commits them.
+    daemon.settle_ledger({"Authorization": f"Bearer {TOKEN}"})
     return Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
 
 
@@ -109,7 +111,7 @@ def rows(daemon, response: httpx.Response) -> list[dict]:
     try:
         return ledger.rows(response.headers["X-Request-Id"])
     finally:
-        ledger.conn.close()
+        ledger.close()
 
 
 def tierd(daemon, *args: str):
