@@ -224,6 +224,13 @@ def test_the_default_loop_breaker_stops_a_three_second_cascade():
         answered()
     with pytest.raises(LoopDetected):  # but once they are answered, more of the same is
         breaker.check("key fan-out", [{"role": "user", "content": reply}])
+    # A pool of 4 workers sending one prompt 12 times is a fan-out too: while some are in
+    # flight, the ones that follow answered ones are not refused.
+    in_flight = [breaker.check("key pool", [{"role": "user", "content": reply}])
+                 for _ in range(4)]
+    for _ in range(8):
+        in_flight.pop(0)()
+        in_flight.append(breaker.check("key pool", [{"role": "user", "content": reply}]))
     # The loop stays stopped until it pauses for a whole window.
     clock[0] += 3
     with pytest.raises(LoopDetected):

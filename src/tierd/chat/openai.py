@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tierd.chat.reply import Reply, call_deltas
+from tierd.chat.reply import Reply
 from tierd.chat.request import (
     AUTO,
     TEXT,
@@ -349,9 +349,3 @@ def reply_from_openai(body: dict) -> Reply:
                       eval_count=found.get("completion_tokens", 0))
     return Reply(message.get("content") or "", calls, finish_reason(choice.get("finish_reason")),
                  timings)
-
-
-def reply_chunks(reply: Reply) -> list[Chunk]:
-    """A reply as the chunks of a stream (for a whole body read back, and for tests)."""
-    return [Chunk(reply.text, tool_calls=call_deltas(reply.tool_calls)),
-            Chunk("", done=True, finish_reason=reply.finish_reason, timings=reply.timings)]

@@ -4,10 +4,11 @@ The users' worst day was a self-chat loop, killed in the end by a 3-second debou
 caller (its agent key, else its address) has its recent chat requests remembered for
 `loop_breaker.window` seconds; a request whose last user message is near-identical (Jaccard
 similarity of its word 3-shingles at or over `similarity`) to `max_similar` of them that were
-already answered gets a 429 saying why. A loop replies to answers, so the first requests are
-answered and only what follows them is counted; refused ones are remembered too, so a loop
-stays stopped until it pauses for a whole window. The defaults (3 within 10 s) stop a
-loop that fires every 3 seconds at its fourth request.
+already answered, while none of them is still unanswered, gets a 429 saying why. A loop
+replies to answers, one at a time, so the first requests are answered and only what follows
+them is counted, and a fan-out (alike requests still in flight) is never a loop; refused ones
+are remembered too, so a loop stays stopped until it pauses for a whole window. The defaults
+(3 within 10 s) stop a loop that fires every 3 seconds at its fourth request.
 """
 
 from __future__ import annotations
@@ -106,12 +107,16 @@ class LoopBreaker:
                 self._seen.popitem(last=False)
             while recent and recent[0].at <= now - config.window:
                 recent.popleft()
-            alike = sum(1 for old in recent
-                        if old.answered and similarity(shape, old.shape) >= config.similarity)
+            similar = [old for old in recent
+                       if similarity(shape, old.shape) >= config.similarity]
+            alike = sum(1 for old in similar if old.answered)
+            # One still unanswered means a fan-out is under way (a pool of workers sending the
+            # same prompt): an agent replying to itself waits for each answer, one at a time.
+            looping = alike >= config.max_similar and all(old.answered for old in similar)
             recent.append(seen)
-            if alike >= config.max_similar:
+            if looping:
                 seen.answered = True  # refused counts too: a loop stays stopped until it pauses
-        if alike >= config.max_similar:
+        if looping:
             raise LoopDetected(
                 f"loop breaker: {caller} sent {alike + 1} near-identical requests within "
                 f"{config.window:g}s (loop_breaker.max_similar = {config.max_similar}); this "
