@@ -2,18 +2,20 @@
 
 Vectors: a mixture of 200 Gaussian clusters in 768 dims (centres ~ N(0, I), points = centre +
 N(0, I), then L2-normalised), so every point has real near neighbours inside its cluster and
-recall@10 is meaningful; queries are fresh draws from the same mixture. The candidate share of
-the hamming pass (tierd.index.search.CANDIDATE_SHARE) was tuned on queries drawn with another
-seed (`--tuning`); the recall printed is on queries it was not tuned on. Everything is measured
+recall@10 is meaningful; queries are fresh draws from the same mixture. The lists probed and
+the candidates re-ranked (tierd.index.search.PROBE_SHARE, MIN_PROBES, MIN_CANDIDATES,
+CANDIDATES_PER_RESULT) were tuned on queries drawn with another seed (`--tuning`); the recall
+printed is on queries they were not tuned on. Everything is measured
 in this one run, on this machine:
 
-  tierd vector_knn   hamming pass over sign bits (in memory) + exact float re-rank from SQLite
+  tierd vector_knn   residual codes of the nearest lists (in memory) + exact float re-rank
+                     from SQLite; the lists are trained after the load, as a build does
   tierd search()     the whole hybrid query: vector_knn + FTS5 BM25 + fusion + rows and snippets
   vec0 float KNN     sqlite-vec 0.1.9 brute force, `WHERE embedding MATCH ? AND k = 10`
                      (up to 200k rows, or with --vec0: at 1M one query takes seconds)
   numpy exact        matmul over the float matrix held in memory (and the recall reference)
 
-It also reports the memory the search structures hold (the sign bits and rowids, and this
+It also reports the memory the search structures hold (the codes, lists and rowids, and this
 process's anonymous RSS growth when they load: the float vectors stay in SQLite's file, in the
 page cache) and the first query after a write: a second connection inserts or deletes vectors,
 as the nightly rebuild or a watcher does, and the next query applies the change log instead of
@@ -35,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tierd.db import connect, transaction
+from tierd.db import transaction
 from tierd.index import store
 from tierd.index.bits import sign_bits_for
 from tierd.index.embedder import Embedder
@@ -115,7 +117,7 @@ def after_writes(path: Path, conn, tables, rng, centres, candidates: int
     """The first query after each of a few writes by another connection (a watcher's):
     inserts of 1 and 100 vectors, then deletes of them; and, timed apart, what bringing the
     bits up to date took in each (the part of that query the write adds)."""
-    writer = connect(path, vec=True)
+    writer = store.open_index(path)
     times, catch_up = [], []
     bits = sign_bits_for(conn, tables)
 
@@ -177,12 +179,15 @@ def main() -> int:
 def measure(args, folder: Path, vectors: np.ndarray, queries: np.ndarray, centres: np.ndarray,
             rng: np.random.Generator, generated: float) -> int:
     path = folder / "index.db"
-    conn = connect(path, vec=True)
+    conn = store.open_index(path)
     store.ensure_schema(conn)
     tables = store.ensure_model(conn, "bench:synthetic", args.dims)
     started = time.perf_counter()
     load(conn, tables, vectors)
     load_tierd = time.perf_counter() - started
+    started = time.perf_counter()
+    lists = store.partition(conn, tables, np.random.default_rng(5))
+    partitioned = time.perf_counter() - started
     with_vec0 = args.rows <= VEC0_MAX_ROWS or args.vec0
     if with_vec0:
         conn.execute(f"CREATE VIRTUAL TABLE baseline USING vec0(embedding float[{args.dims}])")
@@ -225,8 +230,9 @@ def measure(args, folder: Path, vectors: np.ndarray, queries: np.ndarray, centre
     print(f"{args.rows:,} chunks x {args.dims} dims, {args.queries} "
           f"{'tuning' if args.tuning else 'held-out'} queries, k={K}; generating took "
           f"{generated:.1f} s, loading tierd's tables {load_tierd:.1f} s "
-          f"({args.rows / load_tierd:,.0f} rows/s)")
-    print(f"search structures: {structures_mib:.1f} MiB of sign bits and rowids "
+          f"({args.rows / load_tierd:,.0f} rows/s), training {lists:,} lists and coding "
+          f"every vector {partitioned:.1f} s")
+    print(f"search structures: {structures_mib:.1f} MiB of codes, lists and rowids "
           f"({wanted:,} rows); anonymous RSS grew {grown:.1f} MiB on their first load "
           f"({first_load:.0f} ms)")
     print(f"first query after a write by another connection (insert 1, 100, 1, 100; delete 1, "

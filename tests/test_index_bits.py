@@ -47,11 +47,12 @@ def delete(conn, tables, rowids: list[int]) -> None:
         conn.executemany(f"DELETE FROM {tables.floats} WHERE id = ?", [(r,) for r in rowids])
 
 
-def live_rows(view) -> dict[int, bytes]:
-    """rowid -> its bits as bytes, for the rows a view would scan."""
+def live_rows(view) -> dict[int, tuple[int, bytes]]:
+    """rowid -> its list and code as bytes, for the rows a view would scan."""
     alive = np.ones(view.ids.size, dtype=bool)
     alive[view.dead] = False
-    return {int(i): view.columns[:, p].tobytes() for p, i in enumerate(view.ids) if alive[p]}
+    return {int(i): (int(view.lists[p]), view.columns[:, p].tobytes() + view.floats[:, p].tobytes())
+            for p, i in enumerate(view.ids) if alive[p]}
 
 
 def fresh(reader, tables):
@@ -114,9 +115,7 @@ def test_a_random_history_of_writes_matches_a_fresh_load_and_exact_search(db):
 
 
 def store_vectors(conn, tables, rowids):
-    from tierd.index.search import float_vectors
-
-    return float_vectors(conn, tables, rowids)
+    return store.read_floats(conn, tables, rowids)
 
 
 def test_a_reused_rowid_after_deleting_the_newest_rows_is_kept_right(db):

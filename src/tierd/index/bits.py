@@ -1,14 +1,18 @@
-"""The sign-bit index the vector search scans: every vector's sign bits in memory, kept current.
+"""The codes the vector search scans: every vector's list and residual code in memory, current.
 
-One `SignBits` per process and model table holds the bits as one contiguous uint64 array per
-64 dimensions (so the hamming pass XORs flat arrays) beside the rowids, in rowid order. A write
-to the vectors does not make it reload them all (278 ms at 100k rows, seconds at 1M): each
-search first reads the table's change log (store.py's `vlog_<key>`, filled by triggers in the
-writer's own transaction, so every process and connection sees the same history) past the last
-entry it applied, appends the rows inserted since, and marks the deleted ones dead; dead rows are
-skipped by the scan and dropped in memory once they are a quarter of the rows. It reloads whole
-only when the model's tables were made anew, the log was pruned past the point it had reached,
-or a change is as large as the index itself.
+One `SignBits` per process and model table holds, beside the rowids, each vector's list
+(tierd.index.lists: the coarse partition) and the sign bits of its residual as one contiguous
+uint64 array per 64 dimensions (so a pass XORs and ANDs flat arrays), and the three floats of
+its code. The rows are sorted by list, so a list's members are one slice; rows written since
+the last sort sit after them, in a tail scanned by a mask. A write to the vectors does not make
+it reload them all (278 ms at 100k rows, seconds at 1M): each search first reads the table's
+change log (store.py's `vlog_<key>`, filled by triggers in the writer's own transaction, so every
+process and connection sees the same history) past the last entry it applied, appends the rows
+inserted since (the writer coded them against the lists there are: a new row joins its nearest
+list), and marks the deleted ones dead; dead rows are skipped by the scan and dropped in memory,
+with the tail sorted in, once they are a quarter of the rows or the tail an eighth. It reloads
+whole only when the model's tables were made anew or its lists trained again, the log was pruned
+past the point it had reached, or a change is as large as the index itself.
 
 Searches read a `BitsView`, an immutable snapshot: appends write past its end and compaction
 builds new arrays, so a scan in one thread never sees another thread's update half done.
@@ -16,13 +20,15 @@ builds new arrays, so a scan in one thread never sees another thread's update ha
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from tierd.index import store
+from tierd.db import transaction
+from tierd.index import lists, store
 
 _LOAD_SLICE = 32_768
 _IN_BATCH = 900
@@ -32,15 +38,55 @@ _IN_BATCH = 900
 @dataclass(frozen=True)
 class BitsView:
     ids: np.ndarray
-    """(rows,) int64 rowids, ascending (a dead row may repeat a live one's id)."""
+    """(rows,) int64 rowids (a dead row may repeat a live one's id)."""
+    lists: np.ndarray
+    """(rows,) int32: each row's list."""
     columns: np.ndarray
-    """(words, rows) uint64: word w of every row, contiguous."""
+    """(words, rows) uint64: word w of every row's residual bits, contiguous."""
+    floats: np.ndarray
+    """(3, rows) float32: every row's residual norm, factor and offset (lists.Codes)."""
+    sorted_rows: int
+    """Rows [0, sorted_rows) are sorted by list; the rest are the tail, in write order."""
+    starts: np.ndarray
+    """(lists + 1,): list j's sorted rows are [starts[j], starts[j + 1])."""
     dead: np.ndarray
     """Positions of rows deleted since the arrays were last compacted: not candidates."""
+    centroids: np.ndarray | None
+    """(lists, dims) float32, None for one list around the origin."""
 
     @property
     def live(self) -> int:
         return int(self.ids.size - self.dead.size)
+
+    def nearest(self, vector: np.ndarray, probes: int, wanted: int) -> np.ndarray:
+        """The rowids of about `wanted` rows nearest `vector` by their codes, from the
+        `probes` lists whose centroids are nearest it (every row when there are no lists)."""
+        query_norm = float(vector @ vector)
+        if self.centroids is None:
+            positions = np.arange(self.ids.size)
+            centre_distances: Any = query_norm
+        else:
+            to_centres = (query_norm - 2 * (self.centroids @ vector)
+                          + np.einsum("ij,ij->i", self.centroids, self.centroids))
+            probed = np.arange(len(self.centroids)) if probes >= len(self.centroids) \
+                else np.argpartition(to_centres, probes - 1)[:probes]
+            parts = [np.arange(self.starts[j], self.starts[j + 1]) for j in probed]
+            if self.sorted_rows < self.ids.size:
+                tail = np.isin(self.lists[self.sorted_rows:], probed)
+                parts.append(self.sorted_rows + np.flatnonzero(tail))
+            positions = np.concatenate(parts)
+            centre_distances = to_centres[self.lists[positions]]
+        distances = lists.estimate_distances(
+            lists.Query.of(vector, self.columns.shape[0]), self.columns[:, positions],
+            *(self.floats[f, positions] for f in range(lists.CODE_FLOATS)), centre_distances)
+        if self.dead.size:
+            distances[np.isin(positions, self.dead)] = np.inf
+        if distances.size > wanted:
+            best = np.argpartition(distances, wanted - 1)[:wanted]
+        else:
+            best = np.arange(distances.size)
+        best = best[np.isfinite(distances[best])]
+        return self.ids[positions[best]]
 
 
 def as_words(packed: np.ndarray) -> np.ndarray:
@@ -52,17 +98,24 @@ def as_words(packed: np.ndarray) -> np.ndarray:
 
 
 class SignBits:
-    """The sign bits of one model's vectors in one database file, for this process."""
+    """The codes of one model's vectors in one database file, for this process."""
 
     def __init__(self, tables: store.ModelTables):
         self.tables = tables
         self.words = -(-tables.dims // 64)
         self._lock = threading.Lock()
-        self._epoch: float | None = None
+        self._epoch: tuple[float, float] | None = None
         self._seq = 0
         self._n = 0
+        self._sorted = 0
+        self._starts = np.zeros(2, dtype=np.int64)
+        self._centroids: np.ndarray | None = None
         self._ids = np.zeros(0, dtype=np.int64)
+        self._lists = np.zeros(0, dtype=np.int32)
         self._columns = np.zeros((self.words, 0), dtype=np.uint64)
+        self._floats = np.zeros((lists.CODE_FLOATS, 0), dtype=np.float32)
+        self._where = np.zeros(0, dtype=np.int32)
+        """rowid -> its latest position (a reused rowid points at its newest row)."""
         self._dead: set[int] = set()
         self.reloads = 0
         """Whole loads so far (tests check that a write does not cause one)."""
@@ -70,53 +123,94 @@ class SignBits:
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays (their capacity, not only the rows in use)."""
-        return self._ids.nbytes + self._columns.nbytes
+        return sum(a.nbytes for a in (self._ids, self._lists, self._columns, self._floats,
+                                      self._where, self._starts)) \
+            + (0 if self._centroids is None else self._centroids.nbytes)
 
     def current(self, conn: Any) -> BitsView:
-        """Bring the bits up to date with the database and return a snapshot to scan."""
+        """Bring the codes up to date with the database and return a snapshot to scan."""
         with self._lock:
-            epoch = self._read_epoch(conn)
-            if epoch != self._epoch or not self._catch_up(conn):
-                self._reload(conn, epoch)
-            return BitsView(self._ids[:self._n], self._columns[:, :self._n],
-                            np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
+            # One read snapshot: the epoch, the log and the rows of one moment.
+            with (contextlib.nullcontext() if conn.in_transaction
+                  else transaction(conn, immediate=False)):
+                epoch = store.lists_epoch(conn, self.tables)
+                if epoch != self._epoch or not self._catch_up(conn):
+                    self._reload(conn, epoch)
+            n = self._n
+            return BitsView(self._ids[:n], self._lists[:n], self._columns[:, :n],
+                            self._floats[:, :n], self._sorted, self._starts,
+                            np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)),
+                            self._centroids)
 
     # -- keeping up ---------------------------------------------------------------------------
 
-    def _read_epoch(self, conn: Any) -> float | None:
-        """When the model's tables were made: a model dropped and indexed again starts over."""
-        row = conn.execute("SELECT created_at FROM models WHERE model_id = ?",
-                           (self.tables.model_id,)).fetchone()
-        return None if row is None else float(row[0])
-
-    def _reload(self, conn: Any, epoch: float | None) -> None:
-        log = self.tables.log
+    def _reload(self, conn: Any, epoch: tuple[float, float] | None) -> None:
         self.reloads += 1
         self._epoch = epoch
         self._dead = set()
+        self._n = 0
+        self._seq = 0
+        self._centroids = None
         if epoch is None:  # the model's tables are gone
-            self._seq, self._n = 0, 0
-            self._ids = np.zeros(0, dtype=np.int64)
-            self._columns = np.zeros((self.words, 0), dtype=np.uint64)
+            self._allocate(0)
+            self._sort()
             return
-        # The log position first: a change landing during the load is then replayed, and
-        # replaying one the load already saw is harmless (see _apply).
-        self._seq = conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {log}").fetchone()[0]
-        # Read in slices into arrays of the final size: a million rows as Python tuples at
-        # once would hold several times the bits' own size.
+        self._seq = conn.execute(
+            f"SELECT COALESCE(MAX(seq), 0) FROM {self.tables.log}").fetchone()[0]
+        self._centroids = store.centroids(conn, self.tables)
         keys = self.tables.keys
         total = conn.execute(f"SELECT COUNT(*) FROM {keys}").fetchone()[0]
-        capacity = _with_room(total)  # so the first writes after the load append in place
-        self._ids = np.zeros(capacity, dtype=np.int64)
-        self._columns = np.zeros((self.words, capacity), dtype=np.uint64)
-        self._n = 0
-        cursor = conn.execute(f"SELECT id, bits FROM {keys} ORDER BY id")
-        while self._n < total and (rows := cursor.fetchmany(_LOAD_SLICE)):
-            rows = rows[:total - self._n]  # rows landing during the load come from the log
-            self._ids[self._n:self._n + len(rows)] = [r[0] for r in rows]
-            self._columns[:, self._n:self._n + len(rows)] = self._words_of(rows)
-            self._n += len(rows)
+        # Arrays of the final size, read in slices: a million rows as Python tuples at once
+        # would hold several times the codes' own size. Room for an eighth more, so the
+        # first writes after the load append in place.
+        self._allocate(_with_room(total))
+        cursor = conn.execute(f"SELECT id, list_id, bits FROM {keys} ORDER BY id")
+        while rows := cursor.fetchmany(_LOAD_SLICE):
+            self._put(rows)
         cursor.close()
+        self._sort()
+
+    def _allocate(self, capacity: int) -> None:
+        self._ids = np.zeros(capacity, dtype=np.int64)
+        self._lists = np.zeros(capacity, dtype=np.int32)
+        self._columns = np.zeros((self.words, capacity), dtype=np.uint64)
+        self._floats = np.zeros((lists.CODE_FLOATS, capacity), dtype=np.float32)
+
+    def _put(self, rows: list[Any]) -> None:
+        """Append rows of (id, list_id, code) after the rows there are."""
+        start, end = self._n, self._n + len(rows)
+        bits, floats = lists.unpack(b"".join(r[2] for r in rows), len(rows), self.tables.dims)
+        self._ids[start:end] = [r[0] for r in rows]
+        self._lists[start:end] = [r[1] for r in rows]
+        self._columns[:, start:end] = as_words(bits).T
+        self._floats[:, start:end] = floats.T
+        self._n = end
+        top = int(self._ids[start:end].max())
+        if top >= self._where.size:
+            where = np.full(_with_room(top + 1), -1, dtype=np.int32)
+            where[:self._where.size] = self._where
+            self._where = where
+        self._where[self._ids[start:end]] = np.arange(start, end, dtype=np.int32)
+
+    def _sort(self) -> None:
+        """Drop the dead rows and sort every row by list (new arrays: snapshots keep theirs)."""
+        keep = np.ones(self._n, dtype=bool)
+        keep[list(self._dead)] = False
+        order = np.flatnonzero(keep)
+        order = order[np.argsort(self._lists[order], kind="stable")]
+        n = order.size
+        capacity = _with_room(n)
+        ids, list_ids = self._ids[order], self._lists[order]
+        columns, floats = self._columns[:, order], self._floats[:, order]
+        self._allocate(capacity)
+        self._ids[:n], self._lists[:n] = ids, list_ids
+        self._columns[:, :n], self._floats[:, :n] = columns, floats
+        self._n = self._sorted = n
+        self._dead = set()
+        count = 1 if self._centroids is None else len(self._centroids)
+        self._starts = np.searchsorted(self._lists[:n], np.arange(count + 1)).astype(np.int64)
+        self._where = np.full(_with_room(int(ids.max()) + 1) if n else 0, -1, dtype=np.int32)
+        self._where[ids] = np.arange(n, dtype=np.int32)
 
     def _catch_up(self, conn: Any) -> bool:
         """Apply the log since the last entry seen; False when only a reload can catch up."""
@@ -138,82 +232,55 @@ class SignBits:
                 del inserted[rowid]  # came and went since the last look
             else:
                 self._kill(rowid)
-        if not self._append(conn, sorted(inserted)):
-            return False
+        self._append(conn, sorted(inserted))
         self._seq = changes[-1][0]
-        self._compact_if_sparse()
+        if len(self._dead) > max(1024, self._n // 4) \
+                or self._n - self._sorted > max(4096, self._n // 8):
+            self._sort()
         return True
 
-    def _append(self, conn: Any, rowids: list[int]) -> bool:
+    def _append(self, conn: Any, rowids: list[int]) -> None:
         rows = []
         for start in range(0, len(rowids), _IN_BATCH):
             part = rowids[start:start + _IN_BATCH]
             marks = ",".join("?" * len(part))
-            rows += conn.execute(f"SELECT id, bits FROM {self.tables.keys} WHERE id IN "
-                                 f"({marks}) ORDER BY id", part).fetchall()
+            rows += conn.execute(f"SELECT id, list_id, bits FROM {self.tables.keys} "
+                                 f"WHERE id IN ({marks}) ORDER BY id", part).fetchall()
         # A row the whole load already read (it landed during the load) is there: skip it.
         rows = [row for row in rows if self._position(row[0]) is None]
         if not rows:
-            return True
-        if self._n and rows[0][0] <= self._ids[self._n - 1]:
-            # SQLite gives a new row the id after the newest, which may be a deleted row's:
-            # drop the dead rows, and if the order still breaks, load in order.
-            self._compact()
-            if self._n and rows[0][0] <= self._ids[self._n - 1]:
-                return False
+            return
         need = self._n + len(rows)
         if need > self._ids.size:
             self._grow(_with_room(need))
-        self._ids[self._n:need] = [r[0] for r in rows]
-        self._columns[:, self._n:need] = self._words_of(rows)
-        self._n = need
-        return True
+        self._put(rows)
 
     def _grow(self, capacity: int) -> None:
-        ids = np.zeros(capacity, dtype=np.int64)
-        columns = np.zeros((self.words, capacity), dtype=np.uint64)
-        ids[:self._n] = self._ids[:self._n]
-        columns[:, :self._n] = self._columns[:, :self._n]
-        self._ids, self._columns = ids, columns
+        n = self._n
+        ids, list_ids = self._ids[:n], self._lists[:n]
+        columns, floats = self._columns[:, :n], self._floats[:, :n]
+        self._allocate(capacity)
+        self._ids[:n], self._lists[:n] = ids, list_ids
+        self._columns[:, :n], self._floats[:, :n] = columns, floats
 
     def _position(self, rowid: int) -> int | None:
         """Where the live row `rowid` is, if it is here."""
-        ids = self._ids[:self._n]
-        position = int(np.searchsorted(ids, rowid, side="right")) - 1
-        while position >= 0 and ids[position] == rowid:
-            if position not in self._dead:
-                return position
-            position -= 1
-        return None
+        if rowid >= self._where.size:
+            return None
+        position = int(self._where[rowid])
+        if position < 0 or position >= self._n or self._ids[position] != rowid \
+                or position in self._dead:
+            return None
+        return position
 
     def _kill(self, rowid: int) -> None:
         position = self._position(rowid)
         if position is not None:
             self._dead.add(position)
 
-    def _compact_if_sparse(self) -> None:
-        if len(self._dead) > max(1024, self._n // 4):
-            self._compact()
-
-    def _compact(self) -> None:
-        if not self._dead:
-            return
-        keep = np.ones(self._n, dtype=bool)
-        keep[list(self._dead)] = False
-        self._ids = np.ascontiguousarray(self._ids[:self._n][keep])
-        self._columns = np.ascontiguousarray(self._columns[:, :self._n][:, keep])
-        self._n = self._ids.size
-        self._dead = set()
-
-    def _words_of(self, rows: list[Any]) -> np.ndarray:
-        if not rows:
-            return np.zeros((self.words, 0), dtype=np.uint64)
-        packed = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8)
-        return np.ascontiguousarray(as_words(packed.reshape(len(rows), -1)).T)
-
 
 def _with_room(rows: int) -> int:
-    """Capacity for `rows` and an eighth more: growing copies every array (100 MB at 1M rows),
+    """Capacity for `rows` and an eighth more: growing copies every array (110 MB at 1M rows),
     so it happens once per eighth of growth, not on every write."""
     return rows + rows // 8 + 1024
 
@@ -223,7 +290,7 @@ _indexes_lock = threading.Lock()
 
 
 def sign_bits_for(conn: Any, tables: store.ModelTables) -> SignBits:
-    """This process's sign bits of `tables` in the database `conn` is open on (shared by every
+    """This process's codes of `tables` in the database `conn` is open on (shared by every
     connection to the same file)."""
     path = conn.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(conn)}"
     key = (path, tables.keys)

@@ -15,10 +15,10 @@ summary describes all of them), so a query that only the summary answers still f
 With `kind="summary"` the summaries themselves are searched and returned.
 
 The vector side is two-pass, because reading and scoring every float vector of 100k x 768 takes
-65-200 ms here: a hamming pass over the vectors' sign bits (12 words a row, held in memory and
-kept current from the vectors' change log, tierd.index.bits) picks `candidates` rows, and only
-their float vectors are read, by rowid, for the exact re-rank (cosine = dot, the vectors are
-normalised).
+65-200 ms here: the vectors' codes (held in memory and kept current from their change log,
+tierd.index.bits) are scored in the lists nearest the query (tierd.index.lists: a coarse
+partition and one-bit residual codes), and only the `candidates` best of them have their float
+vectors read, by rowid, for the exact re-rank (cosine = dot, the vectors are normalised).
 benchmarks/search_latency.py measures the latency and the recall this buys.
 """
 
@@ -32,19 +32,22 @@ import numpy as np
 
 from tierd.errors import TierdError
 from tierd.index import store
-from tierd.index.bits import as_words, sign_bits_for
+from tierd.index.bits import sign_bits_for
 from tierd.index.embedder import Embedder, normalise
 from tierd.index.globs import Glob
 from tierd.index.keywords import identifier_share, query_terms
 
 MAX_QUERY_CHARS = 4000
 MAX_K = 100
-CANDIDATES_PER_RESULT = 40
-"""Bit-KNN candidates per wanted result before the exact re-rank (recall vs latency)."""
-MIN_CANDIDATES = 400
-CANDIDATE_SHARE = 0.003
-"""Share of all rows the hamming pass keeps at least (3,000 of 1M): tuned on the benchmark's
-tuning queries for recall@10 >= 0.95 at 1M x 768, and reported on queries it was not tuned on."""
+CANDIDATES_PER_RESULT = 20
+"""Candidates by their codes per wanted result, re-ranked exactly (recall vs float reads)."""
+MIN_CANDIDATES = 200
+PROBE_SHARE = 0.01
+"""Share of the lists whose rows are scored (10 of the 1,000 lists of 1M rows)."""
+MIN_PROBES = 4
+"""The candidate counts and probes were tuned on benchmarks/search_latency.py's tuning queries
+(`--tuning`) for recall@10 >= 0.95 at 1M x 768 and are reported on queries they were not tuned
+on."""
 FUSION_DEPTH = 50
 """How far down each list (vector, BM25) a chunk can come from to be a candidate."""
 MAX_DESCRIBED_CHUNKS = 200
@@ -314,7 +317,7 @@ def _score_vectors(conn: Any, tables: store.ModelTables, query_vector: np.ndarra
         rowid_of.update(conn.execute(
             f"SELECT c.id, v.id FROM chunks c JOIN {tables.keys} v "
             f"ON v.content_hash = c.content_hash WHERE c.id IN ({marks})", part).fetchall())
-    ids, matrix = float_vectors(conn, tables, sorted(set(rowid_of.values())))
+    ids, matrix = store.read_floats(conn, tables, sorted(set(rowid_of.values())))
     similarity = dict(zip(ids, (matrix @ query_vector).tolist())) if ids else {}
     for chunk_id, rowid in rowid_of.items():
         candidates[chunk_id].vector_score = similarity.get(rowid)
@@ -338,53 +341,20 @@ def _score_keywords(conn: Any, terms: list[str], candidates: dict[int, _Candidat
 
 def vector_knn(conn: Any, tables: store.ModelTables, query_vector: np.ndarray, k: int,
                candidates: int) -> list[tuple[int, float]]:
-    """(rowid, cosine similarity), best first: a hamming pass, then an exact float re-rank.
-
-    The pass keeps at least `candidates` rows and CANDIDATE_SHARE of them all: the more rows,
-    the more of them sit as close in bits to the query as its true neighbours do.
-    """
+    """(rowid, cosine similarity), best first: the nearest lists' codes, then an exact float
+    re-rank of the `candidates` best by their codes (tierd.index.lists)."""
     bits = sign_bits_for(conn, tables).current(conn)
     if bits.live == 0:
         return []
-    rows = bits.ids.size
-    wanted = min(max(candidates, math.ceil(CANDIDATE_SHARE * bits.live)), bits.live)
-    query_words = as_words(store.sign_bits(query_vector))[0]
-    distance = np.zeros(rows, dtype=np.uint16)
-    scratch = np.empty(rows, dtype=np.uint64)
-    counted = np.empty(rows, dtype=np.uint8)
-    for column, word in zip(bits.columns, query_words):
-        np.bitwise_xor(column, word, out=scratch)
-        np.bitwise_count(scratch, out=counted)
-        distance += counted
-    unreachable = 64 * len(query_words) + 1
-    distance[bits.dead] = unreachable
-    # Counting beats argpartition here: distances are small integers (0..dims).
-    cumulative = np.cumsum(np.bincount(distance))
-    threshold = min(int(np.searchsorted(cumulative, wanted)), unreachable - 1)
-    chosen = np.flatnonzero(distance <= threshold)
-    if chosen.size > 2 * wanted:  # a wall of ties at the threshold
-        chosen = chosen[np.argpartition(distance[chosen], wanted)[:wanted]]
-    ids, matrix = float_vectors(conn, tables, np.sort(bits.ids[chosen]).tolist())
+    lists = 1 if bits.centroids is None else len(bits.centroids)
+    probes = max(MIN_PROBES, math.ceil(PROBE_SHARE * lists))
+    rowids = bits.nearest(query_vector, probes, candidates)
+    ids, matrix = store.read_floats(conn, tables, np.sort(rowids).tolist())
     if not ids:
         return []
     similarity = matrix @ query_vector
     top = np.argsort(-similarity)[:k]
     return [(ids[i], float(similarity[i])) for i in top]
-
-
-def float_vectors(conn: Any, tables: store.ModelTables,
-                  rowids: list[int]) -> tuple[list[int], np.ndarray]:
-    ids: list[int] = []
-    blobs: list[bytes] = []
-    for i in range(0, len(rowids), 900):
-        part = rowids[i:i + 900]
-        marks = ",".join("?" * len(part))
-        for rowid, blob in conn.execute(
-                f"SELECT id, embedding FROM {tables.floats} WHERE id IN ({marks})", part):
-            ids.append(rowid)
-            blobs.append(blob)
-    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), tables.dims)
-    return ids, matrix
 
 
 def _chunks_for_vectors(conn: Any, tables: store.ModelTables, rowids: list[int],
@@ -413,7 +383,7 @@ def _exact_filtered(conn: Any, tables: store.ModelTables, query_vector: np.ndarr
             rowid_by_chunk[row["id"]] = row["rowid"]
             if len(rowid_by_chunk) >= EXACT_FALLBACK_LIMIT:
                 break
-    ids, matrix = float_vectors(conn, tables, sorted(set(rowid_by_chunk.values())))
+    ids, matrix = store.read_floats(conn, tables, sorted(set(rowid_by_chunk.values())))
     if not ids:
         return []
     similarity = dict(zip(ids, (matrix @ query_vector).tolist()))

@@ -9,9 +9,14 @@ new vectors are built beside the old ones, and `meta.active_model` (the model) a
 `meta.active_vectors` (its vectors, whose row in `models` also holds the query prefix) move
 over only once every file has its vectors, so search keeps working during the switch.
 
-Per model: `vkeys_<key>` maps content hash -> rowid and holds the vector's sign bits (the fast
-hamming pass reads all of them, so they sit in small rows of their own), and `vfloat_<key>` holds
-the L2-normalised float32 vector by the same rowid (for the exact re-rank, read by rowid).
+Per model: `vkeys_<key>` maps content hash -> rowid and holds the vector's list and code (the
+coarse partition and the one-bit code of the vector's residual from its list's centroid,
+tierd.index.lists: the first pass of a search reads the codes of every probed list, so they sit
+in small rows of their own), `vlists_<key>` the lists' centroids (none below
+lists.PARTITION_MIN_ROWS: one list around the origin, whose codes are plain sign bits), and
+`vfloat_<key>` the L2-normalised float32 vector by the same rowid (for the exact re-rank, read
+by rowid). Writers code each new vector against the centroids there are; `partition` trains
+them anew (after a build, once the rows have doubled) and codes every vector again.
 `vlog_<key>` is the change log of `vkeys_<key>`, filled by triggers in the same transaction as
 each insert and delete: a search process keeps the sign bits in memory (tierd.index.bits) and
 applies what the log says changed since it last looked, instead of reloading them all.
@@ -29,7 +34,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from tierd.db import Schema, migrate, transaction
+from tierd.db import Schema, connect, migrate, transaction
+from tierd.index import lists
 from tierd.index.keywords import keyword_text
 from tierd.index.prefixes import NO_PREFIXES, Prefixes
 
@@ -106,13 +112,48 @@ def _headers_prefixes_and_identifier_keywords(conn: Any) -> None:
         insert_keywords(conn, row["id"], row["path"], row["header"], row["text"])
 
 
+def _lists_and_residual_codes(conn: Any) -> None:
+    """Step 4 (issue 20): each model's vectors get a list (all 0: no centroids yet) and their
+    `bits` become codes: the sign bits they held are the residual's bits around the origin,
+    and the three floats a code adds are computed from the stored vectors. The change log
+    stays quiet (every searcher reloads: the epoch changes with `lists_trained_at`)."""
+    conn.execute("ALTER TABLE models ADD COLUMN lists_trained_at REAL")
+    conn.execute("ALTER TABLE models ADD COLUMN lists_trained_rows INTEGER NOT NULL DEFAULT 0")
+    for model_id, dims in conn.execute("SELECT model_id, dims FROM models").fetchall():
+        tables = model_tables(model_id, dims)
+        conn.execute(f"ALTER TABLE {tables.keys} ADD COLUMN list_id INTEGER NOT NULL DEFAULT 0")
+        conn.execute(_LISTS_TABLE.format(lists=tables.lists))
+        _recode(conn, tables, None)
+        conn.execute("UPDATE models SET lists_trained_at = ? WHERE model_id = ?",
+                     (time.time(), model_id))
+
+
 SCHEMA = Schema("index", (_TABLES, _headers_prefixes_and_identifier_keywords,
-                          lambda conn: _log_existing_models(conn)))
-"""Step 3: the change log of every model's vectors (see `_create_log`)."""
+                          lambda conn: _log_existing_models(conn),
+                          lambda conn: _lists_and_residual_codes(conn)))
+"""Step 3: the change log of every model's vectors (see `_create_log`). Step 4: lists and
+residual codes (see `_lists_and_residual_codes`)."""
+
+_LISTS_TABLE = ("CREATE TABLE IF NOT EXISTS {lists} (list_id INTEGER PRIMARY KEY, "
+                "centroid BLOB NOT NULL)")
 
 LOG_KEEP = 100_000
 """Change-log entries kept after a build: a process whose bits are further behind reloads
 them whole, which a change that large costs anyway."""
+
+
+INDEX_MMAP_BYTES = 1 << 36
+"""Address space SQLite may map the index file into (64 GiB; SQLite caps it at its build's
+limit). Pages are then read from the OS page cache in place instead of copied into each
+connection's own cache, which a write by any other connection empties: with it, the first
+query after a watcher's write at 100k rows reads its 200 float vectors in 1-2 ms, not 10."""
+
+
+def open_index(path: Any) -> Any:
+    """A connection to the index database at `path`, its file memory-mapped."""
+    conn = connect(path, vec=True)
+    conn.execute(f"PRAGMA mmap_size = {INDEX_MMAP_BYTES}")
+    return conn
 
 
 def ensure_schema(conn: Any) -> None:
@@ -148,11 +189,13 @@ class ModelTables:
     """The vectors' id (models.model_id): the embedder's id, and its document prefix if any."""
     dims: int
     keys: str
-    """id, content hash, sign bits"""
+    """id, content hash, list_id, bits (the code: tierd.index.lists.pack)"""
     floats: str
     """id, float32 embedding"""
     log: str
     """seq, id, op ('+' inserted, '-' deleted): every change to `keys`, in order"""
+    lists: str
+    """list_id, centroid (float32): the coarse partition (no rows: one list at the origin)"""
     embedder_id: str = ""
     query_prefix: str = ""
     document_prefix: str = ""
@@ -171,7 +214,8 @@ def model_tables(model_id: str, dims: int, prefixes: Prefixes = NO_PREFIXES,
                  embedder_id: str | None = None) -> ModelTables:
     key = hashlib.sha256(model_id.encode()).hexdigest()[:16]
     return ModelTables(model_id, dims, f"vkeys_{key}", f"vfloat_{key}", f"vlog_{key}",
-                       embedder_id or model_id, prefixes.query, prefixes.document)
+                       f"vlists_{key}", embedder_id or model_id, prefixes.query,
+                       prefixes.document)
 
 
 def _create_log(conn: Any, tables: ModelTables) -> None:
@@ -215,21 +259,17 @@ def ensure_model(conn: Any, model_id: str, dims: int,
     with transaction(conn):
         conn.execute(f"CREATE TABLE IF NOT EXISTS {tables.keys} ("
                      "id INTEGER PRIMARY KEY, content_hash TEXT NOT NULL UNIQUE, "
-                     "bits BLOB NOT NULL)")
+                     "bits BLOB NOT NULL, list_id INTEGER NOT NULL DEFAULT 0)")
+        conn.execute(_LISTS_TABLE.format(lists=tables.lists))
         conn.execute(f"CREATE TABLE IF NOT EXISTS {tables.floats} ("
                      "id INTEGER PRIMARY KEY, embedding BLOB NOT NULL)")
         _create_log(conn, tables)
         conn.execute("INSERT INTO models (model_id, table_key, dims, state, created_at, "
-                     "embedder_id, query_prefix, document_prefix) "
-                     "VALUES (?, ?, ?, 'building', ?, ?, ?, ?)",
+                     "embedder_id, query_prefix, document_prefix, lists_trained_at) "
+                     "VALUES (?, ?, ?, 'building', ?, ?, ?, ?, ?)",
                      (tables.model_id, tables.keys.removeprefix("vkeys_"), dims, time.time(),
-                      model_id, prefixes.query, prefixes.document))
+                      model_id, prefixes.query, prefixes.document, time.time()))
     return tables
-
-
-def sign_bits(vectors: np.ndarray) -> np.ndarray:
-    """One bit per dimension (1 where positive), packed little-endian: what hamming compares."""
-    return np.packbits(np.atleast_2d(vectors) > 0, axis=1, bitorder="little")
 
 
 def tables_for(conn: Any, model_id: str) -> ModelTables | None:
@@ -266,10 +306,13 @@ def known_hashes(conn: Any, tables: ModelTables, hashes: Iterable[str]) -> set[s
 
 def insert_vector(conn: Any, tables: ModelTables, chunk_hash: str, vector: np.ndarray) -> int:
     """Store one normalised vector under `chunk_hash` (inside the caller's transaction)."""
-    rowid = conn.execute(f"INSERT INTO {tables.keys} (content_hash, bits) VALUES (?, ?)",
-                         (chunk_hash, sign_bits(vector).tobytes())).lastrowid
+    matrix = np.ascontiguousarray(np.atleast_2d(vector), dtype=np.float32)
+    codes = lists.encode(matrix, centroids(conn, tables))
+    rowid = conn.execute(f"INSERT INTO {tables.keys} (content_hash, bits, list_id) "
+                         "VALUES (?, ?, ?)",
+                         (chunk_hash, lists.pack(codes)[0], int(codes.lists[0]))).lastrowid
     conn.execute(f"INSERT INTO {tables.floats} (id, embedding) VALUES (?, ?)",
-                 (rowid, np.ascontiguousarray(vector, dtype=np.float32).tobytes()))
+                 (rowid, matrix[0].tobytes()))
     return rowid
 
 
@@ -278,14 +321,112 @@ def insert_vectors(conn: Any, tables: ModelTables, chunk_hashes: list[str],
     """Store many normalised vectors at once (inside the caller's transaction): one statement
     per table for the whole batch, for bulk loads. Returns their rowids, in order."""
     matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-    bits = sign_bits(matrix)
+    codes = lists.encode(matrix, centroids(conn, tables))
     first = conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {tables.keys}").fetchone()[0]
     rowids = list(range(first, first + len(chunk_hashes)))
-    conn.executemany(f"INSERT INTO {tables.keys} (id, content_hash, bits) VALUES (?, ?, ?)",
-                     zip(rowids, chunk_hashes, (row.tobytes() for row in bits)))
+    conn.executemany(f"INSERT INTO {tables.keys} (id, content_hash, bits, list_id) "
+                     "VALUES (?, ?, ?, ?)",
+                     zip(rowids, chunk_hashes, lists.pack(codes), codes.lists.tolist()))
     conn.executemany(f"INSERT INTO {tables.floats} (id, embedding) VALUES (?, ?)",
                      zip(rowids, (row.tobytes() for row in matrix)))
     return rowids
+
+
+def lists_epoch(conn: Any, tables: ModelTables) -> tuple[float, float] | None:
+    """When the model's tables were made and its lists last trained (None: no such model):
+    a change to either means every code may have changed."""
+    row = conn.execute("SELECT created_at, lists_trained_at FROM models WHERE model_id = ?",
+                       (tables.model_id,)).fetchone()
+    return None if row is None else (float(row[0]), float(row[1] or 0.0))
+
+
+_centroids: dict[tuple[str, str], tuple[tuple[float, float] | None, np.ndarray | None]] = {}
+
+
+def centroids(conn: Any, tables: ModelTables) -> np.ndarray | None:
+    """The centroids of the model's lists as a (lists, dims) float32 matrix, None while it has
+    one list; read once per training and process."""
+    key = (conn.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(conn)}",
+           tables.keys)
+    epoch = lists_epoch(conn, tables)
+    cached = _centroids.get(key)
+    if cached is not None and cached[0] == epoch:
+        return cached[1]
+    blobs = [r[0] for r in conn.execute(
+        f"SELECT centroid FROM {tables.lists} ORDER BY list_id")]
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(
+        len(blobs), tables.dims).copy() if blobs else None
+    _centroids[key] = (epoch, matrix)
+    return matrix
+
+
+def partition_due(conn: Any, tables: ModelTables) -> bool:
+    """Whether the lists should be trained again: the rows have doubled since (or passed
+    lists.PARTITION_MIN_ROWS without lists)."""
+    rows = conn.execute(f"SELECT COUNT(*) FROM {tables.keys}").fetchone()[0]
+    trained = conn.execute("SELECT lists_trained_rows FROM models WHERE model_id = ?",
+                           (tables.model_id,)).fetchone()
+    return trained is not None and lists.list_count(rows) > 1 and rows >= 2 * trained[0]
+
+
+def partition(conn: Any, tables: ModelTables, rng: np.random.Generator | None = None,
+              count: int | None = None) -> int:
+    """Train `count` lists (by default lists.list_count of the rows) on a sample of the
+    vectors and code every vector against them, in one transaction (search goes on meanwhile
+    with the old lists). Returns the number of lists."""
+    rng = rng or np.random.default_rng()
+    with transaction(conn):
+        rowids = np.array([r[0] for r in conn.execute(f"SELECT id FROM {tables.keys}")],
+                          dtype=np.int64)
+        count = min(count or lists.list_count(len(rowids)), len(rowids))
+        matrix = None
+        if count > 1:
+            sample = rng.choice(rowids, min(len(rowids), lists.SAMPLE_PER_LIST * count),
+                                replace=False)
+            _, vectors = read_floats(conn, tables, np.sort(sample).tolist())
+            matrix = lists.train(vectors, count, rng)
+        conn.execute(f"DELETE FROM {tables.lists}")
+        if matrix is not None:
+            conn.executemany(f"INSERT INTO {tables.lists} (list_id, centroid) VALUES (?, ?)",
+                             ((i, row.tobytes()) for i, row in enumerate(matrix)))
+        _recode(conn, tables, matrix)
+        conn.execute("UPDATE models SET lists_trained_at = ?, lists_trained_rows = ? "
+                     "WHERE model_id = ?", (time.time(), len(rowids), tables.model_id))
+    return count
+
+
+_RECODE_BLOCK = 16_384
+
+
+def _recode(conn: Any, tables: ModelTables, matrix: np.ndarray | None) -> None:
+    """Code every stored vector against `matrix` (inside the caller's transaction). The update
+    trigger is off meanwhile: a searcher sees the new training and reloads every code, so a
+    log entry per row would only be written to be pruned."""
+    conn.execute(f"DROP TRIGGER IF EXISTS {tables.log}_update")
+    cursor = conn.execute(f"SELECT id, embedding FROM {tables.floats} ORDER BY id")
+    while rows := cursor.fetchmany(_RECODE_BLOCK):
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
+            len(rows), tables.dims)
+        codes = lists.encode(vectors, matrix)
+        conn.executemany(f"UPDATE {tables.keys} SET bits = ?, list_id = ? WHERE id = ?",
+                         zip(lists.pack(codes), codes.lists.tolist(), (r[0] for r in rows)))
+    _create_log(conn, tables)
+
+
+def read_floats(conn: Any, tables: ModelTables, rowids: list[int]
+                 ) -> tuple[list[int], np.ndarray]:
+    """The stored vectors of `rowids` that exist, as (their rowids, a float32 matrix)."""
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    for i in range(0, len(rowids), 900):  # under SQLite's default limit of 999 parameters
+        part = rowids[i:i + 900]
+        marks = ",".join("?" * len(part))
+        for rowid, blob in conn.execute(
+                f"SELECT id, embedding FROM {tables.floats} WHERE id IN ({marks})", part):
+            ids.append(rowid)
+            blobs.append(blob)
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), tables.dims)
+    return ids, matrix
 
 
 def delete_unreferenced_vectors(conn: Any, tables: ModelTables) -> int:
@@ -309,6 +450,7 @@ def drop_model(conn: Any, model_id: str) -> None:
         conn.execute(f"DROP TABLE IF EXISTS {tables.floats}")
         conn.execute(f"DROP TABLE IF EXISTS {tables.keys}")
         conn.execute(f"DROP TABLE IF EXISTS {tables.log}")
+        conn.execute(f"DROP TABLE IF EXISTS {tables.lists}")
         conn.execute("DELETE FROM models WHERE model_id = ?", (model_id,))
 
 
