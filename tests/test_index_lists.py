@@ -210,3 +210,36 @@ def test_deleted_rows_take_no_candidate_place(db):
     got = {rowid for rowid, _ in vector_knn(reader, tables, query, 10, 60)}
     assert bits.reloads == 1 and bits.current(reader).dead.size == 50
     assert len(got & set(exact_top(reader, tables, query, 10))) >= 9
+
+
+def test_vectors_written_while_the_lists_train_are_coded_against_the_new_lists(db,
+                                                                                monkeypatch):
+    """Training holds no lock, so a watcher may write meanwhile: its vectors, coded by the
+    writer against the lists there were, are coded again against the new ones."""
+    writer, reader, tables = db
+    rng = np.random.default_rng(8)
+    centres = rng.standard_normal((CLUSTERS, DIMS)).astype(np.float32)
+    add(writer, tables, clustered(rng, centres, 2000), "a")
+    store.partition(writer, tables, rng, count=8)
+    code_all = store._code_all
+    landed: list[int] = []
+    watcher_vectors = clustered(rng, centres, 30)
+
+    def code_all_then_a_watcher_writes(conn, tables_, matrix):
+        coded = code_all(conn, tables_, matrix)
+        watcher = store.open_index(conn.execute("PRAGMA database_list").fetchone()[2])
+        landed.extend(add(watcher, tables_, watcher_vectors, "watcher"))
+        watcher.close()
+        return coded
+
+    monkeypatch.setattr(store, "_code_all", code_all_then_a_watcher_writes)
+    store.partition(reader, tables, rng, count=16)
+    centroids = store.centroids(reader, tables)
+    stored = {r[0]: (r[1], r[2]) for r in reader.execute(
+        f"SELECT id, list_id, bits FROM {tables.keys} WHERE id IN "
+        f"({','.join('?' * len(landed))})", landed)}
+    expected = lists.encode(watcher_vectors, centroids)
+    assert [stored[r][0] for r in landed] == expected.lists.tolist()
+    assert [stored[r][1] for r in landed] == list(lists.pack(expected))
+    view = sign_bits_for(reader, tables).current(reader)
+    assert view_rows(view) == view_rows(SignBits(tables).current(reader))

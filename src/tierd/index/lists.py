@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 
@@ -144,6 +145,9 @@ class Query:
         return cls(vector, planes.view(np.uint64), low, step)
 
 
+_PLANE_WEIGHTS = (2.0 ** np.arange(QUERY_BITS)).astype(np.float32)
+
+
 def estimate_distances(query: Query, columns: np.ndarray, norms: np.ndarray,
                        factors: np.ndarray, offsets: np.ndarray,
                        centre_distances: np.ndarray) -> np.ndarray:
@@ -153,15 +157,16 @@ def estimate_distances(query: Query, columns: np.ndarray, norms: np.ndarray,
     rows = columns.shape[1]
     scratch = np.empty(rows, dtype=np.uint64)
     counted = np.empty(rows, dtype=np.uint8)
-    levels = np.zeros(rows, dtype=np.uint32)
     ones = np.zeros(rows, dtype=np.uint16)
+    per_plane = np.zeros((QUERY_BITS, rows), dtype=np.uint16)  # set bits shared with plane b
     for w, column in enumerate(columns):
         np.bitwise_count(column, out=counted)
         ones += counted
         for b in range(QUERY_BITS):
             np.bitwise_and(column, query.planes[b, w], out=scratch)
             np.bitwise_count(scratch, out=counted)
-            levels += counted.astype(np.uint32) << b
+            per_plane[b] += counted
+    levels = _PLANE_WEIGHTS @ per_plane  # sum of the query's levels over each code's set bits
     dims = query.vector.size
     set_sum = query.step * levels + query.low * ones  # sum of q_i over the set bits
     inner = (2 * set_sum - float(query.vector.sum())) / math.sqrt(dims) - offsets  # <x, q - c>
@@ -176,10 +181,11 @@ def code_bytes(dims: int) -> int:
     return -(-dims // 8) + 4 * CODE_FLOATS
 
 
-def pack(codes: Codes) -> list[bytes]:
-    """Each vector's code as the blob stored with it."""
+def pack(codes: Codes) -> Iterator[bytes]:
+    """Each vector's code as the blob stored with it, one at a time (a million at once would
+    be 140 MB of bytes objects)."""
     floats = np.stack([codes.norms, codes.factors, codes.offsets], axis=1).astype(np.float32)
-    return [bits.tobytes() + extra.tobytes() for bits, extra in zip(codes.bits, floats)]
+    return (bits.tobytes() + extra.tobytes() for bits, extra in zip(codes.bits, floats))
 
 
 def unpack(blobs: bytes, rows: int, dims: int) -> tuple[np.ndarray, np.ndarray]:

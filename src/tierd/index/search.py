@@ -42,12 +42,16 @@ MAX_K = 100
 CANDIDATES_PER_RESULT = 20
 """Candidates by their codes per wanted result, re-ranked exactly (recall vs float reads)."""
 MIN_CANDIDATES = 200
-PROBE_SHARE = 0.01
-"""Share of the lists whose rows are scored (10 of the 1,000 lists of 1M rows)."""
+CANDIDATE_SHARE = 0.0004
+"""Share of all rows re-ranked at least (400 of 1M): the more rows, the more of them sit as
+close to the query by their codes as its true neighbours do."""
+PROBE_SHARE = 0.004
+"""Share of the lists whose rows are scored (4 of the 1,000 lists of 1M rows)."""
 MIN_PROBES = 4
 """The candidate counts and probes were tuned on benchmarks/search_latency.py's tuning queries
-(`--tuning`) for recall@10 >= 0.95 at 1M x 768 and are reported on queries they were not tuned
-on."""
+(`--tuning`) for recall@10 >= 0.95 at 1M x 768 (probing more lists bought no recall there: a
+query's neighbours sit in the lists nearest it) and are reported on queries they were not
+tuned on."""
 FUSION_DEPTH = 50
 """How far down each list (vector, BM25) a chunk can come from to be a candidate."""
 MAX_DESCRIBED_CHUNKS = 200
@@ -342,13 +346,15 @@ def _score_keywords(conn: Any, terms: list[str], candidates: dict[int, _Candidat
 def vector_knn(conn: Any, tables: store.ModelTables, query_vector: np.ndarray, k: int,
                candidates: int) -> list[tuple[int, float]]:
     """(rowid, cosine similarity), best first: the nearest lists' codes, then an exact float
-    re-rank of the `candidates` best by their codes (tierd.index.lists)."""
+    re-rank of the `candidates` best by their codes (and CANDIDATE_SHARE of the rows at
+    least: tierd.index.lists)."""
     bits = sign_bits_for(conn, tables).current(conn)
     if bits.live == 0:
         return []
     lists = 1 if bits.centroids is None else len(bits.centroids)
     probes = max(MIN_PROBES, math.ceil(PROBE_SHARE * lists))
-    rowids = bits.nearest(query_vector, probes, candidates)
+    wanted = max(candidates, math.ceil(CANDIDATE_SHARE * bits.live))
+    rowids = bits.nearest(query_vector, probes, wanted)
     ids, matrix = store.read_floats(conn, tables, np.sort(rowids).tolist())
     if not ids:
         return []

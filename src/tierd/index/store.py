@@ -123,7 +123,7 @@ def _lists_and_residual_codes(conn: Any) -> None:
         tables = model_tables(model_id, dims)
         conn.execute(f"ALTER TABLE {tables.keys} ADD COLUMN list_id INTEGER NOT NULL DEFAULT 0")
         conn.execute(_LISTS_TABLE.format(lists=tables.lists))
-        _recode(conn, tables, None)
+        _write_codes(conn, tables, [_code_all(conn, tables, None)])
         conn.execute("UPDATE models SET lists_trained_at = ? WHERE model_id = ?",
                      (time.time(), model_id))
 
@@ -310,7 +310,7 @@ def insert_vector(conn: Any, tables: ModelTables, chunk_hash: str, vector: np.nd
     codes = lists.encode(matrix, centroids(conn, tables))
     rowid = conn.execute(f"INSERT INTO {tables.keys} (content_hash, bits, list_id) "
                          "VALUES (?, ?, ?)",
-                         (chunk_hash, lists.pack(codes)[0], int(codes.lists[0]))).lastrowid
+                         (chunk_hash, next(lists.pack(codes)), int(codes.lists[0]))).lastrowid
     conn.execute(f"INSERT INTO {tables.floats} (id, embedding) VALUES (?, ?)",
                  (rowid, matrix[0].tobytes()))
     return rowid
@@ -372,10 +372,16 @@ def partition_due(conn: Any, tables: ModelTables) -> bool:
 def partition(conn: Any, tables: ModelTables, rng: np.random.Generator | None = None,
               count: int | None = None) -> int:
     """Train `count` lists (by default lists.list_count of the rows) on a sample of the
-    vectors and code every vector against them, in one transaction (search goes on meanwhile
-    with the old lists). Returns the number of lists."""
+    vectors and code every vector against them. Returns the number of lists.
+
+    The training and the coding (at 1M x 768: 3 GB of vectors read, a product with every
+    centroid) run in a read snapshot, holding no lock, so a watcher goes on writing; only the
+    new codes are written under the write lock, with those of the vectors written meanwhile
+    coded again against the new centroids. Search goes on with the old lists until the
+    commit."""
     rng = rng or np.random.default_rng()
-    with transaction(conn):
+    with transaction(conn, immediate=False):
+        seen = conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {tables.log}").fetchone()[0]
         rowids = np.array([r[0] for r in conn.execute(f"SELECT id FROM {tables.keys}")],
                           dtype=np.int64)
         count = min(count or lists.list_count(len(rowids)), len(rowids))
@@ -385,11 +391,17 @@ def partition(conn: Any, tables: ModelTables, rng: np.random.Generator | None = 
                                 replace=False)
             _, vectors = read_floats(conn, tables, np.sort(sample).tolist())
             matrix = lists.train(vectors, count, rng)
+        coded = _code_all(conn, tables, matrix)
+    with transaction(conn):
         conn.execute(f"DELETE FROM {tables.lists}")
         if matrix is not None:
             conn.executemany(f"INSERT INTO {tables.lists} (list_id, centroid) VALUES (?, ?)",
                              ((i, row.tobytes()) for i, row in enumerate(matrix)))
-        _recode(conn, tables, matrix)
+        since = [r[0] for r in conn.execute(
+            f"SELECT DISTINCT id FROM {tables.log} WHERE seq > ? AND op = '+'", (seen,))]
+        ids, vectors = read_floats(conn, tables, since)
+        _write_codes(conn, tables, [coded, (np.array(ids, dtype=np.int64),
+                                             lists.encode(vectors, matrix))])
         conn.execute("UPDATE models SET lists_trained_at = ?, lists_trained_rows = ? "
                      "WHERE model_id = ?", (time.time(), len(rowids), tables.model_id))
     return count
@@ -398,18 +410,34 @@ def partition(conn: Any, tables: ModelTables, rng: np.random.Generator | None = 
 _RECODE_BLOCK = 16_384
 
 
-def _recode(conn: Any, tables: ModelTables, matrix: np.ndarray | None) -> None:
-    """Code every stored vector against `matrix` (inside the caller's transaction). The update
-    trigger is off meanwhile: a searcher sees the new training and reloads every code, so a
-    log entry per row would only be written to be pruned."""
-    conn.execute(f"DROP TRIGGER IF EXISTS {tables.log}_update")
-    cursor = conn.execute(f"SELECT id, embedding FROM {tables.floats} ORDER BY id")
+def _code_all(conn: Any, tables: ModelTables, matrix: np.ndarray | None
+              ) -> tuple[np.ndarray, lists.Codes]:
+    """(rowids, codes) of every stored vector against `matrix`, read block by block."""
+    rowids: list[np.ndarray] = []
+    parts: list[lists.Codes] = []
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(f"SELECT id, embedding FROM {tables.floats} ORDER BY id")
     while rows := cursor.fetchmany(_RECODE_BLOCK):
         vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
             len(rows), tables.dims)
-        codes = lists.encode(vectors, matrix)
+        rowids.append(np.array([r[0] for r in rows], dtype=np.int64))
+        parts.append(lists.encode(vectors, matrix))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), lists.encode(np.zeros((0, tables.dims)), None)
+    return np.concatenate(rowids), lists.Codes(*(np.concatenate(
+        [getattr(part, field) for part in parts]) for field in lists.Codes.__dataclass_fields__))
+
+
+def _write_codes(conn: Any, tables: ModelTables,
+                 batches: list[tuple[np.ndarray, lists.Codes]]) -> None:
+    """Store codes by rowid (inside the caller's transaction; a rowid gone since is skipped).
+    The update trigger is off meanwhile: a searcher sees the new training and reloads every
+    code, so a log entry per row would only be written to be pruned."""
+    conn.execute(f"DROP TRIGGER IF EXISTS {tables.log}_update")
+    for rowids, codes in batches:
         conn.executemany(f"UPDATE {tables.keys} SET bits = ?, list_id = ? WHERE id = ?",
-                         zip(lists.pack(codes), codes.lists.tolist(), (r[0] for r in rows)))
+                         zip(lists.pack(codes), codes.lists.tolist(), rowids.tolist()))
     _create_log(conn, tables)
 
 
@@ -418,10 +446,12 @@ def read_floats(conn: Any, tables: ModelTables, rowids: list[int]
     """The stored vectors of `rowids` that exist, as (their rowids, a float32 matrix)."""
     ids: list[int] = []
     blobs: list[bytes] = []
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: a Row object per vector costs more than its read
     for i in range(0, len(rowids), 900):  # under SQLite's default limit of 999 parameters
         part = rowids[i:i + 900]
         marks = ",".join("?" * len(part))
-        for rowid, blob in conn.execute(
+        for rowid, blob in cursor.execute(
                 f"SELECT id, embedding FROM {tables.floats} WHERE id IN ({marks})", part):
             ids.append(rowid)
             blobs.append(blob)
