@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tierd.db import transaction
+from tierd.db import connect, transaction
 from tierd.index import lists, store
 from tierd.index.bits import SignBits, sign_bits_for
 from tierd.index.search import vector_knn
@@ -24,10 +24,10 @@ CLUSTERS = 40
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "index.db"
-    writer = store.open_index(path)
+    writer = connect(path, vec=True)
     store.ensure_schema(writer)
     tables = store.ensure_model(writer, "test:lists", DIMS)
-    reader = store.open_index(path)
+    reader = connect(path, vec=True)
     yield writer, reader, tables
     writer.close()
     reader.close()
@@ -227,7 +227,7 @@ def test_vectors_written_while_the_lists_train_are_coded_against_the_new_lists(d
 
     def code_all_then_a_watcher_writes(conn, tables_, matrix):
         coded = code_all(conn, tables_, matrix)
-        watcher = store.open_index(conn.execute("PRAGMA database_list").fetchone()[2])
+        watcher = connect(conn.execute("PRAGMA database_list").fetchone()[2], vec=True)
         landed.extend(add(watcher, tables_, watcher_vectors, "watcher"))
         watcher.close()
         return coded

@@ -6,15 +6,16 @@ so a good re-rank needed 3,000 float vectors read from SQLite. As mature vector 
 (FAISS's IVF, RaBitQ, Elasticsearch's BBQ), vectors are split into lists by k-means centroids
 trained on a sample; a query scores only the lists whose centroids are nearest, and each
 vector is stored as the sign bits of its residual `o - c` (from its list's centroid `c`) with
-two floats: `|o - c|` and `<sign(o - c) / sqrt(D), (o - c) / |o - c|>`. With those the
-distance to a float query `q` is estimated without its float vector, RaBitQ's way:
+three floats: `|o - c|`, `<x, o_r>` and `<x, c>`, where `x = sign(o - c) / sqrt(D)` and
+`o_r = (o - c) / |o - c|`. With those the distance to a float query `q` is estimated without
+its float vector, RaBitQ's way:
 
     |o - q|^2 ~ |o - c|^2 + |q - c|^2 - 2 |o - c| <x, q - c> / <x, o_r>
 
-where `x = sign(o - c) / sqrt(D)` comes from the bits; `<x, q - c>` is counted with popcounts
-against the query residual quantised to 4 bits (bit planes), so no vector is unpacked. The
-estimate ranks a list's members far better than hamming distance, so far fewer float vectors
-are read for the exact re-rank.
+`<x, q - c>` is `<x, q> - <x, c>`, and `<x, q>` is counted with popcounts of each code against
+the bit planes of the query quantised to 4 bits, the same planes for every list, so no vector
+is unpacked. The estimate ranks a list's members far better than hamming distance (at 1M x 768,
+400 float vectors re-ranked give the recall 3,000 gave), so far fewer are read from SQLite.
 
 Below `PARTITION_MIN_ROWS` there is one list around the origin (the residual is the vector,
 the bits its plain sign bits), and the few hundred rows of a small index are all re-ranked
@@ -36,7 +37,7 @@ SAMPLE_PER_LIST = 40
 """Training rows per list (FAISS warns below 39)."""
 TRAINING_ROUNDS = 12
 QUERY_BITS = 4
-"""Bits per dimension of the quantised query residual (RaBitQ: 4 loses next to nothing)."""
+"""Bits per dimension of the quantised query (RaBitQ: 4 lose next to nothing)."""
 _BLOCK = 16_384
 """Rows assigned per matrix product: bounded memory at a million rows."""
 

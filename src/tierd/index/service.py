@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 from tierd.app import Tierd
+from tierd.db import connect
 from tierd.errors import TierdError
 from tierd.index import store
 from tierd.index.models import embedder_for_id, embedder_id
@@ -20,7 +21,7 @@ from tierd.index.search import active_model, hits_as_dicts, search, validate_que
 
 
 def _open_index(app: Tierd) -> Any:
-    conn = store.open_index(app.index_db)
+    conn = connect(app.index_db, vec=True)
     store.ensure_schema(conn)
     return conn
 

@@ -34,7 +34,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from tierd.db import Schema, connect, migrate, transaction
+from tierd.db import Schema, migrate, transaction
 from tierd.index import lists
 from tierd.index.keywords import keyword_text
 from tierd.index.prefixes import NO_PREFIXES, Prefixes
@@ -140,20 +140,6 @@ _LISTS_TABLE = ("CREATE TABLE IF NOT EXISTS {lists} (list_id INTEGER PRIMARY KEY
 LOG_KEEP = 100_000
 """Change-log entries kept after a build: a process whose bits are further behind reloads
 them whole, which a change that large costs anyway."""
-
-
-INDEX_MMAP_BYTES = 1 << 36
-"""Address space SQLite may map the index file into (64 GiB; SQLite caps it at its build's
-limit). Pages are then read from the OS page cache in place instead of copied into each
-connection's own cache, which a write by any other connection empties: with it, the first
-query after a watcher's write at 100k rows reads its 200 float vectors in 1-2 ms, not 10."""
-
-
-def open_index(path: Any) -> Any:
-    """A connection to the index database at `path`, its file memory-mapped."""
-    conn = connect(path, vec=True)
-    conn.execute(f"PRAGMA mmap_size = {INDEX_MMAP_BYTES}")
-    return conn
 
 
 def ensure_schema(conn: Any) -> None:

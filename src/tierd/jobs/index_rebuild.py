@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from tierd.app import Tierd
 from tierd.config import Config
-from tierd.index import store
+from tierd.db import connect
 from tierd.index.build import BuildStats, build_index
 from tierd.index.models import embedder_for, summarizer_for, summary_model
 from tierd.index.prefixes import prefixes_for
@@ -34,7 +34,7 @@ def rebuild_index(app: Tierd) -> BuildStats:
     index = app.config.index
     embedder = embedder_for(app, index.embedding_model)
     summarize = summarizer_for(app) if index.summarize else None
-    conn = store.open_index(app.index_db)
+    conn = connect(app.index_db, vec=True)
     try:
         return build_index(conn, index_sources(app.config), embedder, summarize,
                            batch_size=index.batch_size,
