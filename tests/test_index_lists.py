@@ -243,3 +243,37 @@ def test_vectors_written_while_the_lists_train_are_coded_against_the_new_lists(d
     assert [stored[r][1] for r in landed] == list(lists.pack(expected))
     view = sign_bits_for(reader, tables).current(reader)
     assert view_rows(view) == view_rows(SignBits(tables).current(reader))
+
+
+def test_a_build_trains_the_lists_once_the_vectors_pass_the_threshold(tmp_path, monkeypatch):
+    """The nightly build partitions the vectors when it finds them past the threshold (here
+    lowered to 40) and doubled since the last training, and search answers through the
+    lists afterwards."""
+    from tierd.index.build import build_index
+    from tierd.index.embedder import hashing_embedder
+    from tierd.index.search import search
+    from tierd.index.sources import SourceSpec
+
+    monkeypatch.setattr(lists, "PARTITION_MIN_ROWS", 40)
+    root = tmp_path / "notes"
+    root.mkdir()
+    topics = ["lighthouse keepers", "sourdough starters", "bicycle gears", "tide pools",
+              "violin bows", "compost heaps", "glacier caves", "honey bees"]
+    for n in range(30):
+        (root / f"note{n:02}.md").write_text(f"# Note {n}\n\nAbout {topics[n % 8]} and "
+                                             f"{topics[(n * 3) % 8]}, entry {n}.\n")
+    conn = connect(tmp_path / "index.db", vec=True)
+    embedder = hashing_embedder()
+    spec = SourceSpec("notes", str(root))
+    first = build_index(conn, [spec], embedder)
+    assert first.lists_trained == 0  # 30 chunks: one list
+    for n in range(30, 90):
+        (root / f"note{n:02}.md").write_text(f"# Note {n}\n\nOn {topics[n % 8]}, item {n}.\n")
+    second = build_index(conn, [spec], embedder)
+    tables = store.tables_for(conn, embedder.model_id)
+    assert second.lists_trained == lists.list_count(90) > 1
+    assert len(store.centroids(conn, tables)) == second.lists_trained
+    assert build_index(conn, [spec], embedder).lists_trained == 0  # not doubled since
+    hit = search(conn, "glacier caves", embedder, k=1)[0]
+    assert "glacier caves" in hit.snippet
+    conn.close()

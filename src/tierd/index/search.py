@@ -39,9 +39,10 @@ from tierd.index.keywords import identifier_share, query_terms
 
 MAX_QUERY_CHARS = 4000
 MAX_K = 100
-CANDIDATES_PER_RESULT = 20
+CANDIDATES_PER_RESULT = 40
 """Candidates by their codes per wanted result, re-ranked exactly (recall vs float reads)."""
-MIN_CANDIDATES = 200
+MIN_CANDIDATES = 400
+"""So an index of a few hundred vectors is searched exactly."""
 CANDIDATE_SHARE = 0.0004
 """Share of all rows re-ranked at least (400 of 1M): the more rows, the more of them sit as
 close to the query by their codes as its true neighbours do."""
