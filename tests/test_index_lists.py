@@ -277,3 +277,23 @@ def test_a_build_trains_the_lists_once_the_vectors_pass_the_threshold(tmp_path, 
     hit = search(conn, "glacier caves", embedder, k=1)[0]
     assert "glacier caves" in hit.snippet
     conn.close()
+
+
+def test_lists_emptied_by_deletes_make_the_search_look_further(db):
+    """When the lists nearest a query have lost their rows, the lists behind them are
+    scored instead: the query still gets ten close live neighbours, not nothing."""
+    writer, reader, tables = db
+    rng = np.random.default_rng(9)
+    centres = rng.standard_normal((CLUSTERS, DIMS)).astype(np.float32)
+    add(writer, tables, clustered(rng, centres, 3000), "a")
+    store.partition(writer, tables, rng, count=32)
+    view = sign_bits_for(reader, tables).current(reader)
+    query = clustered(rng, centres, 1)[0]
+    nearest_lists = np.argsort(((view.centroids - query) ** 2).sum(axis=1))[:6]
+    emptied = view.ids[np.isin(view.lists, nearest_lists)].tolist()
+    delete(writer, tables, emptied)
+    got = vector_knn(reader, tables, query, 10, 60)
+    assert len(got) == 10 and not {rowid for rowid, _ in got} & set(emptied)
+    live = [r[0] for r in reader.execute(f"SELECT id FROM {tables.keys}")]
+    similarities = store.read_floats(reader, tables, live)[1] @ query
+    assert min(score for _, score in got) >= np.percentile(similarities, 95)

@@ -62,7 +62,8 @@ class BitsView:
 
     def nearest(self, vector: np.ndarray, probes: int, wanted: int) -> np.ndarray:
         """The rowids of about `wanted` rows nearest `vector` by their codes, from the
-        `probes` lists whose centroids are nearest it (every row when there are no lists)."""
+        `probes` lists whose centroids are nearest it, or as many more as hold `wanted` rows
+        (every row when there are no lists)."""
         query_norm = float(vector @ vector)
         if self.centroids is None:
             positions = np.arange(self.ids.size)
@@ -72,8 +73,15 @@ class BitsView:
             # a busy machine waiting for them costs 2-10 ms against einsum's 0.2-0.7.
             to_centres = (query_norm - 2 * np.einsum("ij,j->i", self.centroids, vector)
                           + self.centroid_norms)
-            probed = np.arange(len(self.centroids)) if probes >= len(self.centroids) \
-                else np.argpartition(to_centres, probes - 1)[:probes]
+            # The `probes` nearest lists, and more while they hold fewer than `wanted` rows
+            # (lists emptied by deletes, or small ones).
+            sizes = np.diff(self.starts)
+            if self.dead.size:
+                sizes -= np.bincount(self.lists[self.dead[self.dead < self.sorted_rows]],
+                                     minlength=sizes.size)
+            order = np.argsort(to_centres)
+            covered = np.cumsum(sizes[order])
+            probed = order[:max(probes, int(np.searchsorted(covered, wanted)) + 1)]
             parts = [np.arange(self.starts[j], self.starts[j + 1]) for j in probed]
             if self.sorted_rows < self.ids.size:
                 tail = np.isin(self.lists[self.sorted_rows:], probed)
