@@ -10,8 +10,8 @@ named exactly, the response cache off):
   a streaming request is timed to its last byte;
 - concurrent: `--burst` requests (default 2,000) at `--concurrency` (default 32), plain, first
   directly and then through tierd, as requests per second;
-- the ledger: after the load, tierd's `calls` rows for the upstream must equal the calls sent
-  through it, every one `ok`;
+- the ledger: right after the load, tierd's `calls` rows for the upstream must equal the
+  calls sent through it, every one `ok` (a call's row is committed before its answer ends);
 - LiteLLM's proxy, when its `litellm` command is installed, as an optional comparison.
 
 "Added" is tierd's percentile minus the direct one. Targets (exit 1 when one is missed): added
@@ -318,7 +318,6 @@ def main() -> int:
                     psutil.Process(litellm[0].pid), *psutil.Process(litellm[0].pid).children(
                         recursive=True)]) / 2**20
             load_after = os.getloadavg()[0]
-            time.sleep(1.0)  # a stream's ledger row lands just after its last byte
             sent = 2 * (args.requests + 20) + args.burst + args.concurrency
             rows, ok = ledger_rows(root / "tierd" / "state")
         finally:
