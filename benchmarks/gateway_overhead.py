@@ -132,9 +132,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def body(i: int, stream: bool, model: str) -> dict:
     """A different prompt per request, so no cache anywhere answers one path and not the
-    other."""
+    other, and words of its own, so tierd's loop breaker (on, as a user runs it) does not
+    take a run of them for an agent replying to itself."""
+    words = " ".join(f"w{(i * 7919 + k * 104729) % 1_000_003}" for k in range(8))
     return {"model": model, "stream": stream, "max_tokens": 16,
-            "messages": [{"role": "user", "content": f"Reply briefly about item {i}."}]}
+            "messages": [{"role": "user", "content": f"Reply briefly about {words}."}]}
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path | None = None) -> None:
@@ -154,8 +156,10 @@ def one(client: httpx.Client, url: str, payload: dict) -> float:
     start = time.perf_counter()
     if payload["stream"]:
         with client.stream("POST", url, json=payload) as response:
-            for _ in response.iter_raw():
-                pass
+            content = b"".join(response.iter_raw())
+        if response.status_code != 200:
+            raise SystemExit(f"{url} answered {response.status_code} to a stream: "
+                             f"{content[:300]!r}")
     else:
         response = client.post(url, json=payload)
         response.read()
