@@ -10,8 +10,8 @@ named exactly, the response cache off):
   a streaming request is timed to its last byte;
 - concurrent: `--burst` requests (default 2,000) at `--concurrency` (default 32), plain, first
   directly and then through tierd, as requests per second;
-- the ledger: after the load, tierd's `calls` rows for the upstream must equal the calls sent
-  through it, every one `ok`;
+- the ledger: right after the load, tierd's `calls` rows for the upstream must equal the
+  calls sent through it, every one `ok` (a call's row is committed before its answer ends);
 - LiteLLM's proxy, when its `litellm` command is installed, as an optional comparison.
 
 "Added" is tierd's percentile minus the direct one. Targets (exit 1 when one is missed): added
@@ -132,9 +132,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def body(i: int, stream: bool, model: str) -> dict:
     """A different prompt per request, so no cache anywhere answers one path and not the
-    other."""
+    other, and words of its own, so tierd's loop breaker (on, as a user runs it) does not
+    take a run of them for an agent replying to itself."""
+    words = " ".join(f"w{(i * 7919 + k * 104729) % 1_000_003}" for k in range(8))
     return {"model": model, "stream": stream, "max_tokens": 16,
-            "messages": [{"role": "user", "content": f"Reply briefly about item {i}."}]}
+            "messages": [{"role": "user", "content": f"Reply briefly about {words}."}]}
 
 
 def wait_for(url: str, process: subprocess.Popen, log: Path | None = None) -> None:
@@ -154,8 +156,10 @@ def one(client: httpx.Client, url: str, payload: dict) -> float:
     start = time.perf_counter()
     if payload["stream"]:
         with client.stream("POST", url, json=payload) as response:
-            for _ in response.iter_raw():
-                pass
+            content = b"".join(response.iter_raw())
+        if response.status_code != 200:
+            raise SystemExit(f"{url} answered {response.status_code} to a stream: "
+                             f"{content[:300]!r}")
     else:
         response = client.post(url, json=payload)
         response.read()
@@ -318,7 +322,6 @@ def main() -> int:
                     psutil.Process(litellm[0].pid), *psutil.Process(litellm[0].pid).children(
                         recursive=True)]) / 2**20
             load_after = os.getloadavg()[0]
-            time.sleep(1.0)  # a stream's ledger row lands just after its last byte
             sent = 2 * (args.requests + 20) + args.burst + args.concurrency
             rows, ok = ledger_rows(root / "tierd" / "state")
         finally:

@@ -85,15 +85,6 @@ def make_state_dir(root: Path, models: Path) -> Path:
 class Daemon:
     """A real `tierd serve` child process on a loopback port."""
 
-    def settle_ledger(self, headers: dict | None = None) -> None:
-        """Have the daemon commit its deferred ledger writes (any read of the ledger through
-        it does), so that state.db, read from outside, holds the rows of every call it has
-        answered. A call's rows are deferred before its response ends."""
-        import httpx
-
-        httpx.get(f"{self.url}/costs", params={"period": "day"}, headers=headers or {},
-                  timeout=30).raise_for_status()
-
     def __init__(self, config_path: Path, port: int, log_path: Path):
         self.url = f"http://127.0.0.1:{port}"
         self.config_path = config_path

@@ -22,7 +22,6 @@ def chat(daemon, model: str, text: str = "Hello there.", task: str | None = None
 
 def rows(daemon, response: httpx.Response) -> list[dict]:
     """The ledger rows of `response`'s request, in the order its candidates were tried."""
-    daemon.settle_ledger()
     ledger = Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
     try:
         return ledger.rows(response.headers["X-Request-Id"])

@@ -70,7 +70,6 @@ def daemon(tmp_path_factory, packaged_models_dir, cloud):
 
 
 def ledger_of(daemon: Daemon) -> Ledger:
-    daemon.settle_ledger()
     return Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
 
 

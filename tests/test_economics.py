@@ -101,8 +101,6 @@ def chat(daemon, model: str, text: str, key: str | None = None, **extra) -> http
 
 
 def ledger_of(daemon) -> Ledger:
-    # The daemon's rows are deferred: a read through it commits them.
-    daemon.settle_ledger({"Authorization": f"Bearer {TOKEN}"})
     return Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
 
 

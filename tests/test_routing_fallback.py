@@ -131,7 +131,6 @@ def test_a_stream_that_already_sent_tokens_is_not_switched(daemon, cloud):
     assert [w for w in words if w] == ["w0 ", "w1 ", "w2 "]
     assert "closed mid-stream" in contents[-1]["error"]["message"]
     assert len(cloud["good"].requests) == asked_good  # never asked to finish the answer
-    daemon.settle_ledger()
     ledger = Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
     found = ledger.rows(request_id)
     ledger.close()

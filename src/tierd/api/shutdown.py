@@ -85,6 +85,5 @@ def close_tierd(app: Tierd, drain_timeout: float = 10.0) -> None:
     stop_scheduler(app)
     app.exemplars.close()
     app.costs.alerts.close()  # a pending webhook is sent by the next daemon to start
-    app.costs.ledger.flush()  # the settlements still deferred, before the checkpoint
     checkpoint_databases(app)
     log.info("tierd stopped cleanly")

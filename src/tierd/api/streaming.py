@@ -174,7 +174,28 @@ async def routed_stream(start: Callable[[], R]) -> tuple[R, AsyncIterator[Chunk]
         return opened[0].chunks(cancel)
 
     stream = await open_stream(run)
-    return opened[0], stream
+    return opened[0], _last_when_settled(stream)
+
+
+async def _last_when_settled(stream: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    """The stream with its final chunk held back until the stream has ended: the reply's
+    ledger row is committed then (the router settles after the final chunk), so a client
+    that has its reply's last event (`[DONE]`, Ollama's `done` line, `message_stop`) has its
+    row in the ledger too."""
+    final: Chunk | None = None
+    try:
+        async for chunk in stream:
+            if final is not None:
+                yield final
+                final = None
+            if chunk.done:
+                final = chunk
+            else:
+                yield chunk
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]  # a client gone stops the worker
+    if final is not None:
+        yield final
 
 
 async def routed_whole(start: Callable[[], R]) -> tuple[R, list[Chunk]]:

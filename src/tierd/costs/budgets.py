@@ -155,17 +155,13 @@ class Reservation:
         them."""
 
     def settle(self, call: CallRecord) -> None:
-        """Write the call's ledger row and free the reservation in one transaction, deferred
-        (the ledger's batched settlement): until it lands the reservation still holds the
-        call's bound, and any admission or read applies it first, so `admit` decides on it.
+        """Write the call's ledger row and free the reservation in one transaction, committed
+        when this returns (with the other calls settling at the same moment: Ledger.commit).
 
         Safe to repeat: the row is keyed by the call's call_id and the reservation is gone.
         """
         now = time.time()
-        ledger = self._budgets.ledger
-        ledger.defer(lambda conn: self._budgets._settle(conn, self, call, now))
-        if call.cost_usd > self.usd + 1e-12:
-            ledger.flush()  # an overshoot holds caps and warns: rare, and at once
+        self._budgets.ledger.commit(lambda conn: self._budgets._settle(conn, self, call, now))
 
     def cancel(self) -> None:
         """Free the reservation without a row: the call never reached the provider."""
@@ -256,7 +252,7 @@ class Budgets:
 
     def _settle(self, conn: Any, reservation: Reservation, call: CallRecord,
                 now: float) -> Callable[[], None] | None:
-        """Inside a ledger transaction (Ledger.defer); returns what to do once it commits."""
+        """Inside a ledger transaction (Ledger.commit); returns what to do once it commits."""
         caps = list(reservation.caps)
         overshoot = call.cost_usd - reservation.usd
         conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))

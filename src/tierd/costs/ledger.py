@@ -15,26 +15,24 @@ or an agent key's spend, a plan's calendar window and the all-time /metrics seri
 rows per day and route, however many calls the ledger holds; a plan's rolling window reads
 its own calls through an index.
 
-Writes that need no answer (a call's settlement: its row, its reservation dropped) are
-`defer`red rather than committed on the request's path: whoever next takes the ledger's lock —
-the next call's admission, any read, or a flusher thread a few milliseconds later — applies
-every write waiting, in order, in one transaction before its own work. So a report or a
-budget check always sees every call settled before it (nothing waits in a queue unseen), and
-under load many settlements share one commit instead of each request waiting its turn for a
-SQLite write of its own. What a deferred write returns (the alerts to check) runs once its
-commit is done. Shutdown (and process exit) flushes what is left.
+Writes on a call's path (its row, its settlement) are committed in groups: `commit` queues
+the write and takes the ledger's lock; whoever holds the lock commits every write queued so
+far in one transaction, and a caller whose write was in that group finds it done when its own
+turn comes. So a call returns only once its row is in the file (a daemon killed right after
+its answer keeps the row), and calls finishing together share one commit instead of each
+waiting its turn for a SQLite write of its own. An admission (`write`) carries the queued
+writes in its transaction too. What a write returns (the alerts to check) runs once its
+commit is done; one write that fails is rolled back alone, the rest of its group lands.
 """
 
 from __future__ import annotations
 
-import atexit
 import collections
 import contextlib
 import logging
 import threading
 import time
 import uuid
-import weakref
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterator
 
@@ -228,17 +226,12 @@ counted apart in the running totals."""
 
 BREAKDOWN_KEYS = ("provider", "model", "task", "tier", "key")
 DAY_SECONDS = 86_400
-FLUSH_DELAY_S = 0.005
-"""How long a deferred write may wait for others to share its commit when nothing else takes
-the ledger's lock first."""
-FLUSHER_IDLE_S = 5.0
-"""The flusher thread ends after this long with nothing to write (a new deferral restarts it)."""
 
 log = logging.getLogger("tierd.costs")
 
-Deferred = Callable[[Any], Any]
-"""A write run later inside a ledger transaction (given the connection); a callable it returns
-runs once that transaction has committed."""
+Write = Callable[[Any], Any]
+"""A write run inside a group's ledger transaction (given the connection); a callable it
+returns runs once that transaction has committed."""
 
 
 def new_call_id() -> str:
@@ -311,21 +304,16 @@ class Ledger:
 
     def __init__(self, conn: Any):
         self.conn = conn
-        self._mutex = threading.RLock()
-        self.lock = _FlushingLock(self)
-        """Held for every use of the connection; taking it applies the deferred writes."""
-        self._deferred: collections.deque[Deferred] = collections.deque()
-        self._wake = threading.Event()
-        self._flusher_lock = threading.Lock()
-        self._flusher: threading.Thread | None = None
-        _open_ledgers.add(self)
+        self.lock = threading.RLock()
+        """Held for every use of the connection."""
+        self._queued: collections.deque[Write] = collections.deque()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
         """One locked write transaction, for the ledger and the budgets that share it. The
-        deferred writes land first, in the same commit, and stay even when the caller's own
+        queued writes land first, in the same commit, and stay even when the caller's own
         work fails (say, a budget refusing a call): that work runs in a savepoint."""
-        with self._mutex:
+        with self.lock:
             error: BaseException | None = None
             with self._committing() as conn:
                 conn.execute("SAVEPOINT caller")
@@ -338,76 +326,48 @@ class Ledger:
             if error is not None:
                 raise error
 
-    def defer(self, write: Deferred) -> None:
-        """Run `write(conn)` in a ledger transaction soon (see the module's note): at the
-        next use of the ledger's lock, or FLUSH_DELAY_S from now. Never blocks."""
-        self._deferred.append(write)
-        with self._flusher_lock:
-            self._wake.set()
-            if self._flusher is None:
-                self._flusher = threading.Thread(target=self._flush_soon, daemon=True,
-                                                 name="tierd-ledger-flush")
-                self._flusher.start()
-
-    def flush(self) -> None:
-        """Commit every deferred write now."""
+    def commit(self, write: Write) -> None:
+        """Run `write(conn)` in a ledger transaction and return once it has committed: with
+        every write queued beside it, in one commit (see the module's note)."""
+        self._queued.append(write)
         with self.lock:
-            pass
+            # Empty: a caller that held the lock before us committed ours with its group.
+            if self._queued:
+                with self._committing():
+                    pass
 
     def close(self) -> None:
-        """Commit what is deferred, then close the connection."""
-        self.flush()
-        self.conn.close()
+        with self.lock:
+            self.conn.close()
 
     @contextlib.contextmanager
     def _committing(self) -> Iterator[Any]:
-        """Inside `_mutex`: a transaction that starts with the deferred writes; should it fail
-        as a whole, they are put back, to be tried by the next taker."""
-        waiting = [self._deferred.popleft() for _ in range(len(self._deferred))]
+        """Inside `lock`: a transaction that starts with the queued writes; should it fail as
+        a whole, they are put back, for their callers to try again."""
+        group = [self._queued.popleft() for _ in range(len(self._queued))]
         then: list[Callable[[], None]] = []
         try:
             with transaction(self.conn) as conn:
-                for write in waiting:
-                    conn.execute("SAVEPOINT deferred")
+                for write in group:
+                    conn.execute("SAVEPOINT queued")
                     try:
                         after = write(conn)
                     except Exception:  # one bad write must not take the others' rows along
-                        conn.execute("ROLLBACK TO deferred")
-                        log.exception("a deferred ledger write failed and was dropped")
+                        conn.execute("ROLLBACK TO queued")
+                        log.exception("a ledger write failed and was rolled back alone")
                     else:
                         if callable(after):
                             then.append(after)
-                    conn.execute("RELEASE deferred")
+                    conn.execute("RELEASE queued")
                 yield conn
         except BaseException:
-            self._deferred.extendleft(reversed(waiting))
+            self._queued.extendleft(reversed(group))
             raise
         for after in then:
             try:
                 after()
             except Exception:  # what follows a settlement never undoes it
-                log.exception("what follows a deferred ledger write failed")
-
-    def _flush_deferred(self) -> None:
-        """Inside `_mutex`: commit what is waiting, if anything."""
-        if self._deferred:
-            with self._committing():
-                pass
-
-    def _flush_soon(self) -> None:
-        while True:
-            if not self._wake.wait(FLUSHER_IDLE_S):
-                with self._flusher_lock:
-                    if not self._wake.is_set():
-                        self._flusher = None
-                        return
-                continue
-            time.sleep(FLUSH_DELAY_S)  # let other settlements join this commit
-            self._wake.clear()
-            try:
-                self.flush()
-            except Exception:  # a closed or broken database: the next user will say so
-                log.exception("could not write the deferred ledger rows")
+                log.exception("what follows a ledger write failed")
 
     def insert(self, conn: Any, call: CallRecord, at: float | None = None) -> bool:
         """Insert inside the caller's transaction; False when the call_id is there already."""
@@ -419,10 +379,10 @@ class Ledger:
         return cursor.rowcount == 1
 
     def record(self, call: CallRecord, at: float | None = None) -> None:
-        """Write one call, deferred (it is in every read from now on); idempotent on its
-        call_id. `at` is the Unix time, now when not given."""
+        """Write one call, committed when this returns (in a group, `commit`); idempotent on
+        its call_id. `at` is the Unix time, now when not given."""
         at = time.time() if at is None else at
-        self.defer(lambda conn: self.insert(conn, call, at))
+        self.commit(lambda conn: self.insert(conn, call, at))
 
     def plan_totals(self, conn: Any, provider: str, models: tuple[str, ...],
                     since: float) -> tuple[int, int]:
@@ -568,38 +528,6 @@ class Ledger:
                 "SELECT * FROM calls WHERE request_id = ? OR client_request_id = ? "
                 "ORDER BY id", (request_id, request_id)).fetchall()
         return [dict(row) for row in found]
-
-
-class _FlushingLock:
-    """The ledger's lock: a reentrant lock whose taker first commits the deferred writes, so
-    whatever it reads or decides under the lock counts every call settled before."""
-
-    def __init__(self, ledger: Ledger):
-        self._ledger = ledger
-
-    def __enter__(self) -> None:
-        self._ledger._mutex.acquire()
-        try:
-            self._ledger._flush_deferred()
-        except BaseException:
-            self._ledger._mutex.release()
-            raise
-
-    def __exit__(self, *exc: object) -> None:
-        self._ledger._mutex.release()
-
-
-_open_ledgers: "weakref.WeakSet[Ledger]" = weakref.WeakSet()
-
-
-@atexit.register
-def _flush_at_exit() -> None:
-    """A CLI call that settled a call in its own process writes it before the process ends."""
-    for ledger in list(_open_ledgers):
-        try:
-            ledger.flush()
-        except Exception:  # a closed connection: nothing more can be written
-            pass
 
 
 _TOTALS = """SELECT COALESCE(SUM(calls), 0) AS calls,
