@@ -81,13 +81,19 @@ export function Inbox({ userId }: { userId: string }) {
 }
 ```"""
 
-NGINX_LOG = """203.0.113.9 - - [12/May/2026:03:14:07 +0000] "GET /api/health HTTP/1.1" 200 17 "-" "kube-probe/1.29"
-198.51.100.23 - - [12/May/2026:03:14:09 +0000] "POST /api/checkout HTTP/1.1" 502 166 "-" "Mozilla/5.0"
-198.51.100.23 - - [12/May/2026:03:14:11 +0000] "POST /api/checkout HTTP/1.1" 502 166 "-" "Mozilla/5.0"
-192.0.2.44 - - [12/May/2026:03:14:15 +0000] "GET /static/app.js HTTP/1.1" 304 0 "-" "Mozilla/5.0"
-192.0.2.44 - - [12/May/2026:03:14:20 +0000] "GET /admin/debug HTTP/1.1" 404 153 "-" "sqlmap/1.7"
-203.0.113.9 - - [12/May/2026:03:14:37 +0000] "GET /api/health HTTP/1.1" 200 17 "-" "kube-probe/1.29"
-"""
+NGINX_LOG = (
+    '203.0.113.9 - - [12/May/2026:03:14:07 +0000] "GET /api/health HTTP/1.1" 200 17'
+    ' "-" "kube-probe/1.29"\n'
+    '198.51.100.23 - - [12/May/2026:03:14:09 +0000] "POST /api/checkout HTTP/1.1"'
+    ' 502 166 "-" "Mozilla/5.0"\n'
+    '198.51.100.23 - - [12/May/2026:03:14:11 +0000] "POST /api/checkout HTTP/1.1"'
+    ' 502 166 "-" "Mozilla/5.0"\n'
+    '192.0.2.44 - - [12/May/2026:03:14:15 +0000] "GET /static/app.js HTTP/1.1" 304 0'
+    ' "-" "Mozilla/5.0"\n'
+    '192.0.2.44 - - [12/May/2026:03:14:20 +0000] "GET /admin/debug HTTP/1.1" 404 153'
+    ' "-" "sqlmap/1.7"\n'
+    '203.0.113.9 - - [12/May/2026:03:14:37 +0000] "GET /api/health HTTP/1.1" 200 17'
+    ' "-" "kube-probe/1.29"\n')
 
 JOURNAL = """May 12 04:00:01 nas systemd[1]: Starting Nightly index rebuild...
 May 12 04:00:03 nas tierd[2211]: DEBUG lease granted all-minilm on host nas
@@ -111,16 +117,23 @@ worker-5c6b7d8f9-q8w7e        1/1     Running            2          3d
 scheduler-0                   1/1     Running            0          9d
 redis-0                       0/1     Pending            0          11m"""
 
-PYTEST_RUN = """============================= test session starts ==============================
-collected 214 items
-
-tests/test_budget.py ........F...                                          [  5%]
-tests/test_router.py ...................................................   [ 29%]
-tests/test_cache.py ....E.....                                             [ 34%]
-...
-FAILED tests/test_budget.py::test_cap_holds_under_concurrency - AssertionError: spent 10.02 > cap 10.00
-ERROR tests/test_cache.py::test_eviction_order - fixture 'clock' not found
-=================== 1 failed, 211 passed, 1 error, 1 skipped in 48.31s ==================="""
+PYTEST_RUN = (
+    "============================= test session starts"
+    " ==============================\n"
+    "collected 214 items\n"
+    "\n"
+    "tests/test_budget.py ........F...                                          [ "
+    " 5%]\n"
+    "tests/test_router.py ...................................................   ["
+    " 29%]\n"
+    "tests/test_cache.py ....E.....                                             ["
+    " 34%]\n"
+    "...\n"
+    "FAILED tests/test_budget.py::test_cap_holds_under_concurrency - AssertionError:"
+    " spent 10.02 > cap 10.00\n"
+    "ERROR tests/test_cache.py::test_eviction_order - fixture 'clock' not found\n"
+    "=================== 1 failed, 211 passed, 1 error, 1 skipped in 48.31s"
+    " ===================")
 
 JAVA_TRACE = """Exception in thread "main" java.lang.IllegalStateException: pool closed
     at com.example.pool.ConnectionPool.borrow(ConnectionPool.java:118)
@@ -130,12 +143,17 @@ JAVA_TRACE = """Exception in thread "main" java.lang.IllegalStateException: pool
 Caused by: java.util.concurrent.TimeoutException: waited 30000 ms
     at com.example.pool.ConnectionPool.await(ConnectionPool.java:201)"""
 
-PR_JSON = """[
-  {"number": 1412, "title": "Refactor the scheduler architecture into a run loop", "user": "mara", "labels": ["refactor"], "draft": false},
-  {"number": 1413, "title": "Fix deadlock when a worker panics holding the queue lock", "user": "jon", "labels": ["bug"], "draft": false},
-  {"number": 1414, "title": "docs: write the design review for per-key budgets", "user": "ana", "labels": ["docs"], "draft": true},
-  {"number": 1415, "title": "Add pytest cases for the cache eviction order", "user": "li", "labels": ["tests"], "draft": false}
-]"""
+PR_JSON = (
+    "[\n"
+    '  {"number": 1412, "title": "Refactor the scheduler architecture into a run'
+    ' loop", "user": "mara", "labels": ["refactor"], "draft": false},\n'
+    '  {"number": 1413, "title": "Fix deadlock when a worker panics holding the'
+    ' queue lock", "user": "jon", "labels": ["bug"], "draft": false},\n'
+    '  {"number": 1414, "title": "docs: write the design review for per-key'
+    ' budgets", "user": "ana", "labels": ["docs"], "draft": true},\n'
+    '  {"number": 1415, "title": "Add pytest cases for the cache eviction order",'
+    ' "user": "li", "labels": ["tests"], "draft": false}\n'
+    "]")
 
 DIFF = """```diff
 --- a/src/billing/invoice.py
@@ -204,11 +222,13 @@ the morning peak requests queued past the load balancer's 10 s timeout.
 Action items: raise and document the pool default (Jon, 16 May); alert on pool wait time
 (Mara, 23 May); make rollbacks skip migration locks (Ana, 30 May)."""
 
-REVIEW_THREAD = """mara: I'd reject this PR as is — the retry loop has no jitter and will hammer the API.
-jon: fair, but jitter is out of scope; can we merge and follow up?
-li: +1 to mara. Also the tests don't cover the 429 path at all.
-jon: ok, I'll add jitter and a test for 429 today, re-request review tomorrow.
-ana: approving the docs part now, the code part after jon's update."""
+REVIEW_THREAD = (
+    "mara: I'd reject this PR as is — the retry loop has no jitter and will hammer"
+    " the API.\n"
+    "jon: fair, but jitter is out of scope; can we merge and follow up?\n"
+    "li: +1 to mara. Also the tests don't cover the 429 path at all.\n"
+    "jon: ok, I'll add jitter and a test for 429 today, re-request review tomorrow.\n"
+    "ana: approving the docs part now, the code part after jon's update.")
 
 MEETING = """Attendees: Ana, Ben, Chen, Dara
 Ana: the architecture review for the new ingest path is on Thursday, Ben presents.
