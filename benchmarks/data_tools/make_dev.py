@@ -1,11 +1,11 @@
-"""Write the development sets: benchmarks/data/routing_dev.jsonl (prompts_dev.py) and
-benchmarks/data/routing_dev2.jsonl (prompts_dev2.py).
+"""Write the development sets: benchmarks/data/routing_dev.jsonl (prompts_dev.py),
+routing_dev2.jsonl (prompts_dev2.py) and routing_dev3.jsonl (prompts_dev3.py).
 
 Run from the repository root: `python benchmarks/data_tools/make_dev.py`. Deterministic. Every
 row has the split of its set ("dev", "dev2"): tuning decisions (rules, the margin) are made on
 these prompts, never on the shipped test part, and they are never exemplars. The first set
 was used up writing the rules it shaped; the second was written, and committed, before the
-rule changes it was made for.
+rule changes it was made for; the third after them, to check them before the test part is run.
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ from pathlib import Path
 
 from prompts_dev import DEV
 from prompts_dev2 import DEV2
+from prompts_dev3 import DEV3
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-SETS = {"dev": (DEV, DATA / "routing_dev.jsonl"), "dev2": (DEV2, DATA / "routing_dev2.jsonl")}
+SETS = {"dev": (DEV, DATA / "routing_dev.jsonl"), "dev2": (DEV2, DATA / "routing_dev2.jsonl"),
+        "dev3": (DEV3, DATA / "routing_dev3.jsonl")}
 
 
 def write(split: str, prompts_by_task: dict[str, list[list[dict]]], output: Path) -> None:
