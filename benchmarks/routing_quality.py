@@ -9,9 +9,9 @@ any request), every decision as a request would get it. Prompts come from the la
 set's test part (nothing was tuned on it), with `--split tune` from its tuning part (the
 exemplars themselves), or with `--split dev`, `dev2` or `dev3` from a development set that tuning
 decisions are made on (benchmarks/data/routing_dev.jsonl, used up writing the rules;
-routing_dev2.jsonl, written for the rule changes since; routing_dev3.jsonl, written after them
-as a check). The misroutes are listed by prompt
-on every part but the test part, so that nothing is tuned on it.
+routing_dev2.jsonl and routing_dev3.jsonl, written later from the task definitions alone).
+The misroutes are listed by prompt on every part but the test part, so that nothing is tuned
+on it.
 
 It prints, each against a baseline measured in the same run:
 - task and tier accuracy, beside the rules alone, and the confusion by tier (labelled rows,
