@@ -43,6 +43,9 @@ FUSION_DEPTH = 50
 """How far down each list (vector, BM25) a chunk can come from to be a candidate."""
 MAX_DESCRIBED_CHUNKS = 200
 """A matching summary brings at most this many of the chunks it describes as candidates."""
+MAX_ENCLOSING_LINES = 200
+"""Hits further apart than this are not looked up for a chunk holding both: one chunk is at
+most a few thousand characters, and the look-up must not scan a huge file's chunks."""
 EXACT_FALLBACK_LIMIT = 50_000
 KINDS = ("chunk", "summary")
 
@@ -195,14 +198,15 @@ def _overlap(a: Any, b: Any) -> bool:
 def _enclosing_chunk(conn: Any, a: Any, b: Any, others: list[Any]) -> Any | None:
     """The smallest chunk that holds both `a` and `b` (of one file) and overlaps none of
     `others`, or None."""
-    if a["file_id"] != b["file_id"] or a["kind"] != "chunk" or b["kind"] != "chunk":
+    first, last = min(a["start_line"], b["start_line"]), max(a["end_line"], b["end_line"])
+    if a["file_id"] != b["file_id"] or a["kind"] != "chunk" or b["kind"] != "chunk" \
+            or last - first >= MAX_ENCLOSING_LINES:
         return None
     found = conn.execute(
         f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id = c.file_id "
         "WHERE c.file_id = ? AND c.kind = 'chunk' AND c.start_line <= ? AND c.end_line >= ? "
         "ORDER BY c.end_line - c.start_line, c.id",
-        (a["file_id"], min(a["start_line"], b["start_line"]),
-         max(a["end_line"], b["end_line"]))).fetchall()
+        (a["file_id"], first, last)).fetchall()
     return next((row for row in found if not any(_overlap(row, o) for o in others)), None)
 
 
