@@ -44,8 +44,8 @@ FUSION_DEPTH = 50
 MAX_DESCRIBED_CHUNKS = 200
 """A matching summary brings at most this many of the chunks it describes as candidates."""
 MAX_ENCLOSING_LINES = 200
-"""Hits further apart than this are not looked up for a chunk holding both: one chunk is at
-most a few thousand characters, and the look-up must not scan a huge file's chunks."""
+"""A chunk enclosing two hits is looked for only within this many lines (one chunk is at most
+a few thousand characters), so the look-up reads a few index rows even in a huge file."""
 EXACT_FALLBACK_LIMIT = 50_000
 KINDS = ("chunk", "summary")
 
@@ -204,9 +204,9 @@ def _enclosing_chunk(conn: Any, a: Any, b: Any, others: list[Any]) -> Any | None
         return None
     found = conn.execute(
         f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id = c.file_id "
-        "WHERE c.file_id = ? AND c.kind = 'chunk' AND c.start_line <= ? AND c.end_line >= ? "
-        "ORDER BY c.end_line - c.start_line, c.id",
-        (a["file_id"], first, last)).fetchall()
+        "WHERE c.file_id = ? AND c.start_line BETWEEN ? AND ? AND c.end_line >= ? "
+        "AND c.kind = 'chunk' ORDER BY c.end_line - c.start_line, c.id",
+        (a["file_id"], last - MAX_ENCLOSING_LINES, first, last)).fetchall()
     return next((row for row in found if not any(_overlap(row, o) for o in others)), None)
 
 
