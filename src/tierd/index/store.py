@@ -104,7 +104,12 @@ def _headers_prefixes_and_identifier_keywords(conn: Any) -> None:
         insert_keywords(conn, row["id"], row["path"], row["header"], row["text"])
 
 
-SCHEMA = Schema("index", (_TABLES, _headers_prefixes_and_identifier_keywords))
+_CHUNKS_BY_LINE = "CREATE INDEX IF NOT EXISTS chunks_by_line ON chunks(file_id, start_line);"
+"""Step 3: search looks up the chunk enclosing two nearby hits by its file and first line
+(search.py), which must not scan every chunk of a huge file."""
+
+
+SCHEMA = Schema("index", (_TABLES, _headers_prefixes_and_identifier_keywords, _CHUNKS_BY_LINE))
 
 
 def ensure_schema(conn: Any) -> None:
