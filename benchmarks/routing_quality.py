@@ -1,13 +1,17 @@
 """How well tierd routes prompts it was not tuned on, how long deciding takes, and what the
 users' day costs routed that way.
 
-    .venv/bin/python benchmarks/routing_quality.py [--split test|dev] [--runs 3]
+    .venv/bin/python benchmarks/routing_quality.py [--split test|tune|dev|dev2|dev3] [--runs 3]
 
 The classifier is the one a running tierd uses (`Tierd.exemplars`): rules first, the shipped
 exemplars embedded with the packaged MiniLM through the model manager (queued and leased like
 any request), every decision as a request would get it. Prompts come from the labelled data
-set's test part (nothing was tuned on it), or with `--split dev` from the development set
-that tuning decisions are made on (benchmarks/data/routing_dev.jsonl).
+set's test part (nothing was tuned on it), with `--split tune` from its tuning part (the
+exemplars themselves), or with `--split dev`, `dev2` or `dev3` from a development set that tuning
+decisions are made on (benchmarks/data/routing_dev.jsonl, used up writing the rules;
+routing_dev2.jsonl and routing_dev3.jsonl, written later from the task definitions alone).
+The misroutes are listed by prompt on every part but the test part, so that nothing is tuned
+on it.
 
 It prints, each against a baseline measured in the same run:
 - task and tier accuracy, beside the rules alone, and the confusion by tier (labelled rows,
@@ -59,7 +63,9 @@ from tierd.routing.semantic import (  # noqa: E402
 from tierd.routing.tasks import TIERS  # noqa: E402
 from tierd.runtimes.packaged import ensure_packaged  # noqa: E402
 
-DEV_SET = REPO / "benchmarks" / "data" / "routing_dev.jsonl"
+DEV_SETS = {"dev": REPO / "benchmarks" / "data" / "routing_dev.jsonl",
+            "dev2": REPO / "benchmarks" / "data" / "routing_dev2.jsonl",
+            "dev3": REPO / "benchmarks" / "data" / "routing_dev3.jsonl"}
 EMBEDDER = "packaged:all-minilm"
 
 ACCURACY_TARGET = 0.92
@@ -92,8 +98,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def prompts_of(split: str) -> list[LabelledPrompt]:
-    if split == "dev":
-        return load_labelled(DEV_SET)
+    if split in DEV_SETS:
+        return load_labelled(DEV_SETS[split])
     return [p for p in load_labelled() if p.split == split]
 
 
@@ -154,7 +160,7 @@ def time_decisions(app, prompts: list[LabelledPrompt], runs: int) -> tuple[list[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--split", choices=("test", "dev"), default="test")
+    parser.add_argument("--split", choices=("test", "tune", *DEV_SETS), default="test")
     parser.add_argument("--runs", type=int, default=3, help="timed passes over the prompts")
     args = parser.parse_args()
     prompts = prompts_of(args.split)
@@ -227,7 +233,7 @@ def main() -> int:
     for label in TIERS:
         counts = Counter(tier_of(r.task) for r in routed if tier_of(r.prompt.task) == label)
         print("  " + f"{label:>10}" + "".join(f"{counts.get(t, 0):>10}" for t in TIERS))
-    if args.split == "dev":
+    if args.split != "test":
         misses = Counter((r.prompt.task, r.task) for r in routed if r.task != r.prompt.task)
         print(f"  misses (label, routed): {misses.most_common()}")
         for r in routed:
@@ -280,7 +286,7 @@ def main() -> int:
                      if tier_of(by_id[p.id].task) != tier_of(p.task))
     if costly:
         print(f"  calls on another tier than labelled: {sum(costly.values())}"
-              + (f" {dict(costly)}" if args.split == "dev" else ""))
+              + (f" {dict(costly)}" if args.split != "test" else ""))
 
     missed = []
     if right / total < ACCURACY_TARGET:

@@ -26,7 +26,7 @@ and the time tierd's build_index takes over the corpus. It exits 1 when hybrid m
 targets: MRR@10 at least 1.25 x the naive pipeline's and Recall@10 at least 0.90.
 
 Size: the corpus is about 20k lines (30 modules, 20 Markdown files), which tierd cuts into
-about 2,100 chunks and the naive pipeline into about 700 windows; on 2 cores MiniLM embeds a
+about 2,200 chunks and the naive pipeline into about 700 windows; on 2 cores MiniLM embeds a
 chunk in about 85 ms, so a run takes about 4-5 minutes on an idle machine (longer when the
 cores are shared). `--embedding-cache FILE` keeps embeddings between runs for tuning.
 

@@ -260,7 +260,7 @@ def test_chunks_follow_structure_and_fit_the_model():
     markdown = ("# A\n```\n# not a heading\n```\n" + "alpha words. " * 30
                 + "\n## B\n" + "beta words. " * 30 + "\n")
     chunks = chunk_file("n.md", markdown, max_chunk_chars(512))
-    assert [(c.start_line, c.end_line) for c in chunks] == [(1, 5), (6, 7)]
+    assert [(c.start_line, c.end_line) for c in chunks] == [(1, 7), (1, 5), (6, 7)]
     minified = "var a=1;" * 1000
     chunks = chunk_file("x.js.map", minified, 500)
     assert len(chunks) == 17 and all(len(embedded_text(c)) <= 500 for c in chunks)

@@ -142,3 +142,37 @@ def test_explain_gives_each_lists_rank_and_the_fused_score(conn, tmp_path):
     plain = search(conn, "median grouped interval within below", hashing_embedder(), k=1)
     assert "explain" not in hits_as_dicts(plain)[0]
     assert hits_as_dicts([hit])[0]["explain"]["keyword_rank"] == 1
+
+
+LEDGER = '''\
+class Ledger:
+    def total_harvest(self):
+        counted = [crate.weight for crate in self.crates if crate.weight > 0]
+        spoiled = [crate.weight for crate in self.crates if crate.spoiled]
+        return sum(counted) - sum(spoiled)
+
+    def clear_harvest(self):
+        for crate in self.crates:
+            crate.weight = 0
+            crate.spoiled = False
+        self.crates = []
+'''
+
+TALLY = '''\
+def tally_orchard(rows):
+    return sum(len(row.trees) for row in rows)
+'''
+
+
+def test_neighbours_in_one_small_chunk_are_listed_as_that_chunk(conn, tmp_path):
+    # The "model" finds both methods nearest, the class chunk far away: the two methods are
+    # one place to read (the class), which leaves room for the next place, the orchard tally.
+    embedder = vectors_by_rule([("fruit yield", [1.0, 0.0, 0.0]),
+                                ("class Ledger\ndef total_harvest", [1.0, 0.0, 0.0]),
+                                ("class Ledger\ndef clear_harvest", [0.95, 0.31, 0.0]),
+                                ("def tally_orchard", [0.9, 0.44, 0.0])], [0.0, 0.0, 1.0])
+    index_tree(conn, tmp_path / "src", {"ledger.py": LEDGER, "tally.py": TALLY}, embedder)
+    hits = search(conn, "fruit yield", embedder, k=2)
+    assert [(h.path, h.start_line, h.end_line) for h in hits] == [
+        ("ledger.py", 1, 11), ("tally.py", 1, 2)]
+    assert hits[0].score > hits[1].score

@@ -28,7 +28,7 @@ import re
 import warnings
 from dataclasses import dataclass
 
-CHUNKER_VERSION = 2
+CHUNKER_VERSION = 3
 """Recorded per file: a file chunked by another version is chunked again on the next build.
 Bump it whenever chunks, headers or their keywords (keywords.py) come out differently."""
 CHARS_PER_TOKEN = 2
@@ -118,7 +118,11 @@ def chunk_file(rel_path: str, text: str, max_chars: int) -> list[Chunk]:
         else:
             pieces = [_Piece(0, len(lines), (rel_path,))]
     chunks: list[Chunk] = []
+    seen_spans: set[tuple[int, int]] = set()
     for piece in _merge_small(lines, pieces):
+        if (piece.begin, piece.end) in seen_spans:
+            continue  # a section whose subsections all merged into its own piece
+        seen_spans.add((piece.begin, piece.end))
         chunks.extend(line_windows(lines, piece.begin, piece.end, max_chars, piece.header))
     return chunks
 
@@ -215,8 +219,12 @@ def _spans(starts: list[int], total: int, context: tuple[str, ...]) -> list[_Pie
 
 
 def _markdown_pieces(rel_path: str, lines: list[str]) -> list[_Piece]:
-    """One piece per section, headed by its heading path ("Install > From source")."""
-    pieces = [_Piece(0, 0, (rel_path,))]
+    """One piece per section (heading to the next heading), headed by its heading path
+    ("Install > From source"); and for a section with subsections one more for the whole of
+    it, the way a Python class is a chunk beside its methods: a section's own words are often
+    only its heading and a line, while its subsections say what it is about."""
+    headings: list[tuple[int, int, tuple[str, ...]]] = []
+    """(line, level, header lines) of each heading outside fenced blocks."""
     path: list[tuple[int, str]] = []
     fenced = False
     for i, line in enumerate(lines):
@@ -228,9 +236,14 @@ def _markdown_pieces(rel_path: str, lines: list[str]) -> list[_Piece]:
             level = len(heading.group(1))
             path = [(lv, title) for lv, title in path if lv < level]
             path.append((level, heading.group(2).strip().strip("#").strip()))
-            pieces[-1].end = i
-            pieces.append(_Piece(i, i, (rel_path, " > ".join(t for _, t in path))))
-    pieces[-1].end = len(lines)
+            headings.append((i, level, (rel_path, " > ".join(t for _, t in path))))
+    starts = [line for line, _, _ in headings] + [len(lines)]
+    pieces = [_Piece(0, starts[0], (rel_path,))]
+    for n, (begin, level, context) in enumerate(headings):
+        end = next((line for line, lv, _ in headings[n + 1:] if lv <= level), len(lines))
+        if end > starts[n + 1]:
+            pieces.append(_Piece(begin, end, context, leaf=False))
+        pieces.append(_Piece(begin, starts[n + 1], context))
     return [p for p in pieces if p.end > p.begin]
 
 

@@ -57,6 +57,9 @@ FUSION_DEPTH = 50
 """How far down each list (vector, BM25) a chunk can come from to be a candidate."""
 MAX_DESCRIBED_CHUNKS = 200
 """A matching summary brings at most this many of the chunks it describes as candidates."""
+MAX_ENCLOSING_LINES = 200
+"""A chunk enclosing two hits is looked for only within this many lines (one chunk is at most
+a few thousand characters), so the look-up reads a few index rows even in a huge file."""
 EXACT_FALLBACK_LIMIT = 50_000
 KINDS = ("chunk", "summary")
 
@@ -173,22 +176,52 @@ def search(conn: Any, query: str, embedder: Embedder | None, k: int = 10, *,
         for candidate in candidates.values():
             candidate.score += fusion.summary * candidate.summary_score
     ranked = [c for _, c in sorted(candidates.items(), key=lambda kv: (-kv[1].score, kv[0]))]
-    return [_hit(c, terms, explain) for c in _distinct_places(ranked, k)]
+    return [_hit(c, terms, explain) for c in _distinct_places(conn, ranked, k)]
 
 
-def _distinct_places(ranked: list[_Candidate], k: int) -> list[_Candidate]:
+def _distinct_places(conn: Any, ranked: list[_Candidate], k: int) -> list[_Candidate]:
     """The best `k` that do not overlap a better one: a method and the class window around
-    it, or a function and the function nested in it, are one place to look, not two."""
+    it, or a function and the function nested in it, are one place to look, not two.
+
+    Two hits side by side in one chunk that encloses both (two methods of a small class, two
+    subsections of a section) become that chunk, in the better one's slot and with its score,
+    as an auto-merging retriever does: the same lines to read, and a slot freed for another
+    place."""
     kept: list[_Candidate] = []
     for candidate in ranked:
-        row = candidate.row
-        if not any(row["file_id"] == other.row["file_id"]
-                   and row["start_line"] <= other.row["end_line"]
-                   and other.row["start_line"] <= row["end_line"] for other in kept):
+        if any(_overlap(candidate.row, other.row) for other in kept):
+            continue
+        for n, other in enumerate(kept):
+            enclosing = _enclosing_chunk(conn, candidate.row, other.row,
+                                         [o.row for o in kept if o is not other])
+            if enclosing is not None:
+                kept[n] = _Candidate(enclosing, score=other.score)
+                break
+        else:
             kept.append(candidate)
             if len(kept) == k:
                 break
     return kept
+
+
+def _overlap(a: Any, b: Any) -> bool:
+    return a["file_id"] == b["file_id"] and a["start_line"] <= b["end_line"] \
+        and b["start_line"] <= a["end_line"]
+
+
+def _enclosing_chunk(conn: Any, a: Any, b: Any, others: list[Any]) -> Any | None:
+    """The smallest chunk that holds both `a` and `b` (of one file) and overlaps none of
+    `others`, or None."""
+    first, last = min(a["start_line"], b["start_line"]), max(a["end_line"], b["end_line"])
+    if a["file_id"] != b["file_id"] or a["kind"] != "chunk" or b["kind"] != "chunk" \
+            or last - first >= MAX_ENCLOSING_LINES:
+        return None
+    found = conn.execute(
+        f"SELECT {_CHUNK_COLUMNS} FROM chunks c JOIN files f ON f.id = c.file_id "
+        "WHERE c.file_id = ? AND c.start_line BETWEEN ? AND ? AND c.end_line >= ? "
+        "AND c.kind = 'chunk' ORDER BY c.end_line - c.start_line, c.id",
+        (a["file_id"], last - MAX_ENCLOSING_LINES, first, last)).fetchall()
+    return next((row for row in found if not any(_overlap(row, o) for o in others)), None)
 
 
 def _hit(candidate: _Candidate, terms: list[str], explain: bool) -> SearchHit:

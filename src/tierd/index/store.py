@@ -112,8 +112,13 @@ def _headers_prefixes_and_identifier_keywords(conn: Any) -> None:
         insert_keywords(conn, row["id"], row["path"], row["header"], row["text"])
 
 
+_CHUNKS_BY_LINE = "CREATE INDEX IF NOT EXISTS chunks_by_line ON chunks(file_id, start_line);"
+"""Step 3: search looks up the chunk enclosing two nearby hits by its file and first line
+(search.py), which must not scan every chunk of a huge file."""
+
+
 def _lists_and_residual_codes(conn: Any) -> None:
-    """Step 4 (issue 20): each model's vectors get a list (all 0: no centroids yet) and their
+    """Step 5 (issue 20): each model's vectors get a list (all 0: no centroids yet) and their
     `bits` become codes: the sign bits they held are the residual's bits around the origin,
     and the three floats a code adds are computed from the stored vectors. The change log
     stays quiet (every searcher reloads: the epoch changes with `lists_trained_at`)."""
@@ -128,10 +133,10 @@ def _lists_and_residual_codes(conn: Any) -> None:
                      (time.time(), model_id))
 
 
-SCHEMA = Schema("index", (_TABLES, _headers_prefixes_and_identifier_keywords,
+SCHEMA = Schema("index", (_TABLES, _headers_prefixes_and_identifier_keywords, _CHUNKS_BY_LINE,
                           lambda conn: _log_existing_models(conn),
                           lambda conn: _lists_and_residual_codes(conn)))
-"""Step 3: the change log of every model's vectors (see `_create_log`). Step 4: lists and
+"""Step 4: the change log of every model's vectors (see `_create_log`). Step 5: lists and
 residual codes (see `_lists_and_residual_codes`)."""
 
 _LISTS_TABLE = ("CREATE TABLE IF NOT EXISTS {lists} (list_id INTEGER PRIMARY KEY, "
@@ -220,7 +225,7 @@ def _create_log(conn: Any, tables: ModelTables) -> None:
 
 
 def _log_existing_models(conn: Any) -> None:
-    """Migration step 3: the change log for the vector tables of every model already there."""
+    """Migration step 4: the change log for the vector tables of every model already there."""
     for model_id, dims in conn.execute("SELECT model_id, dims FROM models").fetchall():
         _create_log(conn, model_tables(model_id, dims))
 
