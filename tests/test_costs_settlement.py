@@ -98,11 +98,20 @@ def test_calls_settling_together_share_one_commit(tmp_path):
 def test_one_failing_write_spares_the_rest_of_its_group(tmp_path, caplog):
     ledger = Ledger(state_conn(tmp_path / "state.db"))
     commits = commits_on(ledger)
+    raised: list[Exception] = []
+
+    def failing() -> None:
+        try:
+            ledger.commit(lambda conn: conn.execute("INSERT INTO no_such_table VALUES (1)"))
+        except Exception as err:  # the failing write's own caller learns of it
+            raised.append(err)
+
     queued_together(ledger, [
         lambda: ledger.record(record(request_id="before")),
-        lambda: ledger.commit(lambda conn: conn.execute("INSERT INTO no_such_table VALUES (1)")),
+        failing,
         lambda: ledger.record(record(request_id="after"))])
     assert len(commits) == 1
+    assert len(raised) == 1 and "no_such_table" in str(raised[0])
     assert sorted(r["request_id"] for r in ledger.recent(10)) == ["after", "before"]
     assert "a ledger write failed and was rolled back alone" in caplog.text
 

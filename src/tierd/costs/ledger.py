@@ -294,6 +294,14 @@ class LedgerMetrics:
     """(provider, USD, prompt tokens, completion tokens)"""
 
 
+@dataclass
+class _Queued:
+    """A write waiting for its group's commit, and what came of it."""
+    write: Write
+    done: bool = False
+    error: Exception | None = None
+
+
 class Ledger:
     """The `calls` table behind one connection.
 
@@ -306,7 +314,7 @@ class Ledger:
         self.conn = conn
         self.lock = threading.RLock()
         """Held for every use of the connection."""
-        self._queued: collections.deque[Write] = collections.deque()
+        self._queued: collections.deque[_Queued] = collections.deque()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
@@ -328,13 +336,16 @@ class Ledger:
 
     def commit(self, write: Write) -> None:
         """Run `write(conn)` in a ledger transaction and return once it has committed: with
-        every write queued beside it, in one commit (see the module's note)."""
-        self._queued.append(write)
+        every write queued beside it, in one commit (see the module's note). Should `write`
+        fail, its error is raised here, and the rest of its group lands without it."""
+        queued = _Queued(write)
+        self._queued.append(queued)
         with self.lock:
-            # Empty: a caller that held the lock before us committed ours with its group.
-            if self._queued:
+            if not queued.done:  # else a caller that held the lock before committed it
                 with self._committing():
                     pass
+        if queued.error is not None:
+            raise queued.error
 
     def close(self) -> None:
         with self.lock:
@@ -348,12 +359,14 @@ class Ledger:
         then: list[Callable[[], None]] = []
         try:
             with transaction(self.conn) as conn:
-                for write in group:
+                for queued in group:
+                    queued.error = None
                     conn.execute("SAVEPOINT queued")
                     try:
-                        after = write(conn)
-                    except Exception:  # one bad write must not take the others' rows along
+                        after = queued.write(conn)
+                    except Exception as err:  # one bad write must not take the others' rows
                         conn.execute("ROLLBACK TO queued")
+                        queued.error = err
                         log.exception("a ledger write failed and was rolled back alone")
                     else:
                         if callable(after):
@@ -363,6 +376,8 @@ class Ledger:
         except BaseException:
             self._queued.extendleft(reversed(group))
             raise
+        for queued in group:
+            queued.done = True
         for after in then:
             try:
                 after()
