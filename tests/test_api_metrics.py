@@ -113,7 +113,7 @@ def test_scrape_shows_memory_models_queues_requests_and_spend(daemon):
     ledger = Ledger(state_conn(state_db))
     ledger.record(call("metrics-1", cost_usd=0.25))
     ledger.record(call("metrics-2", fallback_reason="budget_exhausted", status="error"))
-    ledger.conn.close()
+    ledger.close()
     after = scrape(daemon)
     ok = dict(tier="cheap", model="gpt-test", outcome="ok")
     assert (

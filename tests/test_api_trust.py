@@ -99,7 +99,7 @@ def test_calls_sharing_a_request_id_are_each_billed_and_the_cap_holds(daemon, cl
         rows = [r for r in ledger.rows("same") if r["provider"] == "billed"]
         spent = sum(r["cost_usd"] for r in rows)
     finally:
-        ledger.conn.close()
+        ledger.close()
     # One row per call that reached the provider, each with its own keys.
     assert len(rows) == answered == len(cloud["billed"].requests)
     assert len({r["call_id"] for r in rows}) == len({r["request_id"] for r in rows}) == answered
@@ -123,7 +123,7 @@ def test_a_provider_counting_3x_the_estimate_cannot_push_spend_past_the_cap(daem
         rows = [r for r in ledger.recent(1000) if r["provider"] == "counting"]
         reserved = ledger.conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0]
     finally:
-        ledger.conn.close()
+        ledger.close()
     assert len(rows) == statuses.count(200) == len(counting.requests)
     spent = sum(r["cost_usd"] for r in rows)
     # The provider really did count 3x what tierd estimates...

@@ -31,7 +31,7 @@ def seed(state_db) -> None:
     for n, (provider, model, task, tier, cost) in enumerate(rows):
         ledger.record(CallRecord(f"seed-{n}", task, tier, provider, model, provider, 100, 20,
                                  cost, 120.0, 30.0, None, False, "ok"), at=now)
-    ledger.conn.close()
+    ledger.close()
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ def test_fresh_install_exports_empty_arrays_then_ledger_rows(config, tmp_path):
     ledger = Ledger(state_conn(tmp_path / "state" / "state.db"))
     ledger.record(CallRecord("r1", "extract", "cheap", "openai", "gpt-test", "openai", 100, 20,
                              0.05, 300.0, 80.0, None, False, "ok"))
-    ledger.conn.close()
+    ledger.close()
     second = export(config, out)
     assert [c["request_id"] for c in second["calls"]["calls"]] == ["r1"]
     assert second["costs"]["cost_usd"] == pytest.approx(0.05)

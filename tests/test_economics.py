@@ -109,7 +109,7 @@ def rows(daemon, response: httpx.Response) -> list[dict]:
     try:
         return ledger.rows(response.headers["X-Request-Id"])
     finally:
-        ledger.conn.close()
+        ledger.close()
 
 
 def tierd(daemon, *args: str):

@@ -41,6 +41,11 @@ CODE = ("def median_grouped(data, interval=1):\n    ordered = sorted(data)\n"
         "    return ordered[len(ordered) // 2] * interval\n")
 
 
+def old_sign_bits(vector) -> bytes:
+    """What 0.1.0 stored as a vector's bits: one bit per dimension, 1 where positive."""
+    return np.packbits(vector > 0, bitorder="little").tobytes()
+
+
 def old_index(path, root):
     """What the old build left for one file: one chunk, its FTS row, its vector."""
     (root / "stats.py").write_text(CODE)
@@ -66,7 +71,7 @@ def old_index(path, root):
         conn.execute("INSERT INTO chunks_fts (rowid, path, text) VALUES (1, 'stats.py', ?)",
                      (text,))
         conn.execute(f"INSERT INTO vkeys_{key} VALUES (1, ?, ?)",
-                     (chunk_hash, store.sign_bits(vector).tobytes()))
+                     (chunk_hash, old_sign_bits(vector)))
         conn.execute(f"INSERT INTO vfloat_{key} VALUES (1, ?)",
                      (np.asarray(vector, dtype=np.float32).tobytes(),))
     return conn

@@ -133,7 +133,7 @@ def test_a_stream_that_already_sent_tokens_is_not_switched(daemon, cloud):
     assert len(cloud["good"].requests) == asked_good  # never asked to finish the answer
     ledger = Ledger(state_conn(daemon.config_path.parent / "state" / "state.db"))
     found = ledger.rows(request_id)
-    ledger.conn.close()
+    ledger.close()
     assert [(r["provider"], r["status"], r["completion_tokens"]) for r in found] == [
         ("cutter", "error", 3)]
     assert found[0]["cost_usd"] > 0  # tokens that streamed are billed

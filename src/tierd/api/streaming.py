@@ -1,8 +1,12 @@
 """Bridge a blocking chunk iterator (llama.cpp, the ollama client) to an async stream.
 
-The iterator runs in its own thread and hands chunks over through an asyncio queue. The first
-item is awaited before any response starts, so a refusal (unknown model, full queue, prompt
-too long) becomes a proper 4xx/503 instead of a broken stream. When the client goes away the
+The iterator runs in its own thread and hands chunks over to the event loop in batches: the
+loop is woken once for whatever arrived since it last looked, not once per chunk (a burst of
+chunks from a fast provider costs one wake-up, and the two threads do not hand the GIL back
+and forth per chunk). A routed chat is opened in that same thread (`routed_stream`,
+`routed_whole`): routing, the budget reservation and the call take one thread hop, not two.
+The first item is awaited before any response starts, so a refusal (unknown model, full queue,
+prompt too long) becomes a proper 4xx/503 instead of a broken stream. When the client goes away the
 async side stops, sets the cancel event and the worker closes the iterator, which ends the
 generation and releases the model's lease and queue slot. When tierd cuts the request from
 outside (a shutdown past its grace), the cut's error reaches the async side at once, so the
@@ -12,28 +16,84 @@ client gets a well-formed 503 or the stream's error event without waiting for th
 from __future__ import annotations
 
 import asyncio
+import collections
 import queue
 import threading
-from typing import AsyncIterator, Callable, Iterator, TypeVar
+from typing import AsyncIterator, Callable, Iterator, Protocol, TypeVar
 
-from tierd.runtimes.base import Cancel
+from tierd.runtimes.base import Cancel, Chunk
 
 T = TypeVar("T")
 
 _ITEM, _ERROR, _END = "item", "error", "end"
 
 
+class _Workers:
+    """Threads kept for the streams: starting a thread per request cost more wall time here
+    than the rest of a cloud call, on a busy 2-core machine. A worker that finishes waits for
+    the next stream; one is started only when none is idle (so they number the peak of
+    streams at once)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._idle = 0
+        self._lock = threading.Lock()
+
+    def run(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+                self._jobs.put(job)
+                return
+        threading.Thread(target=self._serve, args=(job,), name="tierd-stream",
+                         daemon=True).start()
+
+    def _serve(self, job: Callable[[], None]) -> None:
+        while True:
+            job()
+            with self._lock:
+                self._idle += 1
+            job = self._jobs.get()
+
+
+_workers = _Workers()
+
+
+class _Handover:
+    """Items from a worker thread to the event loop: a deque, and a wake-up scheduled only
+    when none is pending already."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, on_gone: Callable[[], None]):
+        self.loop = loop
+        self.items: collections.deque[tuple[str, object]] = collections.deque()
+        self.ready = asyncio.Event()
+        self.scheduled = threading.Event()
+        self.on_gone = on_gone
+
+    def put(self, kind: str, value: object) -> None:
+        """From the worker thread."""
+        self.items.append((kind, value))
+        if not self.scheduled.is_set():
+            self.scheduled.set()
+            try:
+                self.loop.call_soon_threadsafe(self.ready.set)
+            except RuntimeError:  # the event loop is gone (shutdown): nobody is listening
+                self.on_gone()
+
+    async def get(self) -> tuple[str, object]:
+        """On the event loop."""
+        while not self.items:
+            await self.ready.wait()
+            self.ready.clear()
+            self.scheduled.clear()
+        return self.items.popleft()
+
+
 async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> AsyncIterator[T]:
     """Start `factory(cancel)` in a thread; raise its first error here, else return the stream."""
     cancel = Cancel()
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
-
-    def hand_over(kind: str, value: object) -> None:
-        try:
-            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
-        except RuntimeError:  # the event loop is gone (shutdown): nobody is listening
-            cancel.set()
+    handover = _Handover(asyncio.get_running_loop(), cancel.set)
+    hand_over = handover.put
 
     def worker() -> None:
         iterator = None
@@ -57,9 +117,9 @@ async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> AsyncIterator
             hand_over(_ERROR, cancel.error)
 
     cancel.when_set(answer_a_cut)
-    threading.Thread(target=worker, name="tierd-stream", daemon=True).start()
+    _workers.run(worker)
     try:
-        kind, value = await queue.get()
+        kind, value = await handover.get()
     except BaseException:  # the request's task was cancelled: stop the worker too
         cancel.set()
         raise
@@ -71,7 +131,7 @@ async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> AsyncIterator
             next_kind, next_value = kind, value
             while next_kind == _ITEM:
                 yield next_value  # type: ignore[misc]
-                next_kind, next_value = await queue.get()
+                next_kind, next_value = await handover.get()
             if next_kind == _ERROR:
                 raise next_value  # type: ignore[misc]
         finally:
@@ -93,6 +153,61 @@ async def run_cancellable(work: Callable[[Cancel], T]) -> T:
     grace) answers at once with the cut's error."""
     [result] = await collect(lambda cancel: iter((work(cancel),)))
     return result
+
+
+R = TypeVar("R", bound="Routed")
+
+
+class Routed(Protocol):
+    """What `open_chat` returns (tierd.routing.router.RoutedReply), as far as this needs."""
+
+    def chunks(self, cancel: Cancel | None = None) -> Iterator[Chunk]: ...
+
+
+async def routed_stream(start: Callable[[], R]) -> tuple[R, AsyncIterator[Chunk]]:
+    """Open a routed chat with `start()` (routing errors raise here, as 4xx) and stream its
+    reply; both run in one worker thread. The reply's answer is known when this returns."""
+    opened: list[R] = []
+
+    def run(cancel: Cancel) -> Iterator[Chunk]:
+        opened.append(start())
+        return opened[0].chunks(cancel)
+
+    stream = await open_stream(run)
+    return opened[0], _last_when_settled(stream)
+
+
+async def _last_when_settled(stream: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    """The stream with its final chunk held back until the stream has ended: the reply's
+    ledger row is committed then (the router settles after the final chunk), so a client
+    that has its reply's last event (`[DONE]`, Ollama's `done` line, `message_stop`) has its
+    row in the ledger too."""
+    final: Chunk | None = None
+    try:
+        async for chunk in stream:
+            if final is not None:
+                yield final
+                final = None
+            if chunk.done:
+                final = chunk
+            else:
+                yield chunk
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]  # a client gone stops the worker
+    if final is not None:
+        yield final
+
+
+async def routed_whole(start: Callable[[], R]) -> tuple[R, list[Chunk]]:
+    """As routed_stream, for a caller that wants the whole reply: one hop, one hand-over."""
+    opened: list[R] = []
+
+    def run(cancel: Cancel) -> list[Chunk]:
+        opened.append(start())
+        return list(opened[0].chunks(cancel))
+
+    chunks = await run_cancellable(run)
+    return opened[0], chunks
 
 
 def callback_stream(run: Callable[[Callable[[T], None]], object]) -> Iterator[T]:

@@ -155,11 +155,13 @@ class Reservation:
         them."""
 
     def settle(self, call: CallRecord) -> None:
-        """Write the call's ledger row and free the reservation in one transaction.
+        """Write the call's ledger row and free the reservation in one transaction, committed
+        when this returns (with the other calls settling at the same moment: Ledger.commit).
 
         Safe to repeat: the row is keyed by the call's call_id and the reservation is gone.
         """
-        self._budgets._settle(self, call)
+        now = time.time()
+        self._budgets.ledger.commit(lambda conn: self._budgets._settle(conn, self, call, now))
 
     def cancel(self) -> None:
         """Free the reservation without a row: the call never reached the provider."""
@@ -248,16 +250,20 @@ class Budgets:
         mine = key.caps() if key is not None else []
         return [cap for cap in self.caps if cap.applies_to(provider, tier)] + mine
 
-    def _settle(self, reservation: Reservation, call: CallRecord) -> None:
-        now = time.time()
+    def _settle(self, conn: Any, reservation: Reservation, call: CallRecord,
+                now: float) -> Callable[[], None] | None:
+        """Inside a ledger transaction (Ledger.commit); returns what to do once it commits."""
         caps = list(reservation.caps)
         overshoot = call.cost_usd - reservation.usd
-        with self.ledger.write() as conn:
-            conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
-            if not self.ledger.insert(conn, call, now):
-                return  # settled before (a retry, or the shutdown sweep): nothing to add
-            if overshoot > 1e-12:
-                hold_after_overshoot(conn, caps, overshoot, now)
+        conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+        if not self.ledger.insert(conn, call, now):
+            return None  # settled before (a retry, or the shutdown sweep): nothing to add
+        if overshoot > 1e-12:
+            hold_after_overshoot(conn, caps, overshoot, now)
+        return lambda: self._settled(call, caps, overshoot)
+
+    def _settled(self, call: CallRecord, caps: list[Cap], overshoot: float) -> None:
+        """After the settlement committed: the overshoot's warning and the alerts."""
         if overshoot > 1e-12:
             log.warning("call %s to %r (%s) cost $%.6f, $%.6f more than its reserved bound; "
                         "holding %s until the calls in flight have settled", call.call_id,

@@ -14,16 +14,27 @@ latency histogram. The day's, week's or month's totals, a breakdown, the savings
 or an agent key's spend, a plan's calendar window and the all-time /metrics series read a few
 rows per day and route, however many calls the ledger holds; a plan's rolling window reads
 its own calls through an index.
+
+Writes on a call's path (its row, its settlement) are committed in groups: `commit` queues
+the write and takes the ledger's lock; whoever holds the lock commits every write queued so
+far in one transaction, and a caller whose write was in that group finds it done when its own
+turn comes. So a call returns only once its row is in the file (a daemon killed right after
+its answer keeps the row), and calls finishing together share one commit instead of each
+waiting its turn for a SQLite write of its own. An admission (`write`) carries the queued
+writes in its transaction too. What a write returns (the alerts to check) runs once its
+commit is done; one write that fails is rolled back alone, the rest of its group lands.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import logging
 import threading
 import time
 import uuid
-from dataclasses import astuple, dataclass, field, fields
-from typing import Any, Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Iterator
 
 from tierd.costs.periods import check_period, iso, period_bounds
 from tierd.db import Schema, transaction
@@ -216,6 +227,12 @@ counted apart in the running totals."""
 BREAKDOWN_KEYS = ("provider", "model", "task", "tier", "key")
 DAY_SECONDS = 86_400
 
+log = logging.getLogger("tierd.costs")
+
+Write = Callable[[Any], Any]
+"""A write run inside a group's ledger transaction (given the connection); a callable it
+returns runs once that transaction has committed."""
+
 
 def new_call_id() -> str:
     return uuid.uuid4().hex
@@ -262,6 +279,8 @@ class CallRecord:
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
+_INSERT = (f"INSERT OR IGNORE INTO calls (ts, {', '.join(_COLUMNS)}) "
+           f"VALUES (?, {', '.join('?' * len(_COLUMNS))})")
 
 
 @dataclass(frozen=True)
@@ -275,6 +294,14 @@ class LedgerMetrics:
     """(provider, USD, prompt tokens, completion tokens)"""
 
 
+@dataclass
+class _Queued:
+    """A write waiting for its group's commit, and what came of it."""
+    write: Write
+    done: bool = False
+    error: Exception | None = None
+
+
 class Ledger:
     """The `calls` table behind one connection.
 
@@ -286,29 +313,91 @@ class Ledger:
     def __init__(self, conn: Any):
         self.conn = conn
         self.lock = threading.RLock()
+        """Held for every use of the connection."""
+        self._queued: collections.deque[_Queued] = collections.deque()
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
-        """One locked write transaction, for the ledger and the budgets that share it."""
-        with self.lock, transaction(self.conn) as conn:
-            yield conn
+        """One locked write transaction, for the ledger and the budgets that share it. The
+        queued writes land first, in the same commit, and stay even when the caller's own
+        work fails (say, a budget refusing a call): that work runs in a savepoint."""
+        with self.lock:
+            error: BaseException | None = None
+            with self._committing() as conn:
+                conn.execute("SAVEPOINT caller")
+                try:
+                    yield conn
+                except BaseException as err:
+                    conn.execute("ROLLBACK TO caller")
+                    error = err
+                conn.execute("RELEASE caller")
+            if error is not None:
+                raise error
+
+    def commit(self, write: Write) -> None:
+        """Run `write(conn)` in a ledger transaction and return once it has committed: with
+        every write queued beside it, in one commit (see the module's note). Should `write`
+        fail, its error is raised here, and the rest of its group lands without it."""
+        queued = _Queued(write)
+        self._queued.append(queued)
+        with self.lock:
+            if not queued.done:  # else a caller that held the lock before committed it
+                with self._committing():
+                    pass
+        if queued.error is not None:
+            raise queued.error
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    @contextlib.contextmanager
+    def _committing(self) -> Iterator[Any]:
+        """Inside `lock`: a transaction that starts with the queued writes; should it fail as
+        a whole, they are put back, for their callers to try again."""
+        group = [self._queued.popleft() for _ in range(len(self._queued))]
+        then: list[Callable[[], None]] = []
+        try:
+            with transaction(self.conn) as conn:
+                for queued in group:
+                    queued.error = None
+                    conn.execute("SAVEPOINT queued")
+                    try:
+                        after = queued.write(conn)
+                    except Exception as err:  # one bad write must not take the others' rows
+                        conn.execute("ROLLBACK TO queued")
+                        queued.error = err
+                        log.exception("a ledger write failed and was rolled back alone")
+                    else:
+                        if callable(after):
+                            then.append(after)
+                    conn.execute("RELEASE queued")
+                yield conn
+        except BaseException:
+            self._queued.extendleft(reversed(group))
+            raise
+        for queued in group:
+            queued.done = True
+        for after in then:
+            try:
+                after()
+            except Exception:  # what follows a settlement never undoes it
+                log.exception("what follows a ledger write failed")
 
     def insert(self, conn: Any, call: CallRecord, at: float | None = None) -> bool:
         """Insert inside the caller's transaction; False when the call_id is there already."""
-        values = list(astuple(call))
+        values = [getattr(call, name) for name in _COLUMNS]  # flat: astuple deep-copies
         values[_COLUMNS.index("cache_hit")] = int(call.cache_hit)
         if call.list_usd is None:
             values[_COLUMNS.index("list_usd")] = call.cost_usd
-        cursor = conn.execute(
-            f"INSERT OR IGNORE INTO calls (ts, {', '.join(_COLUMNS)}) "
-            f"VALUES (?, {', '.join('?' * len(_COLUMNS))})",
-            [time.time() if at is None else at, *values])
+        cursor = conn.execute(_INSERT, [time.time() if at is None else at, *values])
         return cursor.rowcount == 1
 
     def record(self, call: CallRecord, at: float | None = None) -> None:
-        """Write one call; idempotent on its call_id. `at` is the Unix time."""
-        with self.write() as conn:
-            self.insert(conn, call, at)
+        """Write one call, committed when this returns (in a group, `commit`); idempotent on
+        its call_id. `at` is the Unix time, now when not given."""
+        at = time.time() if at is None else at
+        self.commit(lambda conn: self.insert(conn, call, at))
 
     def plan_totals(self, conn: Any, provider: str, models: tuple[str, ...],
                     since: float) -> tuple[int, int]:

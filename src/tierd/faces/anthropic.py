@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd.api.errors import error_body
-from tierd.api.streaming import collect, open_stream
+from tierd.api.streaming import routed_stream, routed_whole
 from tierd.chat import anthropic as anthropic_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
@@ -40,17 +40,18 @@ async def messages(body: MessagesRequest, request: Request):
     chat = anthropic_shape.request_from_anthropic(
         body.model_dump(exclude_unset=True, by_alias=True))
     message_id = f"msg_{uuid.uuid4().hex[:24]}"
-    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream,
-                                                      caller=caller_of(request),
-                                                      **request_ids(request)))
+    caller = caller_of(request)
+    def start():
+        return open_chat(app, body.model, task_header(request), chat, body.stream,
+                         caller=caller, **request_ids(request))
+
     if not body.stream:
-        chunks = await collect(reply.chunks)
+        reply, chunks = await routed_whole(start)
         return JSONResponse(anthropic_shape.message_body(
             assemble(chunks), message_id=message_id, model=reply.answer.model),
             headers=reply.headers())
 
-    stream = await open_stream(reply.chunks)
+    reply, stream = await routed_stream(start)
     writer = anthropic_shape.StreamWriter(message_id=message_id, model=reply.answer.model)
 
     async def sse():

@@ -19,7 +19,13 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from tierd import __version__
 from tierd.api.limits import check_embedding_inputs
 from tierd.api.paths import PULL
-from tierd.api.streaming import callback_stream, collect, open_stream, run_cancellable
+from tierd.api.streaming import (
+    callback_stream,
+    open_stream,
+    routed_stream,
+    routed_whole,
+    run_cancellable,
+)
 from tierd.chat import ollama as ollama_shape
 from tierd.chat.reply import assemble
 from tierd.chat.request import BadField
@@ -72,13 +78,14 @@ def _head(model: str) -> dict:
     return {"model": model, "created_at": _now()}
 
 
-async def _answer(reply, stream: bool, chat: bool) -> JSONResponse | StreamingResponse:
-    """The reply as one body or as NDJSON lines, in Ollama's shape (tierd.chat.ollama)."""
+async def _answer(start, stream: bool, chat: bool) -> JSONResponse | StreamingResponse:
+    """The reply of `start()` (open_chat) as one body or as NDJSON lines, in Ollama's shape
+    (tierd.chat.ollama)."""
     if not stream:
-        chunks = await collect(reply.chunks)
+        reply, chunks = await routed_whole(start)
         return JSONResponse(ollama_shape.reply_line(assemble(chunks), _head(reply.answer.model),
                                                     chat), headers=reply.headers())
-    parts = await open_stream(reply.chunks)
+    reply, parts = await routed_stream(start)
     writer = ollama_shape.StreamWriter(_head(reply.answer.model), chat)
 
     async def lines():
@@ -105,11 +112,11 @@ async def generate(body: OllamaGenerateRequest, request: Request):
                               "chat template")
     chat = ollama_shape.request_from_ollama(fields)
     raw = body.prompt if body.raw else None
-    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream, raw_prompt=raw,
-                                                      caller=caller_of(request),
-                                                      **request_ids(request)))
-    return await _answer(reply, body.stream, chat=False)
+    caller = caller_of(request)
+    return await _answer(lambda: open_chat(app, body.model, task_header(request), chat,
+                                           body.stream, raw_prompt=raw, caller=caller,
+                                           **request_ids(request)),
+                         body.stream, chat=False)
 
 
 @router.post("/api/chat")
@@ -119,11 +126,10 @@ async def chat(body: OllamaChatRequest, request: Request):
     if not body.messages:
         return await _load_or_unload(request, body.model, body.keep_alive, empty)
     chat = ollama_shape.request_from_ollama(body.model_dump(exclude_unset=True))
-    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream,
-                                                      caller=caller_of(request),
-                                                      **request_ids(request)))
-    return await _answer(reply, body.stream, chat=True)
+    caller = caller_of(request)
+    return await _answer(lambda: open_chat(app, body.model, task_header(request), chat,
+                                           body.stream, caller=caller, **request_ids(request)),
+                         body.stream, chat=True)
 
 
 @router.post("/api/embed")

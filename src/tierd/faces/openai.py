@@ -17,7 +17,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd.api.limits import check_embedding_inputs
-from tierd.api.streaming import collect, open_stream, run_cancellable
+from tierd.api.streaming import (
+    collect,
+    open_stream,
+    routed_stream,
+    routed_whole,
+    run_cancellable,
+)
 from tierd.chat import completions as completions_shape
 from tierd.chat import openai as openai_shape
 from tierd.chat.reply import assemble
@@ -62,18 +68,18 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     created = int(time.time())
 
-    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream,
-                                                      caller=caller_of(request),
-                                                      **request_ids(request)))
+    caller = caller_of(request)
+    def start():
+        return open_chat(app, body.model, task_header(request), chat, body.stream,
+                         caller=caller, **request_ids(request))
 
     if not body.stream:
-        chunks = await collect(reply.chunks)
+        reply, chunks = await routed_whole(start)
         return JSONResponse(openai_shape.completion_body(
             assemble(chunks), completion_id=completion_id, created=created,
             model=reply.answer.model), headers=reply.headers())
 
-    stream = await open_stream(reply.chunks)
+    reply, stream = await routed_stream(start)
     writer = openai_shape.StreamWriter(
         completion_id=completion_id, created=created, model=reply.answer.model,
         include_usage=bool(body.stream_options and body.stream_options.include_usage))

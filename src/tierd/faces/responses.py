@@ -11,10 +11,9 @@ import json
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from tierd.api.streaming import collect, open_stream
+from tierd.api.streaming import routed_stream, routed_whole
 from tierd.chat import responses as responses_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
@@ -35,21 +34,23 @@ async def create_response(body: ResponsesRequest, request: Request):
     fields = body.model_dump(exclude_unset=True, by_alias=True)
     chat = responses_shape.request_from_responses(fields)
     created = int(time.time())
-    reply = await run_in_threadpool(lambda: open_chat(app, body.model, task_header(request),
-                                                      chat, body.stream,
-                                                      caller=caller_of(request),
-                                                      **request_ids(request)))
+    caller = caller_of(request)
+    def start():
+        return open_chat(app, body.model, task_header(request), chat, body.stream,
+                         caller=caller, **request_ids(request))
+
+    reply = None
 
     def head() -> dict:  # once the first chunk came: then the model that answers is known
         return responses_shape.head(fields, response_id=responses_shape.new_response_id(),
                                     created=created, model=reply.answer.model)
 
     if not body.stream:
-        chunks = await collect(reply.chunks)
+        reply, chunks = await routed_whole(start)
         return JSONResponse(responses_shape.response_body(assemble(chunks), head()),
                             headers=reply.headers())
 
-    stream = await open_stream(reply.chunks)
+    reply, stream = await routed_stream(start)
     writer = responses_shape.StreamWriter(head())
 
     async def sse():

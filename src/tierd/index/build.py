@@ -60,6 +60,8 @@ class BuildStats:
     embed_calls: int = 0
     summaries_made: int = 0
     vectors_dropped: int = 0
+    lists_trained: int = 0
+    """The lists this run partitioned the vectors into (0: it kept those there were)."""
     decoded_with_replacement: int = 0
     skips: Skips = field(default_factory=Skips)
     errors: list[str] = field(default_factory=list)
@@ -139,6 +141,8 @@ def build_index(conn: Any, sources: Sequence[SourceSpec], embedder: Embedder,
     _flush(conn, batch, embedder, tables, stats, batch_size)
     _delete_missing(conn, seen, {s.name for s in sources}, stats)
     stats.vectors_dropped = store.delete_unreferenced_vectors(conn, tables)
+    if store.partition_due(conn, tables):  # the rows have doubled since the lists were trained
+        stats.lists_trained = store.partition(conn, tables)
     _maybe_activate(conn, tables, stats)
     stats.seconds = time.time() - started
     with transaction(conn):

@@ -15,14 +15,16 @@ summary describes all of them), so a query that only the summary answers still f
 With `kind="summary"` the summaries themselves are searched and returned.
 
 The vector side is two-pass, because reading and scoring every float vector of 100k x 768 takes
-65-200 ms here: a hamming pass over the vectors' sign bits (12 words a row, held in memory and
-reloaded when the database changes) picks `candidates` rows, and only their float vectors are
-read, by rowid, for the exact re-rank (cosine = dot, the vectors are normalised).
+65-200 ms here: the vectors' codes (held in memory and kept current from their change log,
+tierd.index.bits) are scored in the lists nearest the query (tierd.index.lists: a coarse
+partition and one-bit residual codes), and only the `candidates` best of them have their float
+vectors read, by rowid, for the exact re-rank (cosine = dot, the vectors are normalised).
 benchmarks/search_latency.py measures the latency and the recall this buys.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +32,7 @@ import numpy as np
 
 from tierd.errors import TierdError
 from tierd.index import store
+from tierd.index.bits import sign_bits_for
 from tierd.index.embedder import Embedder, normalise
 from tierd.index.globs import Glob
 from tierd.index.keywords import identifier_share, query_terms
@@ -37,8 +40,19 @@ from tierd.index.keywords import identifier_share, query_terms
 MAX_QUERY_CHARS = 4000
 MAX_K = 100
 CANDIDATES_PER_RESULT = 40
-"""Bit-KNN candidates per wanted result before the exact re-rank (recall vs latency)."""
+"""Candidates by their codes per wanted result, re-ranked exactly (recall vs float reads)."""
 MIN_CANDIDATES = 400
+"""So an index of a few hundred vectors is searched exactly."""
+CANDIDATE_SHARE = 0.0004
+"""Share of all rows re-ranked at least (400 of 1M): the more rows, the more of them sit as
+close to the query by their codes as its true neighbours do."""
+PROBE_SHARE = 0.004
+"""Share of the lists whose rows are scored (4 of the 1,000 lists of 1M rows)."""
+MIN_PROBES = 4
+"""The candidate counts and probes were tuned on benchmarks/search_latency.py's tuning queries
+(`--tuning`) for recall@10 >= 0.95 at 1M x 768 (probing more lists bought no recall there: a
+query's neighbours sit in the lists nearest it) and are reported on queries they were not
+tuned on."""
 FUSION_DEPTH = 50
 """How far down each list (vector, BM25) a chunk can come from to be a candidate."""
 MAX_DESCRIBED_CHUNKS = 200
@@ -341,7 +355,7 @@ def _score_vectors(conn: Any, tables: store.ModelTables, query_vector: np.ndarra
         rowid_of.update(conn.execute(
             f"SELECT c.id, v.id FROM chunks c JOIN {tables.keys} v "
             f"ON v.content_hash = c.content_hash WHERE c.id IN ({marks})", part).fetchall())
-    ids, matrix = float_vectors(conn, tables, sorted(set(rowid_of.values())))
+    ids, matrix = store.read_floats(conn, tables, sorted(set(rowid_of.values())))
     similarity = dict(zip(ids, (matrix @ query_vector).tolist())) if ids else {}
     for chunk_id, rowid in rowid_of.items():
         candidates[chunk_id].vector_score = similarity.get(rowid)
@@ -365,85 +379,22 @@ def _score_keywords(conn: Any, terms: list[str], candidates: dict[int, _Candidat
 
 def vector_knn(conn: Any, tables: store.ModelTables, query_vector: np.ndarray, k: int,
                candidates: int) -> list[tuple[int, float]]:
-    """(rowid, cosine similarity), best first: a hamming pass, then an exact float re-rank."""
-    bits = _sign_bit_matrix(conn, tables)
-    if bits.ids.size == 0:
+    """(rowid, cosine similarity), best first: the nearest lists' codes, then an exact float
+    re-rank of the `candidates` best by their codes (and CANDIDATE_SHARE of the rows at
+    least: tierd.index.lists)."""
+    bits = sign_bits_for(conn, tables).current(conn)
+    if bits.live == 0:
         return []
-    query_words = _as_words(store.sign_bits(query_vector))[0]
-    distance = np.zeros(bits.ids.size, dtype=np.uint16)
-    scratch = np.empty(bits.ids.size, dtype=np.uint64)
-    counted = np.empty(bits.ids.size, dtype=np.uint8)
-    for column, word in zip(bits.columns, query_words):
-        np.bitwise_xor(column, word, out=scratch)
-        np.bitwise_count(scratch, out=counted)
-        distance += counted
-    # Counting beats argpartition here: distances are small integers (0..dims).
-    cumulative = np.cumsum(np.bincount(distance))
-    threshold = int(np.searchsorted(cumulative, min(candidates, bits.ids.size)))
-    chosen = np.flatnonzero(distance <= threshold)
-    if chosen.size > 2 * candidates:  # a wall of ties at the threshold
-        chosen = chosen[np.argpartition(distance[chosen], candidates)[:candidates]]
-    ids, matrix = float_vectors(conn, tables, bits.ids[chosen].tolist())
+    lists = 1 if bits.centroids is None else len(bits.centroids)
+    probes = max(MIN_PROBES, math.ceil(PROBE_SHARE * lists))
+    wanted = max(candidates, math.ceil(CANDIDATE_SHARE * bits.live))
+    rowids = bits.nearest(query_vector, probes, wanted)
+    ids, matrix = store.read_floats(conn, tables, np.sort(rowids).tolist())
     if not ids:
         return []
     similarity = matrix @ query_vector
     top = np.argsort(-similarity)[:k]
     return [(ids[i], float(similarity[i])) for i in top]
-
-
-@dataclass(frozen=True)
-class _SignBits:
-    stamp: str | None
-    ids: np.ndarray
-    columns: np.ndarray
-    """(words, rows) uint64: one contiguous array per 64 dimensions, so the XOR runs flat."""
-
-
-_bit_cache: dict[tuple[str, str], _SignBits] = {}
-
-
-def _sign_bit_matrix(conn: Any, tables: store.ModelTables) -> _SignBits:
-    """The model's sign bits, loaded once per process and again after any write to them.
-
-    Every write to a vector table sets a fresh random `vectors_version` in meta (store.py), so
-    the stamp is one primary-key read and is shared by every connection to the same file.
-    """
-    path = conn.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(conn)}"
-    key = (path, tables.keys)
-    stamp = store.get_meta(conn, "vectors_version")
-    cached = _bit_cache.get(key)
-    if cached is not None and cached.stamp == stamp:
-        return cached
-    rows = conn.execute(f"SELECT id, bits FROM {tables.keys} ORDER BY id").fetchall()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    packed = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.uint8)
-    words = _as_words(packed.reshape(len(rows), -1)) if rows else np.zeros((0, 1), np.uint64)
-    loaded = _SignBits(stamp, ids, np.ascontiguousarray(words.T))
-    _bit_cache[key] = loaded
-    return loaded
-
-
-def _as_words(packed: np.ndarray) -> np.ndarray:
-    """Packed bit rows as uint64 words, zero-padded to a whole word."""
-    pad = -packed.shape[1] % 8
-    if pad:
-        packed = np.pad(packed, ((0, 0), (0, pad)))
-    return np.ascontiguousarray(packed).view(np.uint64)
-
-
-def float_vectors(conn: Any, tables: store.ModelTables,
-                  rowids: list[int]) -> tuple[list[int], np.ndarray]:
-    ids: list[int] = []
-    blobs: list[bytes] = []
-    for i in range(0, len(rowids), 900):
-        part = rowids[i:i + 900]
-        marks = ",".join("?" * len(part))
-        for rowid, blob in conn.execute(
-                f"SELECT id, embedding FROM {tables.floats} WHERE id IN ({marks})", part):
-            ids.append(rowid)
-            blobs.append(blob)
-    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), tables.dims)
-    return ids, matrix
 
 
 def _chunks_for_vectors(conn: Any, tables: store.ModelTables, rowids: list[int],
@@ -472,7 +423,7 @@ def _exact_filtered(conn: Any, tables: store.ModelTables, query_vector: np.ndarr
             rowid_by_chunk[row["id"]] = row["rowid"]
             if len(rowid_by_chunk) >= EXACT_FALLBACK_LIMIT:
                 break
-    ids, matrix = float_vectors(conn, tables, sorted(set(rowid_by_chunk.values())))
+    ids, matrix = store.read_floats(conn, tables, sorted(set(rowid_by_chunk.values())))
     if not ids:
         return []
     similarity = dict(zip(ids, (matrix @ query_vector).tolist()))

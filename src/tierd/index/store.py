@@ -9,9 +9,17 @@ new vectors are built beside the old ones, and `meta.active_model` (the model) a
 `meta.active_vectors` (its vectors, whose row in `models` also holds the query prefix) move
 over only once every file has its vectors, so search keeps working during the switch.
 
-Per model: `vkeys_<key>` maps content hash -> rowid and holds the vector's sign bits (the fast
-hamming pass reads all of them, so they sit in small rows of their own), and `vfloat_<key>` holds
-the L2-normalised float32 vector by the same rowid (for the exact re-rank, read by rowid).
+Per model: `vkeys_<key>` maps content hash -> rowid and holds the vector's list and code (the
+coarse partition and the one-bit code of the vector's residual from its list's centroid,
+tierd.index.lists: the first pass of a search reads the codes of every probed list, so they sit
+in small rows of their own), `vlists_<key>` the lists' centroids (none below
+lists.PARTITION_MIN_ROWS: one list around the origin, whose codes are plain sign bits), and
+`vfloat_<key>` the L2-normalised float32 vector by the same rowid (for the exact re-rank, read
+by rowid). Writers code each new vector against the centroids there are; `partition` trains
+them anew (after a build, once the rows have doubled) and codes every vector again.
+`vlog_<key>` is the change log of `vkeys_<key>`, filled by triggers in the same transaction as
+each insert and delete: a search process keeps the sign bits in memory (tierd.index.bits) and
+applies what the log says changed since it last looked, instead of reloading them all.
 Plain tables rather than vec0, from measurements here at 100k x 768: a vec0 bit KNN costs
 6.6 ms at k=10 but 61 ms at the k=400 a good re-rank needs, and a vec0 lookup by rowid costs
 about 0.3 ms, against 1.5 ms for 400 rows of a plain rowid table (see search.py).
@@ -21,13 +29,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Iterable
 
 import numpy as np
 
 from tierd.db import Schema, migrate, transaction
+from tierd.index import lists
 from tierd.index.keywords import keyword_text
 from tierd.index.prefixes import NO_PREFIXES, Prefixes
 
@@ -109,7 +117,34 @@ _CHUNKS_BY_LINE = "CREATE INDEX IF NOT EXISTS chunks_by_line ON chunks(file_id, 
 (search.py), which must not scan every chunk of a huge file."""
 
 
-SCHEMA = Schema("index", (_TABLES, _headers_prefixes_and_identifier_keywords, _CHUNKS_BY_LINE))
+def _lists_and_residual_codes(conn: Any) -> None:
+    """Step 5 (issue 20): each model's vectors get a list (all 0: no centroids yet) and their
+    `bits` become codes: the sign bits they held are the residual's bits around the origin,
+    and the three floats a code adds are computed from the stored vectors. The change log
+    stays quiet (every searcher reloads: the epoch changes with `lists_trained_at`)."""
+    conn.execute("ALTER TABLE models ADD COLUMN lists_trained_at REAL")
+    conn.execute("ALTER TABLE models ADD COLUMN lists_trained_rows INTEGER NOT NULL DEFAULT 0")
+    for model_id, dims in conn.execute("SELECT model_id, dims FROM models").fetchall():
+        tables = model_tables(model_id, dims)
+        conn.execute(f"ALTER TABLE {tables.keys} ADD COLUMN list_id INTEGER NOT NULL DEFAULT 0")
+        conn.execute(_LISTS_TABLE.format(lists=tables.lists))
+        _write_codes(conn, tables, [_code_all(conn, tables, None)])
+        conn.execute("UPDATE models SET lists_trained_at = ? WHERE model_id = ?",
+                     (time.time(), model_id))
+
+
+SCHEMA = Schema("index", (_TABLES, _headers_prefixes_and_identifier_keywords, _CHUNKS_BY_LINE,
+                          lambda conn: _log_existing_models(conn),
+                          lambda conn: _lists_and_residual_codes(conn)))
+"""Step 4: the change log of every model's vectors (see `_create_log`). Step 5: lists and
+residual codes (see `_lists_and_residual_codes`)."""
+
+_LISTS_TABLE = ("CREATE TABLE IF NOT EXISTS {lists} (list_id INTEGER PRIMARY KEY, "
+                "centroid BLOB NOT NULL)")
+
+LOG_KEEP = 100_000
+"""Change-log entries kept after a build: a process whose bits are further behind reloads
+them whole, which a change that large costs anyway."""
 
 
 def ensure_schema(conn: Any) -> None:
@@ -145,9 +180,13 @@ class ModelTables:
     """The vectors' id (models.model_id): the embedder's id, and its document prefix if any."""
     dims: int
     keys: str
-    """id, content hash, sign bits"""
+    """id, content hash, list_id, bits (the code: tierd.index.lists.pack)"""
     floats: str
     """id, float32 embedding"""
+    log: str
+    """seq, id, op ('+' inserted, '-' deleted): every change to `keys`, in order"""
+    lists: str
+    """list_id, centroid (float32): the coarse partition (no rows: one list at the origin)"""
     embedder_id: str = ""
     query_prefix: str = ""
     document_prefix: str = ""
@@ -165,8 +204,30 @@ def vectors_id(model_id: str, document_prefix: str = "") -> str:
 def model_tables(model_id: str, dims: int, prefixes: Prefixes = NO_PREFIXES,
                  embedder_id: str | None = None) -> ModelTables:
     key = hashlib.sha256(model_id.encode()).hexdigest()[:16]
-    return ModelTables(model_id, dims, f"vkeys_{key}", f"vfloat_{key}",
-                       embedder_id or model_id, prefixes.query, prefixes.document)
+    return ModelTables(model_id, dims, f"vkeys_{key}", f"vfloat_{key}", f"vlog_{key}",
+                       f"vlists_{key}", embedder_id or model_id, prefixes.query,
+                       prefixes.document)
+
+
+def _create_log(conn: Any, tables: ModelTables) -> None:
+    """The change log of `tables.keys` and the triggers that fill it (inside the caller's
+    transaction). AUTOINCREMENT keeps `seq` growing even past deleted log rows."""
+    log, keys = tables.log, tables.keys
+    conn.execute(f"CREATE TABLE IF NOT EXISTS {log} (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
+                 "id INTEGER NOT NULL, op TEXT NOT NULL CHECK (op IN ('+', '-')))")
+    conn.execute(f"CREATE TRIGGER IF NOT EXISTS {log}_insert AFTER INSERT ON {keys} BEGIN "
+                 f"INSERT INTO {log} (id, op) VALUES (new.id, '+'); END")
+    conn.execute(f"CREATE TRIGGER IF NOT EXISTS {log}_delete AFTER DELETE ON {keys} BEGIN "
+                 f"INSERT INTO {log} (id, op) VALUES (old.id, '-'); END")
+    conn.execute(f"CREATE TRIGGER IF NOT EXISTS {log}_update AFTER UPDATE ON {keys} BEGIN "
+                 f"INSERT INTO {log} (id, op) VALUES (old.id, '-'); "
+                 f"INSERT INTO {log} (id, op) VALUES (new.id, '+'); END")
+
+
+def _log_existing_models(conn: Any) -> None:
+    """Migration step 4: the change log for the vector tables of every model already there."""
+    for model_id, dims in conn.execute("SELECT model_id, dims FROM models").fetchall():
+        _create_log(conn, model_tables(model_id, dims))
 
 
 def ensure_model(conn: Any, model_id: str, dims: int,
@@ -189,20 +250,17 @@ def ensure_model(conn: Any, model_id: str, dims: int,
     with transaction(conn):
         conn.execute(f"CREATE TABLE IF NOT EXISTS {tables.keys} ("
                      "id INTEGER PRIMARY KEY, content_hash TEXT NOT NULL UNIQUE, "
-                     "bits BLOB NOT NULL)")
+                     "bits BLOB NOT NULL, list_id INTEGER NOT NULL DEFAULT 0)")
+        conn.execute(_LISTS_TABLE.format(lists=tables.lists))
         conn.execute(f"CREATE TABLE IF NOT EXISTS {tables.floats} ("
                      "id INTEGER PRIMARY KEY, embedding BLOB NOT NULL)")
+        _create_log(conn, tables)
         conn.execute("INSERT INTO models (model_id, table_key, dims, state, created_at, "
-                     "embedder_id, query_prefix, document_prefix) "
-                     "VALUES (?, ?, ?, 'building', ?, ?, ?, ?)",
+                     "embedder_id, query_prefix, document_prefix, lists_trained_at) "
+                     "VALUES (?, ?, ?, 'building', ?, ?, ?, ?, ?)",
                      (tables.model_id, tables.keys.removeprefix("vkeys_"), dims, time.time(),
-                      model_id, prefixes.query, prefixes.document))
+                      model_id, prefixes.query, prefixes.document, time.time()))
     return tables
-
-
-def sign_bits(vectors: np.ndarray) -> np.ndarray:
-    """One bit per dimension (1 where positive), packed little-endian: what hamming compares."""
-    return np.packbits(np.atleast_2d(vectors) > 0, axis=1, bitorder="little")
 
 
 def tables_for(conn: Any, model_id: str) -> ModelTables | None:
@@ -239,17 +297,157 @@ def known_hashes(conn: Any, tables: ModelTables, hashes: Iterable[str]) -> set[s
 
 def insert_vector(conn: Any, tables: ModelTables, chunk_hash: str, vector: np.ndarray) -> int:
     """Store one normalised vector under `chunk_hash` (inside the caller's transaction)."""
-    rowid = conn.execute(f"INSERT INTO {tables.keys} (content_hash, bits) VALUES (?, ?)",
-                         (chunk_hash, sign_bits(vector).tobytes())).lastrowid
+    matrix = np.ascontiguousarray(np.atleast_2d(vector), dtype=np.float32)
+    codes = lists.encode(matrix, centroids(conn, tables))
+    rowid = conn.execute(f"INSERT INTO {tables.keys} (content_hash, bits, list_id) "
+                         "VALUES (?, ?, ?)",
+                         (chunk_hash, next(lists.pack(codes)), int(codes.lists[0]))).lastrowid
     conn.execute(f"INSERT INTO {tables.floats} (id, embedding) VALUES (?, ?)",
-                 (rowid, np.ascontiguousarray(vector, dtype=np.float32).tobytes()))
-    mark_vectors_changed(conn)
+                 (rowid, matrix[0].tobytes()))
     return rowid
 
 
-def mark_vectors_changed(conn: Any) -> None:
-    """Tell every process's search cache (search.py) that the vectors moved."""
-    set_meta(conn, "vectors_version", uuid.uuid4().hex)
+def insert_vectors(conn: Any, tables: ModelTables, chunk_hashes: list[str],
+                   vectors: np.ndarray) -> list[int]:
+    """Store many normalised vectors at once (inside the caller's transaction): one statement
+    per table for the whole batch, for bulk loads. Returns their rowids, in order."""
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    codes = lists.encode(matrix, centroids(conn, tables))
+    first = conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {tables.keys}").fetchone()[0]
+    rowids = list(range(first, first + len(chunk_hashes)))
+    conn.executemany(f"INSERT INTO {tables.keys} (id, content_hash, bits, list_id) "
+                     "VALUES (?, ?, ?, ?)",
+                     zip(rowids, chunk_hashes, lists.pack(codes), codes.lists.tolist()))
+    conn.executemany(f"INSERT INTO {tables.floats} (id, embedding) VALUES (?, ?)",
+                     zip(rowids, (row.tobytes() for row in matrix)))
+    return rowids
+
+
+def lists_epoch(conn: Any, tables: ModelTables) -> tuple[float, float] | None:
+    """When the model's tables were made and its lists last trained (None: no such model):
+    a change to either means every code may have changed."""
+    row = conn.execute("SELECT created_at, lists_trained_at FROM models WHERE model_id = ?",
+                       (tables.model_id,)).fetchone()
+    return None if row is None else (float(row[0]), float(row[1] or 0.0))
+
+
+_centroids: dict[tuple[str, str], tuple[tuple[float, float] | None, np.ndarray | None]] = {}
+
+
+def centroids(conn: Any, tables: ModelTables) -> np.ndarray | None:
+    """The centroids of the model's lists as a (lists, dims) float32 matrix, None while it has
+    one list; read once per training and process."""
+    key = (conn.execute("PRAGMA database_list").fetchone()[2] or f":memory:{id(conn)}",
+           tables.keys)
+    epoch = lists_epoch(conn, tables)
+    cached = _centroids.get(key)
+    if cached is not None and cached[0] == epoch:
+        return cached[1]
+    blobs = [r[0] for r in conn.execute(
+        f"SELECT centroid FROM {tables.lists} ORDER BY list_id")]
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(
+        len(blobs), tables.dims).copy() if blobs else None
+    _centroids[key] = (epoch, matrix)
+    return matrix
+
+
+def partition_due(conn: Any, tables: ModelTables) -> bool:
+    """Whether the lists should be trained again: the rows have doubled since (or passed
+    lists.PARTITION_MIN_ROWS without lists)."""
+    rows = conn.execute(f"SELECT COUNT(*) FROM {tables.keys}").fetchone()[0]
+    trained = conn.execute("SELECT lists_trained_rows FROM models WHERE model_id = ?",
+                           (tables.model_id,)).fetchone()
+    return trained is not None and lists.list_count(rows) > 1 and rows >= 2 * trained[0]
+
+
+def partition(conn: Any, tables: ModelTables, rng: np.random.Generator | None = None,
+              count: int | None = None) -> int:
+    """Train `count` lists (by default lists.list_count of the rows) on a sample of the
+    vectors and code every vector against them. Returns the number of lists.
+
+    The training and the coding (at 1M x 768: 3 GB of vectors read, a product with every
+    centroid) run in a read snapshot, holding no lock, so a watcher goes on writing; only the
+    new codes are written under the write lock, with those of the vectors written meanwhile
+    coded again against the new centroids. Search goes on with the old lists until the
+    commit."""
+    rng = rng or np.random.default_rng()
+    with transaction(conn, immediate=False):
+        seen = conn.execute(f"SELECT COALESCE(MAX(seq), 0) FROM {tables.log}").fetchone()[0]
+        rowids = np.array([r[0] for r in conn.execute(f"SELECT id FROM {tables.keys}")],
+                          dtype=np.int64)
+        count = min(count or lists.list_count(len(rowids)), len(rowids))
+        matrix = None
+        if count > 1:
+            sample = rng.choice(rowids, min(len(rowids), lists.SAMPLE_PER_LIST * count),
+                                replace=False)
+            _, vectors = read_floats(conn, tables, np.sort(sample).tolist())
+            matrix = lists.train(vectors, count, rng)
+        coded = _code_all(conn, tables, matrix)
+    with transaction(conn):
+        conn.execute(f"DELETE FROM {tables.lists}")
+        if matrix is not None:
+            conn.executemany(f"INSERT INTO {tables.lists} (list_id, centroid) VALUES (?, ?)",
+                             ((i, row.tobytes()) for i, row in enumerate(matrix)))
+        since = [r[0] for r in conn.execute(
+            f"SELECT DISTINCT id FROM {tables.log} WHERE seq > ? AND op = '+'", (seen,))]
+        ids, vectors = read_floats(conn, tables, since)
+        _write_codes(conn, tables, [coded, (np.array(ids, dtype=np.int64),
+                                             lists.encode(vectors, matrix))])
+        conn.execute("UPDATE models SET lists_trained_at = ?, lists_trained_rows = ? "
+                     "WHERE model_id = ?", (time.time(), len(rowids), tables.model_id))
+    return count
+
+
+_RECODE_BLOCK = 16_384
+
+
+def _code_all(conn: Any, tables: ModelTables, matrix: np.ndarray | None
+              ) -> tuple[np.ndarray, lists.Codes]:
+    """(rowids, codes) of every stored vector against `matrix`, read block by block."""
+    rowids: list[np.ndarray] = []
+    parts: list[lists.Codes] = []
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    cursor.execute(f"SELECT id, embedding FROM {tables.floats} ORDER BY id")
+    while rows := cursor.fetchmany(_RECODE_BLOCK):
+        vectors = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(
+            len(rows), tables.dims)
+        rowids.append(np.array([r[0] for r in rows], dtype=np.int64))
+        parts.append(lists.encode(vectors, matrix))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), lists.encode(np.zeros((0, tables.dims)), None)
+    return np.concatenate(rowids), lists.Codes(*(np.concatenate(
+        [getattr(part, field) for part in parts]) for field in lists.Codes.__dataclass_fields__))
+
+
+def _write_codes(conn: Any, tables: ModelTables,
+                 batches: list[tuple[np.ndarray, lists.Codes]]) -> None:
+    """Store codes by rowid (inside the caller's transaction; a rowid gone since is skipped).
+    The update trigger is off meanwhile: a searcher sees the new training and reloads every
+    code, so a log entry per row would only be written to be pruned."""
+    conn.execute(f"DROP TRIGGER IF EXISTS {tables.log}_update")
+    for rowids, codes in batches:
+        conn.executemany(f"UPDATE {tables.keys} SET bits = ?, list_id = ? WHERE id = ?",
+                         zip(lists.pack(codes), codes.lists.tolist(), rowids.tolist()))
+    _create_log(conn, tables)
+
+
+def read_floats(conn: Any, tables: ModelTables, rowids: list[int]
+                 ) -> tuple[list[int], np.ndarray]:
+    """The stored vectors of `rowids` that exist, as (their rowids, a float32 matrix)."""
+    ids: list[int] = []
+    blobs: list[bytes] = []
+    cursor = conn.cursor()
+    cursor.row_factory = None  # plain tuples: a Row object per vector costs more than its read
+    for i in range(0, len(rowids), 900):  # under SQLite's default limit of 999 parameters
+        part = rowids[i:i + 900]
+        marks = ",".join("?" * len(part))
+        for rowid, blob in cursor.execute(
+                f"SELECT id, embedding FROM {tables.floats} WHERE id IN ({marks})", part):
+            ids.append(rowid)
+            blobs.append(blob)
+    matrix = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(ids), tables.dims)
+    return ids, matrix
 
 
 def delete_unreferenced_vectors(conn: Any, tables: ModelTables) -> int:
@@ -259,8 +457,8 @@ def delete_unreferenced_vectors(conn: Any, tables: ModelTables) -> int:
             f"DELETE FROM {tables.keys} WHERE content_hash NOT IN "
             "(SELECT content_hash FROM chunks)").rowcount
         conn.execute(f"DELETE FROM {tables.floats} WHERE id NOT IN (SELECT id FROM {tables.keys})")
-        if dropped:
-            mark_vectors_changed(conn)
+        conn.execute(f"DELETE FROM {tables.log} WHERE seq <= "
+                     f"(SELECT MAX(seq) FROM {tables.log}) - ?", (LOG_KEEP,))
     return dropped
 
 
@@ -272,6 +470,8 @@ def drop_model(conn: Any, model_id: str) -> None:
     with transaction(conn):
         conn.execute(f"DROP TABLE IF EXISTS {tables.floats}")
         conn.execute(f"DROP TABLE IF EXISTS {tables.keys}")
+        conn.execute(f"DROP TABLE IF EXISTS {tables.log}")
+        conn.execute(f"DROP TABLE IF EXISTS {tables.lists}")
         conn.execute("DELETE FROM models WHERE model_id = ?", (model_id,))
 
 

@@ -639,7 +639,7 @@ class RoutedReply:
         self._answered = answered
         """Tells the loop breaker this request was answered (whichever way it ended)."""
         self._complete: CachedReply | None = None
-        cacheable = raw_prompt is None
+        cacheable = raw_prompt is None and app.cache.enabled  # the key hashes the request
         self.cache_key = cache_key(route.key, route.task, request) if cacheable else ""
 
     def headers(self) -> dict[str, str]:

@@ -343,6 +343,11 @@ class CloudRuntime:
                     raise self._status_error(response, body.get("model", ""))
                 self._report_limits(response, body.get("model", ""))
                 for event, data in sse_events(response.iter_lines()):
+                    if state.complete:
+                        # Read the body to its end (the chunked stream's last empty chunk)
+                        # so the connection goes back to the pool: leaving here would close
+                        # it, and the next call would pay a new TCP connection.
+                        continue
                     if cancel is not None and cancel.is_set():
                         state.cancelled = True
                         break
@@ -352,8 +357,6 @@ class CloudRuntime:
                         state.text_pieces += 1
                         state.text.append(text + "".join(c.name + c.arguments for c in calls))
                         yield Chunk(text, tool_calls=calls)
-                    if state.complete:
-                        break
         except httpx.TimeoutException as err:
             raise RuntimeUnavailable(self._scrub(
                 f"{self._where()} did not answer in time ({type(err).__name__}) after "

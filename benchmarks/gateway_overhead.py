@@ -1,0 +1,379 @@
+"""Latency and throughput tierd adds on the cloud path, against calling the upstream directly.
+
+One run, on this machine: an instant OpenAI-compatible upstream on loopback (in a child
+process: each answer, 12 reply tokens with usage, made once and sent in one write), and the
+same requests sent to it directly and through `tierd serve` (another child process, the model
+named exactly, the response cache off):
+
+- sequential: `--requests` of each (default 300), interleaved request by request (direct plain,
+  tierd plain, direct streaming, tierd streaming), so drift on a busy machine hits all alike;
+  a streaming request is timed to its last byte;
+- concurrent: `--burst` requests (default 2,000) at `--concurrency` (default 32), plain, first
+  directly and then through tierd, as requests per second;
+- the ledger: right after the load, tierd's `calls` rows for the upstream must equal the
+  calls sent through it, every one `ok` (a call's row is committed before its answer ends);
+- LiteLLM's proxy, when its `litellm` command is installed, as an optional comparison.
+
+"Added" is tierd's percentile minus the direct one. Targets (exit 1 when one is missed): added
+p50 <= 1.0 ms plain and streaming, added p99 <= 3 ms sequential, at 32 concurrent >= 80 % of
+the direct throughput, ledger rows = calls. The local embedded path is measured the same way
+by benchmarks/api_overhead.py.
+
+    .venv/bin/python benchmarks/gateway_overhead.py [--requests 300] [--burst 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))
+
+KEY = "sk-gateway-standin"
+MODEL = "gpt-4o-mini"
+ROUTED = f"standin/{MODEL}"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+"""The upstream's key; tierd (no token set) ignores it, as a client of both would send it."""
+CONFIG = """state_dir = "{state}"
+env_file = "{keys}"
+[server]
+listen = "127.0.0.1:{port}"
+queue_limit = 256
+[[providers]]
+name = "standin"
+base_url = "http://127.0.0.1:{upstream}/v1"
+api_key_env = "GATEWAY_STANDIN_KEY"
+models = ["{model}"]
+[budgets]
+daily = 1000000.0
+[routing]
+cache_ttl = 0
+"""
+REPLY_WORDS = 12
+
+
+def completion_bytes(model: str, stream: bool) -> bytes:
+    """The upstream's whole answer, made once: OpenAI's shape, usage included."""
+    words = [f"w{i} " for i in range(REPLY_WORDS)]
+    usage = {"prompt_tokens": 12, "completion_tokens": REPLY_WORDS, "total_tokens": 24}
+    base = {"id": "chatcmpl-instant", "created": 0, "model": model}
+    if not stream:
+        payload = json.dumps({**base, "object": "chat.completion", "usage": usage, "choices": [
+            {"index": 0, "finish_reason": "stop",
+             "message": {"role": "assistant", "content": "".join(words)}}]}).encode()
+        return (b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n"
+                b"content-length: %d\r\n\r\n" % len(payload)) + payload
+    chunk = {**base, "object": "chat.completion.chunk"}
+    events = [{**chunk, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                     "finish_reason": None}]}]
+    events += [{**chunk, "choices": [{"index": 0, "delta": {"content": w},
+                                      "finish_reason": None}]} for w in words]
+    events += [{**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
+               {**chunk, "choices": [], "usage": usage}]
+    sse = "".join(f"data: {json.dumps(e)}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
+    return (b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"content-length: %d\r\n\r\n" % len(sse)) + sse
+
+
+async def serve_upstream() -> None:
+    """An instant OpenAI-compatible upstream: HTTP/1.1 keep-alive, each answer made once and
+    sent in one write (no Nagle stall between headers and body), so what is measured is the
+    path in front of it. It checks the key as a provider would."""
+    answers = {stream: completion_bytes(MODEL, stream) for stream in (False, True)}
+    refusal = b"HTTP/1.1 401 Unauthorized\r\ncontent-length: 2\r\n\r\n{}"
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").lower().split("\r\n")
+                length = next((int(line.split(":", 1)[1]) for line in lines
+                               if line.startswith("content-length:")), 0)
+                payload = json.loads(await reader.readexactly(length)) if length else {}
+                authorised = f"authorization: bearer {KEY}".lower() in lines
+                writer.write(answers[bool(payload.get("stream"))] if authorised else refusal)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=512)
+    for sock in server.sockets:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def body(i: int, stream: bool, model: str) -> dict:
+    """A different prompt per request, so no cache anywhere answers one path and not the
+    other, and words of its own, so tierd's loop breaker (on, as a user runs it) does not
+    take a run of them for an agent replying to itself."""
+    words = " ".join(f"w{(i * 7919 + k * 104729) % 1_000_003}" for k in range(8))
+    return {"model": model, "stream": stream, "max_tokens": 16,
+            "messages": [{"role": "user", "content": f"Reply briefly about {words}."}]}
+
+
+def wait_for(url: str, process: subprocess.Popen, log: Path | None = None) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"{url} exited: {log.read_text()[-2000:] if log else ''}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer")
+
+
+def one(client: httpx.Client, url: str, payload: dict) -> float:
+    start = time.perf_counter()
+    if payload["stream"]:
+        with client.stream("POST", url, json=payload) as response:
+            content = b"".join(response.iter_raw())
+        if response.status_code != 200:
+            raise SystemExit(f"{url} answered {response.status_code} to a stream: "
+                             f"{content[:300]!r}")
+    else:
+        response = client.post(url, json=payload)
+        response.read()
+    elapsed = (time.perf_counter() - start) * 1000
+    if response.status_code != 200:
+        raise SystemExit(f"{url} answered {response.status_code}: {response.text[:300]}")
+    return elapsed
+
+
+def sequential(targets: dict[str, tuple[str, str]], n: int) -> dict[tuple[str, bool], list]:
+    """`n` plain and `n` streaming requests per target, interleaved request by request."""
+    times: dict[tuple[str, bool], list[float]] = {(name, s): [] for name in targets
+                                                  for s in (False, True)}
+    clients = {name: httpx.Client(timeout=30, headers=AUTH) for name in targets}
+    try:
+        for i in range(-20, n):  # 20 rounds of warm-up: connections, caches, JIT-less paths
+            for stream in (False, True):
+                for name, (url, model) in targets.items():
+                    elapsed = one(clients[name], url, body(i, stream, model))
+                    if i >= 0:
+                        times[(name, stream)].append(elapsed)
+    finally:
+        for client in clients.values():
+            client.close()
+    return times
+
+
+async def burst(url: str, model: str, total: int, concurrency: int) -> float:
+    """Requests per second for `total` plain requests, `concurrency` at a time."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(timeout=60, limits=limits, headers=AUTH) as client:
+        queue: asyncio.Queue[int] = asyncio.Queue()
+        for i in range(total):
+            queue.put_nowait(i)
+        failures = []
+
+        async def worker() -> None:
+            while True:
+                try:
+                    i = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                response = await client.post(url, json=body(100_000 + i, False, model))
+                if response.status_code != 200:
+                    failures.append(response.status_code)
+
+        await asyncio.gather(*(client.post(url, json=body(-1 - i, False, model))
+                               for i in range(concurrency)))  # open the connections
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        elapsed = time.perf_counter() - start
+    if failures:
+        raise SystemExit(f"{url}: {len(failures)} of {total} failed ({sorted(set(failures))})")
+    return total / elapsed
+
+
+def ledger_rows(state: Path) -> tuple[int, int]:
+    from tierd.db import connect
+
+    conn = connect(state / "state.db", readonly=True)
+    try:
+        return conn.execute("SELECT COUNT(*), SUM(status = 'ok') FROM calls "
+                            "WHERE provider = 'standin'").fetchone()
+    finally:
+        conn.close()
+
+
+def start_tierd(folder: Path, tree: Path, keys: Path, upstream: int
+                ) -> tuple[subprocess.Popen, str]:
+    """`tierd serve` from the source tree `tree`, in front of the upstream."""
+    folder.mkdir(parents=True)
+    port = free_port()
+    config = folder / "config.toml"
+    config.write_text(CONFIG.format(state=folder / "state", keys=keys, port=port,
+                                    upstream=upstream, model=MODEL))
+    log = folder / "tierd.log"
+    launch = (f"import sys; sys.path.insert(0, {str(tree)!r}); from tierd.cli.main import main; "
+              "sys.argv[0] = 'tierd'; sys.exit(main())")
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, "-c", launch, "--config", str(config),
+                                    "serve"], env=dict(os.environ, PYTHONPATH=str(tree)),
+                                   stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(f"{url}/healthz", process, log)
+    # The model listing waits for the packaged local models to be made (first start):
+    # measure the cloud path, not that.
+    httpx.get(f"{url}/v1/models", timeout=600).raise_for_status()
+    return process, f"{url}/v1/chat/completions"
+
+
+def start_litellm(upstream: int, root: Path) -> tuple[subprocess.Popen, str] | None:
+    """LiteLLM's proxy in front of the same upstream, when it is installed (1 worker)."""
+    command = shutil.which("litellm") or (
+        str(Path(sys.executable).parent / "litellm")
+        if (Path(sys.executable).parent / "litellm").exists() else None)
+    if command is None:
+        return None
+    port = free_port()
+    config = root / "litellm.yaml"
+    config.write_text(f"model_list:\n  - model_name: {MODEL}\n    litellm_params:\n"
+                      f"      model: openai/{MODEL}\n      api_base: http://127.0.0.1:{upstream}/v1\n"
+                      f"      api_key: {KEY}\n")
+    log = root / "litellm.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([command, "--config", str(config), "--port", str(port),
+                                    "--num_workers", "1"], stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(f"{url}/health/liveliness", process, log)
+    return process, f"{url}/v1/chat/completions"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--burst", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--compare-src", metavar="DIR",
+                        help="also run the tierd of another source tree (say, main's src/) as "
+                             "'baseline', interleaved with the rest")
+    parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_upstream:
+        asyncio.run(serve_upstream())
+        return 0
+    children: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        upstream_process = subprocess.Popen(
+            [sys.executable, __file__, "--serve-upstream"], stdout=subprocess.PIPE, text=True)
+        children.append(upstream_process)
+        try:
+            upstream = int(upstream_process.stdout.readline())
+            keys = root / "keys.env"
+            keys.write_text(f"GATEWAY_STANDIN_KEY={KEY}\n")
+            targets = {"direct": (f"http://127.0.0.1:{upstream}/v1/chat/completions", MODEL)}
+            trees = {"tierd": REPO / "src"}
+            pids: dict[str, int] = {}
+            if args.compare_src:
+                trees["baseline"] = Path(args.compare_src).resolve()
+            for name, tree in trees.items():
+                process, url = start_tierd(root / name, tree, keys, upstream)
+                children.append(process)
+                targets[name] = (url, ROUTED)
+                pids[name] = process.pid
+            litellm = start_litellm(upstream, root)
+            if litellm is not None:
+                children.append(litellm[0])
+                targets["litellm"] = (litellm[1], MODEL)
+            load_before = os.getloadavg()[0]
+            daemon = psutil.Process(pids["tierd"])
+            cpu_before = sum(daemon.cpu_times()[:2])
+            seq = sequential(targets, args.requests)
+            cpu_ms = (sum(daemon.cpu_times()[:2]) - cpu_before) * 1000 / (2 * (args.requests + 20))
+            rps = {name: asyncio.run(burst(url, model, args.burst, args.concurrency))
+                   for name, (url, model) in targets.items()}
+            rss = {name: psutil.Process(pid).memory_info().rss / 2**20
+                   for name, pid in pids.items()}
+            if litellm is not None:
+                rss["litellm"] = sum(p.memory_info().rss for p in [
+                    psutil.Process(litellm[0].pid), *psutil.Process(litellm[0].pid).children(
+                        recursive=True)]) / 2**20
+            load_after = os.getloadavg()[0]
+            sent = 2 * (args.requests + 20) + args.burst + args.concurrency
+            rows, ok = ledger_rows(root / "tierd" / "state")
+        finally:
+            for child in reversed(children):
+                child.terminate()
+                try:
+                    child.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+    return report(args, seq, rps, rss, sent, rows, ok or 0, load_before, load_after, cpu_ms)
+
+
+def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: float,
+           load_after: float, cpu_ms: float) -> int:
+    direct = {s: seq[("direct", s)] for s in (False, True)}
+    print(f"gateway overhead: {args.requests} sequential requests per path and kind "
+          f"(interleaved), {args.burst} at {args.concurrency} concurrent; load average "
+          f"{load_before:.2f} -> {load_after:.2f} on {os.cpu_count()} cores\n")
+    print(f"{'path':<10}{'p50 plain':>10}{'p50 stream':>11}{'p99 plain':>10}"
+          f"{'added p50 plain/stream':>24}{'added p99':>10}{'rps c=' + str(args.concurrency):>10}"
+          f"{'vs direct':>10}{'RSS MiB':>9}")
+    print("-" * 104)
+    added: dict[str, tuple[float, float, float]] = {}
+    for name in sorted({n for n, _ in seq}, key=["direct", "tierd", "baseline", "litellm"].index):
+        plain, stream = seq[(name, False)], seq[(name, True)]
+        row = (percentile(plain, 0.5) - percentile(direct[False], 0.5),
+               percentile(stream, 0.5) - percentile(direct[True], 0.5),
+               percentile(plain, 0.99) - percentile(direct[False], 0.99))
+        added[name] = row
+        extra = "—" if name == "direct" else f"{row[0]:.2f} / {row[1]:.2f} ms"
+        extra_p99 = "—" if name == "direct" else f"{row[2]:.2f} ms"
+        memory = f"{rss[name]:.0f}" if name in rss else "—"
+        print(f"{name:<10}{percentile(plain, 0.5):>8.2f}ms{percentile(stream, 0.5):>9.2f}ms"
+              f"{percentile(plain, 0.99):>8.2f}ms{extra:>24}{extra_p99:>10}{rps[name]:>10.0f}"
+              f"{rps[name] / rps['direct']:>9.0%}{memory:>9}")
+    print(f"\ntierd's CPU time per sequential call (user + system, all its threads): "
+          f"{cpu_ms:.2f} ms — what a busy machine stretches into latency")
+    print(f"ledger: {rows} rows for {sent} calls sent through tierd, {ok} ok")
+    tierd = added["tierd"]
+    ratio = rps["tierd"] / rps["direct"]
+    targets = [("added p50 <= 1.0 ms (plain)", tierd[0] <= 1.0, f"{tierd[0]:.2f} ms"),
+               ("added p50 <= 1.0 ms (streaming, to the last chunk)", tierd[1] <= 1.0,
+                f"{tierd[1]:.2f} ms"),
+               ("added p99 <= 3 ms (sequential)", tierd[2] <= 3.0, f"{tierd[2]:.2f} ms"),
+               (f">= 80 % of direct throughput at {args.concurrency} concurrent", ratio >= 0.8,
+                f"{ratio:.0%}"),
+               ("ledger rows = calls, all ok", rows == sent and ok == sent,
+                f"{rows} rows, {ok} ok, {sent} calls")]
+    for name, met, figure in targets:
+        print(f"target {name}: {'met' if met else 'MISSED'} ({figure})")
+    return 0 if all(met for _, met, _ in targets) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Group commit: a call's ledger row (and its settlement) is committed before the call returns,
+calls finishing together share one transaction, one write that fails spares the rest of its
+group, and a refused admission loses none of the settlements it carried.
+
+Real SQLite state databases; a second connection stands for another process reading the file;
+a real `tierd serve` killed with SIGKILL right after its answers keeps their rows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from tests.conftest import child_pythonpath, start_daemon, state_conn
+from tests.openai_test_server import start_openai_server
+from tests.test_costs_budgets import config_with, record
+from tierd.costs.budgets import BudgetExceeded
+from tierd.costs.ledger import Ledger
+from tierd.costs.service import open_costs
+
+KEY_VARIABLE = "TIERD_TEST_SETTLEMENT_KEY"
+
+
+def rows_in_file(path) -> int:
+    conn = state_conn(path)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def commits_on(ledger: Ledger) -> list[str]:
+    """Every COMMIT the ledger's connection runs from now on."""
+    seen: list[str] = []
+    ledger.conn.set_trace_callback(
+        lambda sql: seen.append(sql) if sql.strip().upper() == "COMMIT" else None)
+    return seen
+
+
+def queued_together(ledger: Ledger, writes: list) -> None:
+    """Run `writes` (each a callable) from threads of their own while the ledger's lock is
+    held, so that they all queue, then let them go: one group, one transaction."""
+    threads = [threading.Thread(target=write) for write in writes]
+    with ledger.lock:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while len(ledger._queued) < len(writes) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert len(ledger._queued) == len(writes)
+    for thread in threads:
+        thread.join(10)
+
+
+def test_a_settled_call_is_in_the_file_when_settle_returns(tmp_path):
+    costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1.0"),
+                       state_conn(tmp_path / "state.db"))
+    reservation = costs.budgets.reserve("openai", "cheap", 0.6)
+    reservation.settle(record(cost=0.1))
+    other = state_conn(tmp_path / "state.db")  # another process's view of the file
+    assert other.execute("SELECT COUNT(*) FROM calls").fetchone()[0] == 1
+    assert other.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+    other.close()
+    costs.ledger.record(record(cost=0.0))
+    assert rows_in_file(tmp_path / "state.db") == 2
+
+
+def test_until_it_settles_a_call_holds_its_bound(tmp_path):
+    """The no-overspend rule is unchanged: what is not settled counts at its reservation."""
+    costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1.0"),
+                       state_conn(tmp_path / "state.db"))
+    costs.budgets.reserve("openai", "cheap", 0.6)  # in flight, not settled
+    with pytest.raises(BudgetExceeded):
+        costs.budgets.reserve("openai", "cheap", 0.5)
+
+
+def test_calls_settling_together_share_one_commit(tmp_path):
+    costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1000.0"),
+                       state_conn(tmp_path / "state.db"))
+    reservations = [costs.budgets.reserve("openai", "cheap", 0.01) for _ in range(20)]
+    commits = commits_on(costs.ledger)
+    queued_together(costs.ledger, [
+        lambda r=r, n=n: r.settle(record(cost=0.005, request_id=f"r{n}"))
+        for n, r in enumerate(reservations)])
+    assert len(commits) == 1
+    assert rows_in_file(tmp_path / "state.db") == 20
+    assert costs.budgets.status()[0]["reserved_usd"] == 0
+
+
+def test_one_failing_write_spares_the_rest_of_its_group(tmp_path, caplog):
+    ledger = Ledger(state_conn(tmp_path / "state.db"))
+    commits = commits_on(ledger)
+    raised: list[Exception] = []
+
+    def failing() -> None:
+        try:
+            ledger.commit(lambda conn: conn.execute("INSERT INTO no_such_table VALUES (1)"))
+        except Exception as err:  # the failing write's own caller learns of it
+            raised.append(err)
+
+    queued_together(ledger, [
+        lambda: ledger.record(record(request_id="before")),
+        failing,
+        lambda: ledger.record(record(request_id="after"))])
+    assert len(commits) == 1
+    assert len(raised) == 1 and "no_such_table" in str(raised[0])
+    assert sorted(r["request_id"] for r in ledger.recent(10)) == ["after", "before"]
+    assert "a ledger write failed and was rolled back alone" in caplog.text
+
+
+def test_a_refused_admission_keeps_the_settlements_it_carried(tmp_path):
+    costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1.0"),
+                       state_conn(tmp_path / "state.db"))
+    budgets = costs.budgets
+    held = budgets.reserve("openai", "cheap", 0.5)
+    done = budgets.reserve("openai", "cheap", 0.3)
+    settling = threading.Thread(target=done.settle, args=(record(cost=0.3),))
+    with costs.ledger.lock:  # the settlement queues; the admission below carries it
+        settling.start()
+        while not costs.ledger._queued:
+            time.sleep(0.001)
+        with pytest.raises(BudgetExceeded):
+            budgets.reserve("openai", "cheap", 0.4)  # 0.5 held + 0.3 spent + 0.4 > 1.0
+        assert rows_in_file(tmp_path / "state.db") == 1
+    settling.join(10)
+    held.cancel()
+    assert costs.ledger.summary("day")["calls"] == 1  # landed once, not lost nor doubled
+    assert costs.ledger.summary("day")["cost_usd"] == pytest.approx(0.3)
+
+
+def test_concurrent_settlements_are_each_one_row_none_lost_or_doubled(tmp_path):
+    costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1000.0"),
+                       state_conn(tmp_path / "state.db"))
+
+    def one_call(n: int) -> None:
+        reservation = costs.budgets.reserve("openai", "cheap", 0.01)
+        call = record(cost=0.005, request_id=f"r{n}")
+        reservation.settle(call)
+        reservation.settle(call)  # a repeated settle (the shutdown sweep racing the call)
+
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(one_call, range(400)))
+    assert rows_in_file(tmp_path / "state.db") == 400
+    conn = state_conn(tmp_path / "state.db")
+    assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+    assert conn.execute("SELECT SUM(cost_usd) FROM calls").fetchone()[0] == pytest.approx(2.0)
+
+
+def test_a_process_killed_right_after_recording_keeps_its_rows(tmp_path):
+    script = f"""
+import os
+from tests.conftest import state_conn
+from tests.test_costs_budgets import record
+from tierd.costs.ledger import Ledger
+ledger = Ledger(state_conn({str(tmp_path / "state.db")!r}))
+for n in range(3):
+    ledger.record(record(request_id=f"cli-{{n}}"))
+os.kill(os.getpid(), 9)
+"""
+    done = subprocess.run([sys.executable, "-c", script], timeout=60,
+                          env={"PYTHONPATH": child_pythonpath(), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == -signal.SIGKILL
+    assert rows_in_file(tmp_path / "state.db") == 3
+
+
+@pytest.fixture
+def upstream():
+    server = start_openai_server(reply_tokens=5)
+    yield server
+    server.stop()
+
+
+def test_a_daemon_killed_right_after_its_answers_has_every_row(tmp_path, packaged_models_dir,
+                                                               upstream):
+    keys = tmp_path / "keys.env"
+    keys.write_text(f"{KEY_VARIABLE}={upstream.api_key}\n")
+    daemon = start_daemon(tmp_path, packaged_models_dir, (
+        f'env_file = "{keys}"\n[[providers]]\nname = "up"\n'
+        f'base_url = "http://127.0.0.1:{upstream.port}/v1"\napi_key_env = "{KEY_VARIABLE}"\n'
+        'models = ["gpt-4o-mini"]\n[routing]\ncache_ttl = 0\n[loop_breaker]\nenabled = false\n'))
+    try:
+        def call(n: int) -> str:
+            stream = n % 2 == 1
+            response = httpx.post(
+                f"{daemon.url}/v1/chat/completions", timeout=60,
+                json={"model": "up/gpt-4o-mini", "max_tokens": 5, "stream": stream,
+                      "messages": [{"role": "user", "content": f"call {n}"}]})
+            assert response.status_code == 200, response.text
+            if stream:
+                assert response.text.rstrip().endswith("data: [DONE]")
+            return response.headers["X-Request-Id"]
+
+        with ThreadPoolExecutor(8) as pool:
+            request_ids = list(pool.map(call, range(40)))
+        os.kill(daemon.process.pid, signal.SIGKILL)  # no shutdown, no flush: the file as is
+        daemon.process.wait(30)
+    finally:
+        daemon.stop()
+    conn = state_conn(tmp_path / "state" / "state.db")
+    found = [row[0] for row in conn.execute(
+        "SELECT request_id FROM calls WHERE provider = 'up' AND status = 'ok'")]
+    conn.close()
+    assert sorted(found) == sorted(request_ids)
