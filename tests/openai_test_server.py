@@ -64,6 +64,8 @@ class StandIn:
     retry_after: str | None = None
     hang: float = 0.0
     hang_mid_stream: float = 0.0
+    linger_after_done: float = 0.0
+    """Seconds the stream's body stays open after its [DONE] event."""
     garbage: bool = False
     close_after: int | None = None
     omit_usage: bool = False
@@ -102,7 +104,7 @@ class StandIn:
     def reset(self) -> None:
         self.fail_status = None
         self.retry_after = None
-        self.hang = self.hang_mid_stream = 0.0
+        self.hang = self.hang_mid_stream = self.linger_after_done = 0.0
         self.garbage = self.omit_usage = False
         self.close_after = None
         self.prompt_scale = 1.0
@@ -269,6 +271,7 @@ class OpenAIHandler(StandInHandler):
         if include_usage and not state.omit_usage:
             event({"choices": [], "usage": usage})
         self.send_event("data: [DONE]\n\n")
+        time.sleep(state.linger_after_done)
         self.end_stream()
 
 

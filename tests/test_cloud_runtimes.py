@@ -146,6 +146,22 @@ def test_a_provider_that_stalls_mid_stream_times_out(cloud):
         list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
 
 
+def test_a_body_kept_open_after_the_last_event_does_not_hold_up_the_reply(openai_server):
+    """A provider that keeps the stream's body open after [DONE] past the read timeout: the
+    reply is whole, so it ends as a success, not as a time-out."""
+    openai_server.reset()
+    openai_server.linger_after_done = 3.0  # the runtime waits 1 s
+    runtime = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                            Secret(PLANTED_KEY), ["gpt-4o-mini"], timeout=1.0)
+    try:
+        chunks = list(runtime.chat("gpt-4o-mini", turns(MESSAGES, max_tokens=50)))
+    finally:
+        runtime.close()
+        openai_server.reset()
+    assert "".join(c.text for c in chunks) == "".join(f"w{i} " for i in range(12))
+    assert chunks[-1].done and chunks[-1].finish_reason == "stop"
+
+
 def test_garbage_names_the_provider(cloud):
     runtime, server = cloud
     server.garbage = True

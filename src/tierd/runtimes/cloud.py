@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import queue
 import re
 import threading
 import time
@@ -194,6 +195,42 @@ def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
         yield event, "\n".join(data)
 
 
+DRAIN_LIMIT_BYTES = 64 * 1024
+"""The most a finished stream's leftovers are read for its connection's sake."""
+_drains: "queue.SimpleQueue[tuple[httpx.Response, Iterator[str]]]" = queue.SimpleQueue()
+_drainer: list[threading.Thread] = []
+_drainer_lock = threading.Lock()
+
+
+def _drain_later(response: httpx.Response, lines: Iterator[str]) -> None:
+    """Read what a complete stream has left (the chunked body's last empty chunk) in a
+    background thread, so its connection goes back to the pool and the next call skips a new
+    TCP (and TLS) handshake. In the background, because a careless provider may keep the
+    body open after its last event: the reply is already whole and must not wait on that,
+    nor fail when the read times out. `lines` is the body's line iterator, part read."""
+    _drains.put((response, lines))
+    with _drainer_lock:
+        if not _drainer:
+            _drainer.append(threading.Thread(target=_drain_forever, name="tierd-drain",
+                                             daemon=True))
+            _drainer[0].start()
+
+
+def _drain_forever() -> None:
+    while True:
+        response, lines = _drains.get()
+        try:
+            read = 0
+            for line in lines:
+                read += len(line) + 1
+                if read > DRAIN_LIMIT_BYTES:
+                    break
+        except (httpx.HTTPError, httpx.StreamError):
+            pass  # the connection is dropped: the reply it carried was already complete
+        finally:
+            response.close()
+
+
 class CloudRuntime:
     """Shared plumbing: one pooled httpx client, streaming, error translation, key hygiene."""
 
@@ -337,17 +374,15 @@ class CloudRuntime:
         state = self._new_state(request)
         first_token: int | None = None
         try:
-            with self._client.stream("POST", self.chat_path, json=body) as response:
+            response = self._client.send(
+                self._client.build_request("POST", self.chat_path, json=body), stream=True)
+            try:
                 if response.status_code >= 400:
                     response.read()
                     raise self._status_error(response, body.get("model", ""))
                 self._report_limits(response, body.get("model", ""))
-                for event, data in sse_events(response.iter_lines()):
-                    if state.complete:
-                        # Read the body to its end (the chunked stream's last empty chunk)
-                        # so the connection goes back to the pool: leaving here would close
-                        # it, and the next call would pay a new TCP connection.
-                        continue
+                lines = response.iter_lines()
+                for event, data in sse_events(lines):
                     if cancel is not None and cancel.is_set():
                         state.cancelled = True
                         break
@@ -357,6 +392,13 @@ class CloudRuntime:
                         state.text_pieces += 1
                         state.text.append(text + "".join(c.name + c.arguments for c in calls))
                         yield Chunk(text, tool_calls=calls)
+                    if state.complete:
+                        break
+            finally:
+                if state.complete:
+                    _drain_later(response, lines)
+                else:
+                    response.close()
         except httpx.TimeoutException as err:
             raise RuntimeUnavailable(self._scrub(
                 f"{self._where()} did not answer in time ({type(err).__name__}) after "
