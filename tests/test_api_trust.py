@@ -17,6 +17,7 @@ import pytest
 from tests.conftest import Daemon, free_port, start_daemon, state_conn
 from tests.openai_test_server import start_openai_server
 from tierd.costs.ledger import Ledger
+from tierd.db import connect
 
 KEY_VARIABLE = "TIERD_TEST_TRUST_KEY"
 CHAT = "packaged:gemma3-270m"
@@ -272,3 +273,16 @@ def test_state_is_private_from_creation_and_fixed_on_start(tmp_path, packaged_mo
         assert "was open to other users (mode 644): made it 600" in log
     finally:
         again.stop()
+
+
+def test_a_database_in_a_shared_folder_leaves_the_folder_alone(tmp_path):
+    """A database put straight into /tmp (or any sticky, shared folder) is made private
+    itself; closing the folder would lock every other user out of it."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    conn = connect(shared / "cache.db")
+    conn.execute("CREATE TABLE t (x)")
+    conn.close()
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777
+    assert mode(shared / "cache.db") == 0o600

@@ -87,7 +87,11 @@ def _private_database(path: Path) -> None:
     -wal and -shm files are created 0600 too)."""
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=PRIVATE_FOLDER)
-    make_private(path.parent)
+    folder = path.parent.stat()
+    # A shared folder (sticky, as /tmp is, or another user's) is not ours to close: the
+    # database's own 0600 (which SQLite gives its -wal and -shm files too) keeps it private.
+    if not folder.st_mode & stat.S_ISVTX and folder.st_uid == os.geteuid():
+        make_private(path.parent)
     try:
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE))
     except FileExistsError:
