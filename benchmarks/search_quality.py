@@ -485,7 +485,7 @@ def search_ranks(conn: Any, embedder: Embedder | None, queries: list[Query],
     return ranks
 
 
-VECTOR_ONLY = Fusion(keyword=0.0, identifier_keyword=0.0, summary=0.0)
+VECTOR_ONLY = Fusion(keyword=0.0, identifier_keyword=0.0, summary=0.0, name=0.0)
 TUNING_GRID = {
     "keyword": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
     "header_weight": (3.0, 5.0, 8.0, 12.0),
