@@ -68,8 +68,8 @@ KINDS = ("chunk", "summary")
 
 @dataclass(frozen=True)
 class Fusion:
-    """How the evidence adds up. `keyword`, `identifier_keyword` and `bm25_columns` were
-    grid-searched on benchmarks/search_quality.py's tuning part (`--part tune --tune`);
+    """How the evidence adds up. `keyword`, `identifier_keyword`, `name` and `bm25_columns`
+    were grid-searched on benchmarks/search_quality.py's tuning part (`--part tune --tune`);
     `summary` was not (that benchmark has no summaries): it is set so that a file summary as
     close to the query as a chunk still counts for less than the chunk itself."""
     keyword: float = 0.3
