@@ -485,11 +485,12 @@ def search_ranks(conn: Any, embedder: Embedder | None, queries: list[Query],
     return ranks
 
 
-VECTOR_ONLY = Fusion(keyword=0.0, identifier_keyword=0.0, summary=0.0)
+VECTOR_ONLY = Fusion(keyword=0.0, identifier_keyword=0.0, summary=0.0, name=0.0)
 TUNING_GRID = {
-    "keyword": (0.1, 0.2, 0.3, 0.4, 0.5, 0.6),
-    "header_weight": (3.0, 5.0, 8.0, 12.0),
+    "keyword": (0.2, 0.3, 0.4),
+    "header_weight": (5.0, 8.0, 12.0),
     "identifier_keyword": (0.0, 1.0),
+    "name": (0.0, 0.08, 0.12, 0.16),
 }
 """Fusion weights `--tune` tries (on the tuning part only): each combination of these."""
 
@@ -497,17 +498,18 @@ TUNING_GRID = {
 def tune(conn: Any, embedder: Embedder, queries: list[Query]) -> None:
     """Grid-search the fusion weights on `queries` (the tuning part) and print the best."""
     results = []
-    for keyword, header, identifier in itertools.product(*TUNING_GRID.values()):
+    for keyword, header, identifier, name in itertools.product(*TUNING_GRID.values()):
         fusion = dataclasses.replace(DEFAULT_FUSION, keyword=keyword,
-                                     identifier_keyword=identifier,
+                                     identifier_keyword=identifier, name=name,
                                      bm25_columns=(1.0, header, 1.0))
         results.append((scores(search_ranks(conn, embedder, queries, fusion)), fusion))
     results.sort(key=lambda r: (-r[0].mrr, -r[0].recall))
-    print(f"{'keyword':>8}{'header':>8}{'ident':>7}{'MRR@10':>9}{'R@10':>7}{'nDCG@10':>9}")
+    print(f"{'keyword':>8}{'header':>8}{'ident':>7}{'name':>7}{'MRR@10':>9}{'R@10':>7}"
+          f"{'nDCG@10':>9}")
     for result, fusion in results[:15]:
         print(f"{fusion.keyword:>8.2f}{fusion.bm25_columns[1]:>8.1f}"
-              f"{fusion.identifier_keyword:>7.2f}{result.mrr:>9.3f}{result.recall:>7.3f}"
-              f"{result.ndcg:>9.3f}")
+              f"{fusion.identifier_keyword:>7.2f}{fusion.name:>7.2f}{result.mrr:>9.3f}"
+              f"{result.recall:>7.3f}{result.ndcg:>9.3f}")
 
 
 def _row(name: str, ranks: list[int | None], queries: list[Query]) -> tuple[str, Scores]:

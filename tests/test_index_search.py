@@ -13,14 +13,16 @@ import pytest
 
 from tierd.db import connect
 from tierd.index.build import build_index
+from tierd.index.chunking import header_names
 from tierd.index.embedder import Embedder, hashing_embedder
 from tierd.index.keywords import (
     identifier_parts,
     identifier_share,
     keyword_terms,
+    name_coverage,
     query_terms,
 )
-from tierd.index.search import hits_as_dicts, search
+from tierd.index.search import Fusion, hits_as_dicts, search
 from tierd.index.sources import SourceSpec
 
 STATS = '''\
@@ -138,7 +140,7 @@ def test_explain_gives_each_lists_rank_and_the_fused_score(conn, tmp_path):
     assert hit.explain["vector_rank"] == 1 and hit.explain["keyword_rank"] == 1
     assert hit.explain["fused_score"] == hit.score
     assert set(hit.explain) == {"vector_rank", "vector_score", "keyword_rank", "keyword_score",
-                                "summary_score", "fused_score"}
+                                "summary_score", "name_score", "fused_score"}
     plain = search(conn, "median grouped interval within below", hashing_embedder(), k=1)
     assert "explain" not in hits_as_dicts(plain)[0]
     assert hits_as_dicts([hit])[0]["explain"]["keyword_rank"] == 1
@@ -176,3 +178,48 @@ def test_neighbours_in_one_small_chunk_are_listed_as_that_chunk(conn, tmp_path):
     assert [(h.path, h.start_line, h.end_line) for h in hits] == [
         ("ledger.py", 1, 11), ("tally.py", 1, 2)]
     assert hits[0].score > hits[1].score
+
+
+EXPIRY = '''\
+def expire_keys(store, now):
+    stale = [name for name, entry in store.items() if entry.deadline <= now]
+    for name in stale:
+        del store[name]
+    store.log.append(("removed", len(stale), now))
+    return stale
+
+
+def touch(store, expire, keys):
+    for key in keys:
+        entry = store[key]
+        entry.deadline = entry.deadline + expire
+        entry.expire = expire
+        store.log.append(("expire keys moved", key, expire, len(keys)))
+    return keys
+'''
+
+
+def test_a_query_saying_a_definitions_name_finds_it_among_siblings(conn, tmp_path):
+    # Both functions mean the same to the "model", and `touch` says the query's words more
+    # often (its parameters, its body); only `expire_keys` is named for them.
+    embedder = vectors_by_rule([("expire", [1.0, 0.0, 0.0])], [1.0, 0.0, 0.0])
+    index_tree(conn, tmp_path / "src", {"expiry.py": EXPIRY}, embedder)
+    query = "expire the keys"
+    without = search(conn, query, embedder, k=2, fusion=Fusion(name=0.0))
+    assert without[0].start_line == 9
+    [hit, _] = search(conn, query, embedder, k=2, explain=True)
+    assert (hit.start_line, hit.explain["name_score"]) == (1, 1.0)
+    [hit, _] = search(conn, query, None, k=2)
+    assert hit.start_line == 1
+
+
+def test_a_chunk_is_named_by_its_own_definitions_or_its_heading():
+    assert header_names("a.py\nclass Cache\ndef expire_keys(self, now)") == ["expire_keys"]
+    assert header_names("a.py\ndef keys(self); def values(self)") == ["keys", "values"]
+    assert header_names("notes/setup.md\nInstall > From source") == ["From source"]
+    assert header_names("a.py") == []
+    terms = query_terms("iterate over the reversed keys")
+    assert name_coverage(terms, ["__reversed__"]) == 1.0  # "reversed" ~ reversed
+    assert name_coverage(terms, ["iter_keys", "values"]) == 1.0  # "iterate" ~ iter
+    assert name_coverage(terms, ["sorted_items"]) == 0.0
+    assert name_coverage(query_terms("the grouped median"), ["median_grouped_by"]) == 2 / 3

@@ -90,6 +90,7 @@ def test_search_explain_shows_each_lists_rank_and_the_fused_score(indexed, daemo
     assert cli.returncode == 0, cli.stderr
     assert "notes:password_hashing.py:" in cli.stdout
     assert "keyword #1 (" in cli.stdout and "vector #" in cli.stdout and "fused " in cli.stdout
+    assert "name 1.00" in cli.stdout  # the query is the definition's name
     bad = httpx.get(f"{daemon.url}/search", params={"q": "tyre", "explain": "maybe"})
     assert bad.status_code == 400 and "explain" in bad.json()["error"]["message"]
 

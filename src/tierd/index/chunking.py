@@ -52,6 +52,21 @@ class Chunk:
     """Where the text sits (file, classes, signature; or heading path), one line each."""
 
 
+_NAMED = re.compile(r"(?:async\s+def|def|class)\s+(\w+)")
+
+
+def header_names(header: str) -> list[str]:
+    """The names a chunk goes by, read from its header: its own definitions' (one, or
+    several for merged tiny neighbours: `def keys(self); def values(self)`), or a Markdown
+    section's own heading ("Install > From source" -> "From source"). A chunk whose header
+    is only its file (module-level code, other languages) has none."""
+    lines = header.splitlines()
+    if len(lines) < 2:
+        return []
+    own = lines[-1]
+    return _NAMED.findall(own) or [own.rsplit(" > ", 1)[-1].strip()]
+
+
 def embedded_text(chunk: Chunk) -> str:
     """What is embedded (and hashed) for a chunk: its header, then its text."""
     return f"{chunk.header}\n{chunk.text}" if chunk.header else chunk.text

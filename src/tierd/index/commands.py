@@ -79,6 +79,8 @@ def explanation(details: dict) -> str:
             f"keyword {place(details['keyword_rank'], details['keyword_score'])}")
     if details["summary_score"]:
         line += f"  summary {details['summary_score']:.4f}"
+    if details["name_score"]:
+        line += f"  name {details['name_score']:.2f}"
     return f"{line}  fused {details['fused_score']:.4f}"
 
 

@@ -82,6 +82,31 @@ def query_terms(query: str, limit: int = 64) -> list[str]:
     return list(dict.fromkeys(expanded))[:limit]
 
 
+MIN_STEM_CHARS = 3
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Equal, or one the start of the other and at least MIN_STEM_CHARS long: a stem match
+    good enough for names ("iterate" ~ `iter`, "reversed" ~ `reverse`, "headers" ~
+    `header`)."""
+    short, long = (a, b) if len(a) <= len(b) else (b, a)
+    return short == long or (len(short) >= MIN_STEM_CHARS and long.startswith(short))
+
+
+def name_coverage(terms: list[str], names: list[str]) -> float:
+    """The largest share of one name's words (`median_grouped`: median, grouped) that the
+    query's `terms` (query_terms) hold, 0..1. A definition is named for what it does, so a
+    query that says its name's words ("the grouped median") points at it among siblings
+    whose bodies use the same words."""
+    best = 0.0
+    for name in names:
+        parts = identifier_parts(name)
+        if parts:
+            held = sum(any(_same_word(part, term) for term in terms) for part in parts)
+            best = max(best, held / len(parts))
+    return best
+
+
 _IDENTIFIER_SHAPE = re.compile(r"[a-z0-9][A-Z]|\w_|_\w|\w\.\w|\w\(|::")
 
 
