@@ -10,10 +10,12 @@ decide what no rule recognised, and only when their best task leads the runner-u
 below it they abstain to the default task. Every decision says why: the rule, the nearest
 exemplars with their similarities, and the margin.
 
-Only the instruction is embedded — the start of the system message and of the first and last
-lines of the last user message — because pasted material says nothing about what to do with
-it, and because embedding cost grows with length (about 0.23 ms per token for MiniLM on two
-CPU cores), so a few dozen words keep the whole decision within the latency budget.
+Only the instruction is embedded — the start of the system message and of the instruction
+lines the rules read (tierd.routing.classifier.instruction_of: the first and last lines of the
+last user message that are not pasted material) — because pasted material says nothing about
+what to do with it, and because embedding cost grows with length (about 0.23 ms per token for
+MiniLM on two CPU cores), so a few dozen words keep the whole decision within the latency
+budget.
 
 The exemplars only ever move a prompt no rule knows to a task whose tier costs no more than the
 default task's (`reachable`): what they are for is keeping grunt work off paid tiers, and on
@@ -21,6 +23,11 @@ the development set five of the six exemplar decisions that sent a prompt up wer
 questions sent to code or architecture), while the rules already know how code, writing and
 architecture are asked for. Sending a prompt to a dearer tier takes a rule, a near-duplicate
 of a user's exemplar, or the caller.
+
+One exception, the material guard (`read_rules`): in a prompt that is mostly pasted material,
+a code or frontier rule that fired only on the material's shape (pasted code) is set aside
+when the exemplars are sure the instruction asks for local work, and abstaining exemplars'
+best guess wins over the default task when it is cheaper — always down, never up.
 
 Exemplars the user gave — taught with `tierd route teach`, or learned from requests that named
 their task — rank above the rules for a prompt that is a near-duplicate of one of them: a user
