@@ -87,6 +87,7 @@ _LIST_SEP = re.compile(r",?\s+(?:or|and)\s+|,\s*")
 _COLON_LIST = re.compile(rf"(:\s*)({_LIST_ITEM}(?:,\s*{_LIST_ITEM})+(?:,?\s+(?:or|and)\s+"
                          rf"{_LIST_ITEM})?)(?=\s*(?:[.?!;)]|$))")
 _FENCE_LINE = re.compile(r"^\s*(?:```|~~~)")
+_FENCES = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
 _MATERIAL_LINE = re.compile(
     r"^(?:\s{2,}|\t)|^\s*[^\w\s'\"‘“(¿¡]|^\s*\d|^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d|"
     r"\S {2,}\S.*\S {2,}\S|<[^<>\s]+@[^<>\s]+>|[;{]\s*$")
@@ -502,22 +503,19 @@ def blank_material(line: str) -> str:
                            blank_quotes(line))
 
 
-def _material(lines: list[str]) -> list[bool]:
-    """Whether each line is pasted material rather than words to the model, by its shape: in
-    a fenced block or a fence itself; indented; opening with a digit or a symbol (a timestamp,
-    an address, a row number, `[`, `{`, `<`, `|`, `#`, `-`, `>`); a syslog time; aligned
-    columns; a mail address; a statement's `;` or a block's `{` at its end; no spaces, or
-    fewer letters than an instruction has."""
-    flags, fenced = [], False
-    for line in lines:
-        fence = bool(_FENCE_LINE.match(line))
-        stripped = line.strip()
-        letters = sum(c.isalpha() or c == " " for c in stripped)
-        flags.append(fence or fenced or bool(_MATERIAL_LINE.search(line)) or (
-            len(stripped) >= MATERIAL_MIN_CHARS
-            and (" " not in stripped or letters < MATERIAL_LETTERS * len(stripped))))
-        fenced ^= fence
-    return flags
+def _is_material(line: str, fenced: bool) -> bool:
+    """Whether a line is pasted material rather than words to the model, by its shape: in a
+    fenced block (`fenced`) or a fence itself; indented; opening with a digit or a symbol (a
+    timestamp, an address, a row number, `[`, `{`, `<`, `|`, `#`, `-`, `>`); a syslog time;
+    aligned columns; a mail address; a statement's `;` or a block's `{` at its end; no
+    spaces, or fewer letters than an instruction has."""
+    if fenced or _FENCE_LINE.match(line) or _MATERIAL_LINE.search(line):
+        return True
+    stripped = line.strip()
+    if len(stripped) < MATERIAL_MIN_CHARS:
+        return False
+    letters = sum(c.isalpha() or c == " " for c in stripped)
+    return " " not in stripped or letters < MATERIAL_LETTERS * len(stripped)
 
 
 def instruction_lines(text: str) -> tuple[str, str]:
@@ -525,20 +523,27 @@ def instruction_lines(text: str) -> tuple[str, str]:
     short (a long line is pasted material, not an instruction) — unless they are material by
     their shape. A message that opens with material says what to do at its end: then the first
     line of the closing run of lines that are not material is its first instruction line. A
-    message that is material at both ends has none ("", "")."""
+    message that is material at both ends has none ("", "").
+
+    Only the lines at the ends are judged (a line is inside a fenced block when an odd number
+    of fences come before it), so a long paste costs one pass of the fence pattern."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if len(lines) < 2:
         return (lines[0][:INSTRUCTION_CHARS] if lines else ""), ""
-    material = _material(lines)
-    start = 0
-    if material[0]:
-        if material[-1]:
-            return "", ""
-        start = len(lines) - 1
-        while start > 0 and not material[start - 1]:
-            start -= 1
     end = len(lines) - 1
-    last = (lines[end] if end != start and not material[end]
+    fences_before_end = len(_FENCES.findall(text)) - bool(_FENCE_LINE.match(lines[end]))
+    last_is_material = _is_material(lines[end], fences_before_end % 2 == 1)
+    start = 0
+    if _is_material(lines[0], False):
+        if last_is_material:
+            return "", ""
+        start, before = end, fences_before_end
+        while start > 0:
+            fences = before - bool(_FENCE_LINE.match(lines[start - 1]))
+            if _is_material(lines[start - 1], fences % 2 == 1):
+                break
+            start, before = start - 1, fences
+    last = (lines[end] if end != start and not last_is_material
             and len(lines[end]) <= INSTRUCTION_CHARS else "")
     return lines[start][:INSTRUCTION_CHARS], last
 
