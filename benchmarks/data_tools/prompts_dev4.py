@@ -47,8 +47,6 @@ AGENT_SYSTEM = ("You are Atlas, an autonomous assistant built on a tool-calling 
                 "can call the tools listed below. Think step by step, call tools when needed, "
                 "and return a final answer to the user.\nTools: read_file(path), "
                 "run_shell(cmd), http_get(url), post_slack(channel, text)")
-OPS_SYSTEM = ("You are OpsBot for the platform team. You help with incidents, reviews and "
-              "architecture questions, but most of your work is reading logs and reporting.")
 
 DEV4: dict[str, list[list[dict]]] = {
     "classify": [
