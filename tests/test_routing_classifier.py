@@ -138,3 +138,58 @@ def test_quoted_material_and_names_in_the_instruction_line_do_not_decide():
         "classify"
     assert classify(user("Decide if each job is user-facing or internal: mail-extract, "
                          "price-scrape, backup")).task == "classify"
+
+
+# -- pasted material at either end of the prompt -------------------------------------------
+
+RUST_FILE = "\n".join(
+    ["//! Ingest ring buffer: the architecture of the pipeline, see the design review #41.",
+     "use std::sync::atomic::{AtomicUsize, Ordering};", "", "pub struct Ring<T> {",
+     "    buf: Vec<Option<T>>,", "    head: AtomicUsize,", "}", "", "impl<T> Ring<T> {"]
+    + [f"    // TODO(marta): step {n} of the architecture refactor; debug and review it\n"
+       f"    pub fn step_{n}(&mut self) -> usize {{ self.head.load(Ordering::Relaxed) + {n} }}"
+       for n in range(20)]
+    + ["}"])
+
+
+def test_a_pasted_file_that_opens_with_strong_words_does_not_decide():
+    """Material first and the instruction last: the file's first line (architecture, design
+    review) is no instruction, and the grunt work asked at the end decides."""
+    found = classify(user(f"{RUST_FILE}\n\nList the TODOs in this file with their owners."))
+    assert found.task == "extract", found.rule
+    assert "first" in found.rule  # the instruction, read as the first instruction line
+
+
+def test_a_pasted_last_line_does_not_decide():
+    """Instruction first and the material's last line ("PR #912 merged") no part of it, nor
+    the labels listed after a colon ("review"): not a code review."""
+    slack = "\n".join(f"[09:{n:02d}] lin: can someone review PR #{900 + n}?" for n in range(12))
+    found = classify(user(f"Give each Slack message a topic label: review, incident, billing."
+                          f"\n{slack}\n[11:40] lin: PR #912 merged, thanks"))
+    assert found.task not in ("code_review", "code"), found.rule  # left to the exemplars
+
+
+def test_a_last_message_that_is_all_material_takes_the_earlier_instruction():
+    log = "\n".join(f"2026-06-02 04:00:{n:02d} ERROR architecture-docs: design render failed"
+                    for n in range(15))
+    messages = [{"role": "user", "content": "I'll paste the nightly log. Summarize it in one "
+                                            "line for the dashboard."},
+                {"role": "assistant", "content": "Paste it."},
+                {"role": "user", "content": log}]
+    found = classify(messages)
+    assert found.task == "summarize", found.rule
+
+
+def test_strong_work_with_pasted_material_keeps_its_tier():
+    notes = "\n".join(f"- {n}: we started in a garage, rewrote the architecture, shipped"
+                      for n in range(2019, 2027))
+    assert classify(user(f"Write the founder's story for our About page from these notes, "
+                         f"around 900 words.\n{notes}")).task == "writing"
+    assert classify(user(f"{notes}\n\nTurn these notes into a 1,500-word blog post.")).task \
+        == "writing"
+    rfc = "\n".join(f"{n}. Option {n}: Kafka, Redis Streams or Postgres partitions; cost, risk"
+                    for n in range(1, 9))
+    assert classify(user(f"Given this RFC, design the migration path: topology, ordering, "
+                         f"and a cut-over without downtime.\n{rfc}")).task == "architecture"
+    assert classify(user(f"Final proofread before this goes on the blog tonight.\n{notes}"))\
+        .task == "final_review"

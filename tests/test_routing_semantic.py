@@ -11,7 +11,7 @@ import pytest
 
 from tierd.config import Config
 from tierd.routing import semantic
-from tierd.routing.classifier import DEFAULT_RULE, Classification
+from tierd.routing.classifier import DEFAULT_RULE, Classification, classify
 from tierd.routing.exemplars import reachable_tasks
 from tierd.routing.semantic import (
     NEAR_DUPLICATE,
@@ -359,3 +359,72 @@ def test_a_decision_embeds_one_short_instruction_with_the_real_model(minilm, min
 
 def test_the_configured_margin_defaults_to_the_one_chosen_here():
     assert Config().routing.classifier_margin == semantic.MARGIN
+
+
+# -- the material guard -----------------------------------------------------------------------
+
+PASTED_CODE = "```python\n" + "".join(f"def handler_{n}(event):\n    return event.get('id')\n"
+                                      for n in range(25)) + "```"
+
+
+def _fixed_embed(vector: list[float]):
+    """An embedding that says the same of every text: how sure the exemplars are is set by
+    the test, not by the words."""
+    return lambda texts: [vector for _ in texts]
+
+
+def test_pasted_code_does_not_make_grunt_work_code_when_the_exemplars_read_it_local():
+    """The instruction matches no rule, the pasted code makes the rules say code; the
+    exemplars, reading only the instruction, are sure it is a scan of a log: scan wins."""
+    messages = _user(f"which log entries matter here\n{PASTED_CODE}")
+    assert classify(messages).rule.startswith("code-pasted")
+    assert semantic.material_share(messages) > semantic.MATERIAL_SHARE
+    decision = decide(messages, TOY_INDEX, _keyword_embed, reachable=REACHABLE, tiers=TIER)
+    assert (decision.task, decision.source) == ("scan", "exemplars")
+    assert decision.guard is not None and "code-pasted" in decision.guard
+    assert decision.reason.startswith("material guard")
+
+
+def test_pasted_code_stays_code_work_when_the_exemplars_are_unsure():
+    messages = _user(f"what about this one\n{PASTED_CODE}")
+    decision = decide(messages, TOY_INDEX, _fixed_embed([1.0, 1.0, 1.0, 0.01]),
+                      reachable=REACHABLE, tiers=TIER)
+    assert (decision.task, decision.source) == ("code", "rule")
+    assert decision.guard is None and decision.rule.rule.startswith("code-pasted")
+    # Nor do the exemplars send it anywhere but local: sure of a writing task, code it stays.
+    sure_of_writing = decide(messages, TOY_INDEX, _fixed_embed([0.0, 1.0, 0.0, 0.01]),
+                             reachable=None, tiers=TIER)
+    assert sure_of_writing.task == "code"
+
+
+def test_a_short_prompt_with_code_is_not_guarded():
+    """Mostly instruction, a line of code: the rules decide as before."""
+    messages = _user("which log entries matter here, I keep wondering about the ones that "
+                     "the worker prints when it starts, they look odd to me\n```\nx = 1\n```")
+    assert semantic.material_share(messages) < semantic.MATERIAL_SHARE
+    decision = decide(messages, TOY_INDEX, _keyword_embed, reachable=REACHABLE, tiers=TIER)
+    assert decision.task == "code" and decision.guard is None
+
+
+def test_with_the_exemplars_off_the_set_aside_rule_decides():
+    messages = _user(f"which log entries matter here\n{PASTED_CODE}")
+    rule, guard = semantic.read_rules(messages, "chat", TIER)
+    assert rule.rule == DEFAULT_RULE and guard is not None
+    assert guard.set_aside is not None and guard.set_aside.task == "code"
+    decision = combine(rule, None, "chat", exemplars_off="no embedding model", guard=guard)
+    assert (decision.task, decision.source) == ("code", "rule")
+
+
+def test_abstaining_exemplars_send_pasted_material_to_their_cheaper_guess_not_the_default():
+    """No rule knows the instruction and the exemplars are unsure between extract and
+    writing: for a long paste the cheaper guess wins over chat; for a bare question the
+    default task does, as before."""
+    material = "\n".join(f"{n:03d} | acme | 2026-06-0{n % 9 + 1} | 41.20 | paid" for n in range(40))
+    unsure = _fixed_embed([1.0, 0.99, 0.0, 0.01])  # extract just ahead of writing
+    pasted = decide(_user(f"hmm, these?\n{material}"), TOY_INDEX, unsure, reachable=REACHABLE,
+                    tiers=TIER)
+    assert pasted.semantic is not None and pasted.semantic.task is None  # they abstained
+    assert (pasted.task, pasted.source) == ("extract", "exemplars")
+    assert pasted.guard is not None and "best guess" in pasted.guard
+    bare = decide(_user("hmm, these?"), TOY_INDEX, unsure, reachable=REACHABLE, tiers=TIER)
+    assert (bare.task, bare.source) == ("chat", "default") and bare.guard is None

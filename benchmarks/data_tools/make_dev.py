@@ -1,5 +1,6 @@
 """Write the development sets: benchmarks/data/routing_dev.jsonl (prompts_dev.py),
-routing_dev2.jsonl (prompts_dev2.py) and routing_dev3.jsonl (prompts_dev3.py).
+routing_dev2.jsonl (prompts_dev2.py), routing_dev3.jsonl (prompts_dev3.py) and
+routing_dev4.jsonl (prompts_dev4.py).
 
 Run from the repository root: `python benchmarks/data_tools/make_dev.py`. Deterministic. Every
 row has the split of its set ("dev", "dev2"): tuning decisions (rules, the margin) are made on
@@ -7,6 +8,8 @@ these prompts, never on the shipped test part, and they are never exemplars. The
 was used up writing the rules it shaped. The second and third were written later, from the
 task definitions alone; instruction-first rules tuned on them reached 0.965 and 0.902 there but
 did not hold on the test part (accuracy fell, the day's cost did not), so they were not kept.
+The fourth was written from the task definitions alone, before the change it tunes (a guard
+against rules that fire on pasted material), and heavy on grunt work over pasted material.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from pathlib import Path
 from prompts_dev import DEV
 from prompts_dev2 import DEV2
 from prompts_dev3 import DEV3
+from prompts_dev4 import DEV4
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 SETS = {"dev": (DEV, DATA / "routing_dev.jsonl"), "dev2": (DEV2, DATA / "routing_dev2.jsonl"),
-        "dev3": (DEV3, DATA / "routing_dev3.jsonl")}
+        "dev3": (DEV3, DATA / "routing_dev3.jsonl"), "dev4": (DEV4, DATA / "routing_dev4.jsonl")}
 
 
 def write(split: str, prompts_by_task: dict[str, list[list[dict]]], output: Path) -> None:

@@ -16,7 +16,11 @@ document's own words ("summary", "architecture") say nothing about what to do wi
 the same reason quoted spans in those lines (a headline, an utterance) are blanked. The
 user's own lines are read before the system message: an agent framework's system prompt
 ("You are a helpful assistant with tools...") frames every request the same way, so it only
-decides when the user's lines say nothing a rule recognises.
+decides when the user's lines say nothing a rule recognises. A first or last line that is
+itself pasted material (a log line, a table row, JSON, code, a line of a fenced block) is no
+instruction, and a last user message that is all material (the instruction came in an earlier
+turn: "I'll paste the pods, tell me which are unhealthy") takes its instruction from the
+latest user turn that has one (`instruction_of`).
 """
 
 from __future__ import annotations
@@ -33,6 +37,11 @@ LONG_FORM_WORDS = 600
 
 MANY_FILES = 3
 """Pasted files (counted by their header lines) from which a request covers a codebase."""
+
+MATERIAL_MIN_CHARS = 12
+MATERIAL_LETTERS = 0.6
+"""A line of at least MATERIAL_MIN_CHARS whose letters and spaces are under this share of it
+(a CSV row, JSON, a log line), or that has no space at all, is pasted material."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +82,15 @@ _FILE_HEADER = re.compile(
     r"[\w./-]*\s*(?:={2,}|<==)?\s*$", re.MULTILINE | re.IGNORECASE)
 _QUOTED = re.compile(r"(?<![\w'])(['\"`‘“])(?=\S)[^'\"`‘’“”\n]{2,}?(?<=\S)['\"`’”](?!\w)")
 _LENGTH = re.compile(r"\b(\d[\d,]*)\s*(?:-\s*)?(words?|pages?)\b", re.IGNORECASE)
+_LIST_ITEM = r"[\w'…][\w/'.+…-]*(?: [\w'…][\w/'.+…-]*){0,2}"
+_LIST_SEP = re.compile(r",?\s+(?:or|and)\s+|,\s*")
+_COLON_LIST = re.compile(rf"(:\s*)({_LIST_ITEM}(?:,\s*{_LIST_ITEM})+(?:,?\s+(?:or|and)\s+"
+                         rf"{_LIST_ITEM})?)(?=\s*(?:[.?!;)]|$))")
+_FENCE_LINE = re.compile(r"^\s*(?:```|~~~)")
+_FENCES = re.compile(r"^[ \t]*(?:```|~~~)", re.MULTILINE)
+_MATERIAL_LINE = re.compile(
+    r"^(?:\s{2,}|\t)|^\s*[^\w\s'\"‘“(¿¡]|^\s*\d|^[A-Z][a-z]{2} [ \d]\d \d\d:\d\d|"
+    r"\S {2,}\S.*\S {2,}\S|<[^<>\s]+@[^<>\s]+>|[;{]\s*$")
 
 # -- the vocabularies, one per rule ---------------------------------------------------------
 
@@ -475,14 +493,70 @@ def blank_quotes(line: str) -> str:
     return _QUOTED.sub("'…'", line)
 
 
+def blank_material(line: str) -> str:
+    """The instruction line with the material inside it blanked: its quoted spans
+    (blank_quotes), and a list that follows a colon and ends the sentence — the labels to
+    choose from, the keys to rename, the fields to pull ("give one category: incidents,
+    architecture, testing") are the material the instruction works on, as quoted words are."""
+    return _COLON_LIST.sub(lambda m: m.group(1) + ", ".join("…" for _ in
+                                                             _LIST_SEP.split(m.group(2))),
+                           blank_quotes(line))
+
+
+def _is_material(line: str, fenced: bool) -> bool:
+    """Whether a line is pasted material rather than words to the model, by its shape: in a
+    fenced block (`fenced`) or a fence itself; indented; opening with a digit or a symbol (a
+    timestamp, an address, a row number, `[`, `{`, `<`, `|`, `#`, `-`, `>`); a syslog time;
+    aligned columns; a mail address; a statement's `;` or a block's `{` at its end; no
+    spaces, or fewer letters than an instruction has."""
+    if fenced or _FENCE_LINE.match(line) or _MATERIAL_LINE.search(line):
+        return True
+    stripped = line.strip()
+    if len(stripped) < MATERIAL_MIN_CHARS:
+        return False
+    letters = sum(c.isalpha() or c == " " for c in stripped)
+    return " " not in stripped or letters < MATERIAL_LETTERS * len(stripped)
+
+
 def instruction_lines(text: str) -> tuple[str, str]:
     """The lines of a user message that say what to do: the first, and the last when it is
-    short (a long line is pasted material, not an instruction)."""
+    short (a long line is pasted material, not an instruction) — unless they are material by
+    their shape. A message that opens with material says what to do at its end: then the first
+    line of the closing run of lines that are not material is its first instruction line. A
+    message that is material at both ends has none ("", "").
+
+    Only the lines at the ends are judged (a line is inside a fenced block when an odd number
+    of fences come before it), so a long paste costs one pass of the fence pattern."""
     lines = [line for line in text.strip().splitlines() if line.strip()]
     if len(lines) < 2:
         return (lines[0][:INSTRUCTION_CHARS] if lines else ""), ""
-    last = lines[-1] if len(lines[-1]) <= INSTRUCTION_CHARS else ""
-    return lines[0][:INSTRUCTION_CHARS], last
+    end = len(lines) - 1
+    fences_before_end = len(_FENCES.findall(text)) - bool(_FENCE_LINE.match(lines[end]))
+    last_is_material = _is_material(lines[end], fences_before_end % 2 == 1)
+    start = 0
+    if _is_material(lines[0], False):
+        if last_is_material:
+            return "", ""
+        start, before = end, fences_before_end
+        while start > 0:
+            fences = before - bool(_FENCE_LINE.match(lines[start - 1]))
+            if _is_material(lines[start - 1], fences % 2 == 1):
+                break
+            start, before = start - 1, fences
+    last = (lines[end] if end != start and not last_is_material
+            and len(lines[end]) <= INSTRUCTION_CHARS else "")
+    return lines[start][:INSTRUCTION_CHARS], last
+
+
+def instruction_of(messages: list[dict]) -> tuple[str, str]:
+    """The instruction lines of a request: the last user message's, or when it is all pasted
+    material, those of the latest earlier user message that has some."""
+    users = [str(m.get("content") or "") for m in messages if m.get("role") == "user"]
+    for text in reversed(users):
+        first, last = instruction_lines(text)
+        if first or last:
+            return first, last
+    return "", ""
 
 
 def system_text(messages: list[dict]) -> str:
@@ -499,7 +573,7 @@ def read_prompts(messages: list[dict]) -> tuple[Prompt, Prompt, Prompt]:
     last lines, then through the system message and those lines together."""
     system = system_text(messages).lower()
     last_message = last_user_text(messages)
-    first, last = (blank_quotes(line) for line in instruction_lines(last_message))
+    first, last = (blank_material(line) for line in instruction_of(messages))
     has_code = _has_code(last_message)
     files = len(_FILE_HEADER.findall(last_message))
     tool_turns = any(m.get("role") == "tool" or m.get("tool_calls") for m in messages)

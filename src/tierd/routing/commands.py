@@ -91,6 +91,8 @@ def _explain(args: argparse.Namespace) -> int:
 def _print_signals(classifier: dict) -> None:
     rule = classifier["rule"]
     print(f"rule:   {rule['rule'] if rule['task'] else 'none matched'}")
+    if classifier["material_guard"]:
+        print(f"material guard: {classifier['material_guard']}")
     exemplars = classifier["exemplars"]
     if exemplars["off"]:
         print(f"exemplars: off, the rules route alone: {exemplars['off']}")

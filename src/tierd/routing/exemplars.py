@@ -36,7 +36,7 @@ import numpy as np
 from tierd.config import Config
 from tierd.errors import TierdError, UnknownModel
 from tierd.models import inference
-from tierd.routing.classifier import DEFAULT_RULE, classify
+from tierd.routing.classifier import DEFAULT_RULE
 from tierd.routing.exemplar_store import ExemplarStore, StoredExemplar
 from tierd.routing.semantic import (
     SHIPPED,
@@ -48,6 +48,7 @@ from tierd.routing.semantic import (
     index_from_vectors,
     instruction_text,
     load_labelled,
+    read_rules,
     tune_exemplars,
 )
 from tierd.routing.tasks import TASKS, TIERS, check_task, tier_of_task
@@ -131,17 +132,18 @@ class ExemplarClassifier:
         `exemplars=False` decides by the rules alone (unless explaining), for requests where
         the task is only the ledger's label."""
         default_task = self.config.routing.default_task
-        rule = classify(messages, default_task)
+        rule, guard = read_rules(messages, default_task, self.tiers)
         wanted = exemplars and (rule.rule == DEFAULT_RULE or self._user_exemplars)
         if not (explain or wanted):
-            return combine(rule, None, default_task)
+            return combine(rule, None, default_task, guard=guard)
         try:
             index, embedding = self._index_now(app)
             [vector] = self._embed(app, embedding, [instruction_text(messages)], CLASSIFY_WAIT)
         except TierdError as err:
-            return combine(rule, None, default_task, exemplars_off=str(err))
+            return combine(rule, None, default_task, exemplars_off=str(err), guard=guard)
         return combine(rule, compare(index, vector, self.config.routing.classifier_margin,
-                                     self.tiers), default_task, reachable=self.reachable)
+                                     self.tiers), default_task, reachable=self.reachable,
+                       guard=guard)
 
     def _index_now(self, app: Tierd) -> tuple[ExemplarIndex, EmbeddingModel]:
         """The index, waiting at most BUILD_WAIT for a build (started here on first use);

@@ -10,10 +10,12 @@ decide what no rule recognised, and only when their best task leads the runner-u
 below it they abstain to the default task. Every decision says why: the rule, the nearest
 exemplars with their similarities, and the margin.
 
-Only the instruction is embedded — the start of the system message and of the first and last
-lines of the last user message — because pasted material says nothing about what to do with
-it, and because embedding cost grows with length (about 0.23 ms per token for MiniLM on two
-CPU cores), so a few dozen words keep the whole decision within the latency budget.
+Only the instruction is embedded — the start of the system message and of the instruction
+lines the rules read (tierd.routing.classifier.instruction_of: the first and last lines of the
+last user message that are not pasted material) — because pasted material says nothing about
+what to do with it, and because embedding cost grows with length (about 0.23 ms per token for
+MiniLM on two CPU cores), so a few dozen words keep the whole decision within the latency
+budget.
 
 The exemplars only ever move a prompt no rule knows to a task whose tier costs no more than the
 default task's (`reachable`): what they are for is keeping grunt work off paid tiers, and on
@@ -21,6 +23,11 @@ the development set five of the six exemplar decisions that sent a prompt up wer
 questions sent to code or architecture), while the rules already know how code, writing and
 architecture are asked for. Sending a prompt to a dearer tier takes a rule, a near-duplicate
 of a user's exemplar, or the caller.
+
+One exception, the material guard (`read_rules`): in a prompt that is mostly pasted material,
+a code or frontier rule that fired only on the material's shape (pasted code) is set aside
+when the exemplars are sure the instruction asks for local work, and abstaining exemplars'
+best guess wins over the default task when it is cheaper — always down, never up.
 
 Exemplars the user gave — taught with `tierd route teach`, or learned from requests that named
 their task — rank above the rules for a prompt that is a near-duplicate of one of them: a user
@@ -36,6 +43,7 @@ short text.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -48,12 +56,14 @@ import numpy as np
 from tierd.routing.classifier import (
     DEFAULT_RULE,
     Classification,
-    blank_quotes,
+    blank_material,
     classify,
     instruction_lines,
+    instruction_of,
     last_user_text,
     system_text,
 )
+from tierd.routing.tasks import DEFAULT_TASK_TIERS, TASKS, TIERS
 
 EmbedFn = Callable[[list[str]], list[list[float]]]
 """Texts in, one vector per text out (any dimension; vectors are normalised here)."""
@@ -94,6 +104,13 @@ prompt of another task comes closer than 0.869 (prompts that paste the same log 
 notes), and none of the same task closer than 0.81, while a prompt repeating a taught one with
 another date or one word less sits at 0.92-0.99. (MiniLM moves a lot on a changed name: such a
 prompt is a new one, and the centroids judge it.)"""
+
+GUARDED_TIERS = frozenset({"code", "frontier"})
+"""The tiers a prompt that is mostly pasted material reaches only on its instruction's word."""
+
+MATERIAL_SHARE = 0.5
+"""The share of the last user message that is pasted material (all but its instruction lines)
+from which the material guard applies (read_rules)."""
 
 TUNE_SPLIT = "tune"
 
@@ -155,6 +172,21 @@ class SemanticResult:
 
 
 @dataclass(frozen=True)
+class Guard:
+    """The material guard's part in a decision (read_rules)."""
+
+    share: float
+    """How much of the last user message is pasted material."""
+    set_aside: Classification | None
+    """The rule that matched only with the material's shape, which decides unless the
+    exemplars are sure of a task in `tasks`; None when no rule matched at all."""
+    tasks: frozenset[str]
+    """What the exemplars may take the prompt to: with a set-aside rule, the local tier's
+    tasks they are sure of; without, the best guess of abstaining exemplars when it is on a
+    tier cheaper than the default task's."""
+
+
+@dataclass(frozen=True)
 class Decision:
     task: str
     source: str
@@ -166,6 +198,8 @@ class Decision:
     """None when the exemplars were not consulted (a rule decided, or they are off)."""
     exemplars_off: str | None = None
     """Why the exemplars could not be consulted (no embedding model, a busy one...)."""
+    guard: str | None = None
+    """What the material guard did, when it changed the decision (read_rules)."""
 
 
 def data_path() -> Path:
@@ -198,10 +232,70 @@ def _first_words(text: str, count: int) -> str:
 def instruction_text(messages: list[dict]) -> str:
     """The short text that is embedded: the start of the system message and of the
     instruction lines of the last user message, with quoted material blanked."""
-    first, last = (blank_quotes(line) for line in instruction_lines(last_user_text(messages)))
+    first, last = (blank_material(line) for line in instruction_of(messages))
     parts = (_first_words(system_text(messages), SYSTEM_WORDS),
              _first_words(first, FIRST_LINE_WORDS), _first_words(last, LAST_LINE_WORDS))
     return " ".join(part for part in parts if part)
+
+
+def material_share(messages: list[dict]) -> float:
+    """How much of the last user message is pasted material: the share of its characters
+    outside its instruction lines (1.0 when it has none: the instruction came earlier, or in
+    the system message)."""
+    text = last_user_text(messages).strip()
+    if not text:
+        return 0.0
+    first, last = instruction_lines(text)
+    return 1 - min(1.0, (len(first) + len(last)) / len(text))
+
+
+def instruction_only(messages: list[dict]) -> list[dict]:
+    """The request as its instruction alone says it: the system message and the instruction
+    lines, without the material pasted between and around them."""
+    said = "\n".join(line for line in instruction_of(messages) if line)
+    return [m for m in messages if m.get("role") == "system"] + [{"role": "user",
+                                                                  "content": said}]
+
+
+def read_rules(messages: list[dict], default_task: str = "chat",
+               tiers: Mapping[str, str] | None = None) -> tuple[Classification, Guard | None]:
+    """The rules' reading of a request, and the material guard's part in it (None: none).
+
+    Only a prompt that is mostly pasted material (MATERIAL_SHARE of its last user message
+    outside the instruction lines) is guarded. The keyword rules already read only its
+    instruction lines; what can still decide from the material is its shape — pasted code
+    makes a review or fix verb code work, and pasted code alone is code work. A guarded rule
+    (a task on GUARDED_TIERS) that the instruction alone (`instruction_only`) no longer
+    matches is set aside for the exemplars, which read only the instruction: when they are
+    sure of a local task, that wins; otherwise the set-aside rule decides, as it would have.
+    And when no rule matches at all, abstaining exemplars do not send such a prompt to the
+    default task when their best guess is cheaper: grunt work is most of what comes with a long
+    paste, and a verified cascade still escalates a checkable answer that fails its check.
+
+    Why so narrow: measured on the development sets, letting the instruction alone decide
+    every guarded prompt (the default task when it matched no rule) sent most code reviews
+    and fixes of pasted code to the mid tier (dev: 9 prompts, 0 of them right; tune: 11, 0
+    right) to save a few grunt-work prompts, and an instruction-only rule that fired instead
+    (a scan's "any issues") was wrong each time."""
+    rule = classify(messages, default_task)
+    share = material_share(messages)
+    if share < MATERIAL_SHARE:
+        return rule, None
+    order = {task: TIERS.index(_tier(tiers, task)) for task in TASKS}
+    if rule.rule == DEFAULT_RULE:
+        cheaper = frozenset(t for t in TASKS if order[t] < order[default_task])
+        return rule, Guard(share, None, cheaper)
+    if _tier(tiers, rule.task) not in GUARDED_TIERS:
+        return rule, None
+    if classify(instruction_only(messages), default_task).rule != DEFAULT_RULE:
+        return rule, None
+    local = frozenset(t for t in TASKS if _tier(tiers, t) == TIERS[0] and t != "embed")
+    return Classification(default_task, DEFAULT_RULE), Guard(share, rule, local)
+
+
+def _tier(tiers: Mapping[str, str] | None, task: str) -> str:
+    """The task's tier in `tiers` (the configured map), else its default tier."""
+    return (tiers or {}).get(task) or getattr(DEFAULT_TASK_TIERS, task)
 
 
 def _normalised(vectors: list[list[float]] | np.ndarray) -> np.ndarray:
@@ -304,13 +398,40 @@ def explain_semantic(semantic: SemanticResult) -> str:
 
 def combine(rule: Classification, semantic: SemanticResult | None,
             default_task: str, exemplars_off: str | None = None,
-            reachable: frozenset[str] | None = None) -> Decision:
+            reachable: frozenset[str] | None = None, guard: Guard | None = None) -> Decision:
     """One decision from the rule result and the exemplar result, and why.
 
     A near-duplicate of a user's exemplar decides first. Then a rule that fired. Otherwise
     the exemplars decide when they clear the margin and their task is `reachable` (None: any
     task), and the default task when they abstain (or were not consulted: `exemplars_off`
-    says why)."""
+    says why). A material `guard` (read_rules) changes the last two steps: a rule it set
+    aside decides unless the exemplars are sure of one of its tasks, and abstaining
+    exemplars' best guess wins over the default task when it is one of its tasks."""
+    decision = _combine(rule, semantic, default_task, exemplars_off, reachable)
+    if guard is None or decision.source not in ("exemplars", "default"):
+        return decision
+    share = f"{guard.share:.0%} of the message is pasted material"
+    if guard.set_aside is not None:
+        if decision.source == "exemplars" and decision.task in guard.tasks:
+            return dataclasses.replace(
+                decision, guard=f"{share}; rule {guard.set_aside.rule} matched only with its "
+                                f"shape, and the exemplars read the instruction as "
+                                f"{decision.task}",
+                reason=f"material guard ({share}, rule {guard.set_aside.rule} set aside): "
+                       + decision.reason)
+        return _combine(guard.set_aside, semantic, default_task, exemplars_off, reachable)
+    if semantic is not None and semantic.task is None and semantic.best in guard.tasks:
+        return dataclasses.replace(
+            decision, task=semantic.best, source="exemplars",
+            guard=f"{share}; the exemplars abstained and their best guess, {semantic.best}, "
+                  f"is cheaper than the default task",
+            reason=f"material guard ({share}): no rule matched and the exemplars' best guess "
+                   f"wins over the default task ({explain_semantic(semantic)})")
+    return decision
+
+
+def _combine(rule: Classification, semantic: SemanticResult | None, default_task: str,
+             exemplars_off: str | None, reachable: frozenset[str] | None) -> Decision:
     why = "" if semantic is None else explain_semantic(semantic)
     duplicate = semantic.duplicate_of if semantic is not None else None
     if duplicate is not None:
@@ -346,9 +467,9 @@ def decide(messages: list[dict], index: ExemplarIndex, embed: EmbedFn,
     recognise; with user exemplars every prompt is embedded, to find the near-duplicates that
     overrule the rules. `always_compare` consults the exemplars anyway, for an explanation
     that shows both sides."""
-    rule = classify(messages, default_task)
+    rule, guard = read_rules(messages, default_task, tiers)
     consult = always_compare or rule.rule == DEFAULT_RULE or len(index.user_rows) > 0
     if not consult:
-        return combine(rule, None, default_task)
+        return combine(rule, None, default_task, guard=guard)
     return combine(rule, semantic_classify(messages, index, embed, margin, tiers),
-                   default_task, reachable=reachable)
+                   default_task, reachable=reachable, guard=guard)

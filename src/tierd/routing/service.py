@@ -103,6 +103,7 @@ def _classifier(app: Tierd, route: Route) -> dict | None:
         "decided_by": decision.source,
         "reason": decision.reason,
         "rule": {"task": decision.rule.task if rule_fired else None, "rule": decision.rule.rule},
+        "material_guard": decision.guard,
         "exemplars": {**app.exemplars.status(), "off": decision.exemplars_off,
                       **(_semantic(decision.semantic) or {})},
     }

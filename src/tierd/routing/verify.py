@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from tierd.chat.request import TEXT, ChatRequest, ResponseFormat, Tool, ToolCall
 from tierd.chat.structured import violation
-from tierd.routing.classifier import blank_quotes, instruction_lines, last_user_text, system_text
+from tierd.routing.classifier import blank_quotes, instruction_of, system_text
 
 FAILURE_REASONS = ("invalid_json", "schema", "tool_call", "label", "empty", "truncated")
 """The ledger's fallback_reason for an answer that failed its check."""
@@ -68,7 +68,7 @@ Check = Callable[[Asked, Answered], Failure | None]
 def _instruction(messages: list[dict]) -> str:
     """The lines that say what to do (as the classifier reads them), quotes blanked: a pasted
     document that mentions JSON is not a request for JSON."""
-    first, last = (blank_quotes(line) for line in instruction_lines(last_user_text(messages)))
+    first, last = (blank_quotes(line) for line in instruction_of(messages))
     return f"{system_text(messages)}\n{first}\n{last}".lower()
 
 
