@@ -1,7 +1,8 @@
 """The rule classifier's decisions, pinned: every labelled prompt we have (the routing data's
-prompts, the development sets, the old regression set), as sent and in two variations that
-reach other readings (a generic agent system message; the user's text in capitals), must get
-the task and the rule it got when the fixture was written.
+prompts, the development sets, the old regression set), as sent and in three variations that
+reach other readings (an agent's or a coding agent's system message instead of the prompt's
+own; the user's text in capitals), must get the task and the rule it got when the fixture
+was written.
 
 This guards mechanical changes to the rules (speed-ups, reorganising the vocabularies) that
 must not change what they decide. A change that means to change decisions — a new rule, a
@@ -25,12 +26,14 @@ FIXTURE = Path(__file__).resolve().parent / "data" / "classifier_decisions.json"
 LABELLED_FILES = (None, *sorted((REPO / "benchmarks" / "data").glob("routing_dev*.jsonl")))
 """None is the routing package's own prompts.jsonl."""
 
-AGENT_SYSTEM = ("You are a helpful assistant with tools. Answer the user's request; call a "
-                "function when you need data you do not have.")
+AGENT_SYSTEMS = {
+    "agent-system": "You are a helpful assistant with tools. Answer the user's request; call "
+                    "a function when you need data you do not have.",
+    "coding-agent-system": "You are a coding agent working in a git repository."}
 
 
-def _with_agent_system(messages: list[dict]) -> list[dict]:
-    return [{"role": "system", "content": AGENT_SYSTEM},
+def _with_system(messages: list[dict], system: str) -> list[dict]:
+    return [{"role": "system", "content": system},
             *(m for m in messages if m.get("role") != "system")]
 
 
@@ -52,7 +55,8 @@ def cases() -> dict[str, list[dict]]:
     found: dict[str, list[dict]] = {}
     for name, messages in prompts.items():
         found[name] = messages
-        found[f"{name}+agent-system"] = _with_agent_system(messages)
+        for variation, system in AGENT_SYSTEMS.items():
+            found[f"{name}+{variation}"] = _with_system(messages, system)
         found[f"{name}+shouted"] = _shouted(messages)
     return found
 
@@ -79,8 +83,7 @@ def test_the_fixture_covers_every_rule_and_reading():
                 json.loads(FIXTURE.read_text()).values() if " (" in rule}
     from tierd.routing.classifier import FRAMING_RULES, KEYWORD_RULES, SHAPE_RULES
 
-    assert {r.name for r in KEYWORD_RULES + FRAMING_RULES + SHAPE_RULES} <= rules | {
-        "code-present"}
+    assert {r.name for r in KEYWORD_RULES + FRAMING_RULES + SHAPE_RULES} <= rules
     assert readings >= {"first line", "first and last lines", "system message and lines",
                         "shape"}
 
