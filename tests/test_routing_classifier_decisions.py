@@ -14,11 +14,13 @@ reworded vocabulary — regenerates the fixture and shows the differences in its
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
 from tests.classifier_prompts import LABELLED as REGRESSION
-from tierd.routing.classifier import classify
+from tierd.routing import classifier
+from tierd.routing.classifier import Vocabulary, classify
 from tierd.routing.semantic import load_labelled
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,11 +83,50 @@ def test_the_fixture_covers_every_rule_and_reading():
     rules = {rule.split(" (")[0] for _, rule in json.loads(FIXTURE.read_text()).values()}
     readings = {rule.split(" (")[1].split(")")[0] for _, rule in
                 json.loads(FIXTURE.read_text()).values() if " (" in rule}
-    from tierd.routing.classifier import FRAMING_RULES, KEYWORD_RULES, SHAPE_RULES
-
-    assert {r.name for r in KEYWORD_RULES + FRAMING_RULES + SHAPE_RULES} <= rules
+    every_rule = classifier.KEYWORD_RULES + classifier.FRAMING_RULES + classifier.SHAPE_RULES
+    assert {r.name for r in every_rule} <= rules
     assert readings >= {"first line", "first and last lines", "system message and lines",
                         "shape"}
+
+
+def _vocabularies() -> dict[str, Vocabulary]:
+    return {name: value for name, value in vars(classifier).items()
+            if isinstance(value, Vocabulary)}
+
+
+def test_the_case_folds_are_every_character_a_lower_case_letter_matches_besides_itself():
+    """The vocabularies' needle checks compare lower-case ASCII exactly, which holds only
+    where a case-insensitive match would too: any other character that matches an ASCII
+    character case-insensitively must send the text to the whole pattern."""
+    ascii_chars = [chr(c) for c in range(128)]
+    loose = re.compile("[" + re.escape("".join(ascii_chars)) + "]", re.IGNORECASE)
+    exact = re.compile("[" + re.escape("".join(ascii_chars).lower()) + "]")
+    for point in range(sys.maxunicode + 1):
+        char = chr(point)
+        if loose.fullmatch(char) and not exact.fullmatch(char):
+            assert classifier._CASE_FOLDS.fullmatch(char), f"U+{point:04X} {char!r}"
+
+
+def test_a_vocabulary_finds_what_its_whole_pattern_finds():
+    """On every reading of the pinned prompts, and on them in other cases and with the
+    characters that fold onto ASCII letters, a vocabulary's checked search answers as the
+    one alternation of its words does."""
+    texts = [reading.instruction for messages in list(cases().values())[::7]
+             for reading in classifier.read_prompts(messages)]
+    texts += [text.upper() for text in texts[::5]]
+    texts += [text.replace("s", "\u017f").replace("i", "\u0131") for text in texts[::5]]
+    for name, vocabulary in _vocabularies().items():
+        for text in texts:
+            assert vocabulary.search(text) == bool(vocabulary.pattern.search(text)), \
+                (name, text)
+
+
+def test_most_vocabularies_have_a_gate():
+    """A vocabulary whose every alternative has needles is skipped in one scan when none
+    occurs; one without (an alternative of only classes and repeats) is searched in full
+    each time — allowed, but it should stay rare."""
+    ungated = [name for name, vocabulary in _vocabularies().items() if vocabulary.gate is None]
+    assert len(ungated) <= 2, ungated
 
 
 if __name__ == "__main__" and sys.argv[1:] == ["--write"]:
