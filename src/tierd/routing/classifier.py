@@ -21,6 +21,7 @@ decides when the user's lines say nothing a rule recognises.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -76,10 +77,15 @@ class Vocabulary:
     pattern's; a text with characters the checks cannot reason about (`_CASE_FOLDS`) is
     searched with the whole pattern."""
 
-    pattern: re.Pattern[str]
     alternatives: tuple[tuple[tuple[str, ...] | None, re.Pattern[str]], ...]
     """(needles, the alternative alone) for each alternative, in order."""
     gate: re.Pattern[str] | None
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The one alternation, compiled when a text first needs it (few texts do)."""
+        return re.compile("|".join(f"(?:{a.pattern})" for _, a in self.alternatives),
+                          re.IGNORECASE)
 
     def search(self, text: str) -> bool:
         """Whether the pattern occurs in `text` (as `bool(pattern.search(text))`)."""
@@ -140,12 +146,11 @@ def _needles(alternative: re.Pattern[str]) -> tuple[str, ...] | None:
 
 def _any(*alternatives: str) -> Vocabulary:
     """One case-insensitive pattern matching any of the alternatives (each a regex)."""
-    pattern = re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
     parts = tuple((_needles(a), a) for a in (re.compile(a, re.IGNORECASE) for a in alternatives))
     every = [needle for needles, _ in parts for needle in needles or ()]
     gate = None if any(needles is None for needles, _ in parts) else re.compile(
         "|".join(re.escape(needle) for needle in sorted(set(every))))
-    return Vocabulary(pattern, parts, gate)
+    return Vocabulary(parts, gate)
 
 
 _FENCE = re.compile(r"```")
