@@ -702,15 +702,20 @@ def classify(messages: list[dict], default_task: str = "chat") -> Classification
     Rules are tried in order, first match wins: the keyword rules against the first line
     alone (people put the instruction first, and a pasted log's last line may say "summary
     written"), then against the first and last lines, then the framing and keyword rules
-    with the system message included, and last the shape rules.
+    with the system message included, and last the shape rules. A rule is a function of the
+    reading alone, so one that did not match a reading is not tried on an equal one again
+    (without a system message the last two readings are the same).
     """
     first_line, both_ends, with_system = read_prompts(messages)
     readings = ((first_line, KEYWORD_RULES, "first line"),
                 (both_ends, KEYWORD_RULES, "first and last lines"),
                 (with_system, FRAMING_RULES + KEYWORD_RULES, "system message and lines"),
                 (with_system, SHAPE_RULES, "shape"))
+    unmatched: list[tuple[Prompt, set[int]]] = []
     for prompt, rules, where in readings:
+        tried = set().union(*(ids for earlier, ids in unmatched if earlier == prompt))
         for rule in rules:
-            if rule.matches(prompt):
+            if id(rule) not in tried and rule.matches(prompt):
                 return Classification(rule.task, f"{rule.name} ({where}): {rule.description}")
+        unmatched.append((prompt, {id(rule) for rule in rules}))
     return Classification(default_task, DEFAULT_RULE)
