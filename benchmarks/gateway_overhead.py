@@ -309,10 +309,11 @@ def main() -> int:
                 children.append(litellm[0])
                 targets["litellm"] = (litellm[1], MODEL)
             load_before = os.getloadavg()[0]
-            daemon = psutil.Process(pids["tierd"])
-            cpu_before = sum(daemon.cpu_times()[:2])
+            daemons = {name: psutil.Process(pid) for name, pid in pids.items()}
+            cpu_before = {name: sum(d.cpu_times()[:2]) for name, d in daemons.items()}
             seq = sequential(targets, args.requests)
-            cpu_ms = (sum(daemon.cpu_times()[:2]) - cpu_before) * 1000 / (2 * (args.requests + 20))
+            cpu_ms = {name: (sum(d.cpu_times()[:2]) - cpu_before[name]) * 1000
+                      / (2 * (args.requests + 20)) for name, d in daemons.items()}
             rps = {name: asyncio.run(burst(url, model, args.burst, args.concurrency))
                    for name, (url, model) in targets.items()}
             rss = {name: psutil.Process(pid).memory_info().rss / 2**20
@@ -335,7 +336,7 @@ def main() -> int:
 
 
 def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: float,
-           load_after: float, cpu_ms: float) -> int:
+           load_after: float, cpu_ms: dict[str, float]) -> int:
     direct = {s: seq[("direct", s)] for s in (False, True)}
     print(f"gateway overhead: {args.requests} sequential requests per path and kind "
           f"(interleaved), {args.burst} at {args.concurrency} concurrent; load average "
@@ -357,8 +358,9 @@ def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: floa
         print(f"{name:<10}{percentile(plain, 0.5):>8.2f}ms{percentile(stream, 0.5):>9.2f}ms"
               f"{percentile(plain, 0.99):>8.2f}ms{extra:>24}{extra_p99:>10}{rps[name]:>10.0f}"
               f"{rps[name] / rps['direct']:>9.0%}{memory:>9}")
-    print(f"\ntierd's CPU time per sequential call (user + system, all its threads): "
-          f"{cpu_ms:.2f} ms — what a busy machine stretches into latency")
+    print("\nCPU time per sequential call (user + system, all its threads) — what a busy "
+          "machine stretches into latency: " + ", ".join(
+              f"{name} {ms:.2f} ms" for name, ms in cpu_ms.items()))
     print(f"ledger: {rows} rows for {sent} calls sent through tierd, {ok} ok")
     tierd = added["tierd"]
     ratio = rps["tierd"] / rps["direct"]

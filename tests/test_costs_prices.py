@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
+from genai_prices import Usage as LibraryUsage
+from genai_prices.data_snapshot import get_snapshot
 
 from tests.conftest import run_tierd, state_conn
 from tierd.config import parse_text
-from tierd.costs.prices import FREE, LIBRARY, Price, UnknownPrice, cost_usd, price_for
+from tierd.costs.prices import (
+    FREE,
+    LIBRARY,
+    Price,
+    UnknownPrice,
+    cost_usd,
+    library_price,
+    plain_rates,
+    price_for,
+)
 from tierd.costs.service import open_costs
 from tierd.errors import ConfigError
 
@@ -137,3 +150,36 @@ def test_config_check_exits_1_on_a_negative_price(tmp_path):
     result = run_tierd("config", "check", str(path))
     assert result.returncode == 1
     assert "prices[0].output: -2.0 is negative" in result.stderr
+
+
+def test_flat_rates_are_summed_as_the_library_sums_them():
+    """A library price of flat rates per token kind is priced by tierd's own sum (the
+    library's per-call machinery costs ~90 us a call): the same figure to the last digit as
+    the library's, for every such price it lists and token counts of every size, cache reads
+    and writes included."""
+    rng = random.Random(20)
+    checked = 0
+    for provider in get_snapshot().providers:
+        for model in provider.models:
+            for conditional in model.prices if isinstance(model.prices, list) else [model.prices]:
+                price = getattr(conditional, "prices", conditional)
+                flat = plain_rates(price)
+                if flat is None:
+                    continue
+                for _ in range(4):
+                    prompt = rng.choice([0, 1, 12, 123_456, rng.randrange(10**7)])
+                    read = rng.randrange(prompt + 1) if rng.random() < 0.5 else 0
+                    write = rng.randrange(prompt - read + 1) if rng.random() < 0.5 else 0
+                    completion = rng.choice([0, 5, 4096, rng.randrange(10**6)])
+                    usage = LibraryUsage(input_tokens=prompt, output_tokens=completion,
+                                         cache_read_tokens=read, cache_write_tokens=write)
+                    wrapped = Price(0, 0, source=LIBRARY, library_price=price,
+                                    library_rates=flat)
+                    assert cost_usd(wrapped, prompt, completion, read, write) == float(
+                        price.calc_price(usage)["total_price"]), (model.id, price)
+                    checked += 1
+    assert checked > 4000
+    # The models users route to most are priced this way, not by the library's machinery.
+    for name in ("gpt-4o-mini", "claude-haiku-4.5", "gemini-2.5-flash"):
+        found = library_price("", "", name)
+        assert found is not None and found.library_rates is not None, name

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import ollama
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.chat_helpers import say
 from tests.ollama_test_server import (
@@ -42,6 +44,7 @@ from tierd.runtimes.ollama import (
     OllamaRuntime,
     PullNotFound,
     PullProgress,
+    chat_tokens_at_most,
     estimate_chat_tokens,
     remote_budget,
 )
@@ -441,3 +444,14 @@ def test_count_tokens_overestimates_but_not_wildly(gemma_vocab, kind):
     estimate = estimate_chat_tokens(ChatRequest.plain(messages))
 
     assert real <= estimate <= 2.5 * real, (kind, real, estimate)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(max_size=200), min_size=1, max_size=4))
+def test_the_length_bound_is_never_below_the_estimate(texts):
+    """The router skips the estimate of a cloud prompt whose bound from its lengths fits the
+    context: the bound must hold for any text, whatever its script, symbols and spaces."""
+    messages = [{"role": "user" if i % 2 == 0 else "assistant", "content": text}
+                for i, text in enumerate(texts)]
+    request = ChatRequest.plain(messages)
+    assert estimate_chat_tokens(request) <= chat_tokens_at_most(request)

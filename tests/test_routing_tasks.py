@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from tierd.chat.request import ChatRequest
 from tierd.config import RoutingTasks, RoutingVerify, parse_text
+from tierd.routing.chains import Candidate
+from tierd.routing.router import _unfit_reason
 from tierd.routing.tasks import MECHANICAL_TASKS, STRONG_TIERS, TASKS, own_tier
+from tierd.runtimes.ollama import chat_tokens_at_most, estimate_chat_tokens
 
 
 def test_mechanical_work_over_many_files_defaults_to_the_cheap_tier():
@@ -29,3 +33,15 @@ def test_routing_verify_has_a_switch_for_every_task_and_defaults_on():
     assert all(getattr(RoutingVerify(), task) for task in TASKS)
     config = parse_text("[routing.verify]\nformat = false\n")
     assert config.routing.verify.format is False and config.routing.verify.extract is True
+
+
+def test_a_cloud_prompt_over_the_context_is_unfit_whether_or_not_the_length_bound_fits():
+    """The length bound only spares the estimate where it already fits: at the edge the
+    estimate decides, as it did before the bound."""
+    long = ChatRequest.plain([{"role": "user", "content": "word " * 2000}])
+    estimate, bound = estimate_chat_tokens(long), chat_tokens_at_most(long)
+    assert estimate < bound
+    for context, unfit in ((estimate - 1, True), (estimate, False), (bound, False)):
+        candidate = Candidate("cloud", "standin", "m", frozenset({"completion"}), context)
+        reason = _unfit_reason(candidate, frozenset(), long)
+        assert (reason is not None and reason[0] == "context") == unfit, context

@@ -19,8 +19,9 @@ import asyncio
 import collections
 import queue
 import threading
-from typing import AsyncIterator, Callable, Iterator, Protocol, TypeVar
+from typing import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Protocol, TypeVar
 
+from tierd.errors import TierdError
 from tierd.runtimes.base import Cancel, Chunk
 
 T = TypeVar("T")
@@ -89,7 +90,30 @@ class _Handover:
         return self.items.popleft()
 
 
-async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> AsyncIterator[T]:
+class Stream(AsyncIterator[T]):
+    """A stream's items (an async generator's), and whether the next has arrived already:
+    a face that writes what is `ready` as one piece sends a burst of chunks in one write, not
+    one write (and one trip through the ASGI stack) per chunk."""
+
+    def __init__(self, items: AsyncGenerator[T, None], ready: Callable[[], bool],
+                 arrived: collections.deque[tuple[str, object]] | None = None):
+        self._items = items
+        self.ready = ready
+        """True when the next item (or the end) can be had without waiting."""
+        self.arrived = arrived
+        """What the worker handed over and nobody took yet, (kind, item) pairs."""
+
+    def __aiter__(self) -> Stream[T]:
+        return self
+
+    def __anext__(self) -> Awaitable[T]:
+        return self._items.__anext__()
+
+    async def aclose(self) -> None:
+        await self._items.aclose()
+
+
+async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> Stream[T]:
     """Start `factory(cancel)` in a thread; raise its first error here, else return the stream."""
     cancel = Cancel()
     handover = _Handover(asyncio.get_running_loop(), cancel.set)
@@ -137,7 +161,27 @@ async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> AsyncIterator
         finally:
             cancel.set()
 
-    return rest()
+    arrived = handover.items
+    return Stream(rest(), lambda: bool(arrived), arrived)
+
+
+async def coalesced(stream: Stream[T], render: Callable[[T], str]) -> AsyncIterator[str]:
+    """The stream's items rendered, those that arrived together joined into one piece: what
+    has arrived goes out at once, in one write, and nothing waits for more. An error ends it
+    after what came before it."""
+    pending: list[str] = []
+    try:
+        async for item in stream:
+            pending.append(render(item))
+            if not stream.ready():
+                yield "".join(pending)
+                pending.clear()
+    except TierdError:
+        if pending:
+            yield "".join(pending)
+        raise
+    if pending:
+        yield "".join(pending)
 
 
 async def collect(factory: Callable[[Cancel], Iterator[T]]) -> list[T]:
@@ -164,7 +208,7 @@ class Routed(Protocol):
     def chunks(self, cancel: Cancel | None = None) -> Iterator[Chunk]: ...
 
 
-async def routed_stream(start: Callable[[], R]) -> tuple[R, AsyncIterator[Chunk]]:
+async def routed_stream(start: Callable[[], R]) -> tuple[R, Stream[Chunk]]:
     """Open a routed chat with `start()` (routing errors raise here, as 4xx) and stream its
     reply; both run in one worker thread. The reply's answer is known when this returns."""
     opened: list[R] = []
@@ -177,25 +221,36 @@ async def routed_stream(start: Callable[[], R]) -> tuple[R, AsyncIterator[Chunk]
     return opened[0], _last_when_settled(stream)
 
 
-async def _last_when_settled(stream: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+def _last_when_settled(stream: Stream[Chunk]) -> Stream[Chunk]:
     """The stream with its final chunk held back until the stream has ended: the reply's
     ledger row is committed then (the router settles after the final chunk), so a client
     that has its reply's last event (`[DONE]`, Ollama's `done` line, `message_stop`) has its
     row in the ledger too."""
-    final: Chunk | None = None
-    try:
-        async for chunk in stream:
-            if final is not None:
-                yield final
-                final = None
-            if chunk.done:
-                final = chunk
-            else:
-                yield chunk
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]  # a client gone stops the worker
-    if final is not None:
-        yield final
+    held: list[Chunk] = []
+
+    async def items() -> AsyncGenerator[Chunk, None]:
+        try:
+            async for chunk in stream:
+                if held:
+                    yield held.pop()
+                if chunk.done:
+                    held.append(chunk)
+                else:
+                    yield chunk
+        finally:
+            await stream.aclose()  # a client gone stops the worker
+        if held:
+            yield held.pop()
+
+    def ready() -> bool:
+        arrived = stream.arrived
+        if held or not arrived:  # whatever arrives next releases a held final chunk
+            return bool(arrived)
+        kind, chunk = arrived[0]
+        # A final chunk that arrives is held for what follows it: only that makes it ready.
+        return not (kind == _ITEM and chunk.done) or len(arrived) > 1  # type: ignore[attr-defined]
+
+    return Stream(items(), ready)
 
 
 async def routed_whole(start: Callable[[], R]) -> tuple[R, list[Chunk]]:

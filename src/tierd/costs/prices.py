@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from genai_prices import Usage as LibraryUsage
@@ -46,6 +47,12 @@ class Price:
     """Where the price came from: "config", "local" or the library and its version."""
     library_price: Any = field(default=None, compare=False, repr=False)
     """The library's own price object, which also knows long-context tiers."""
+    library_rates: tuple[tuple[str, Decimal], ...] | None = field(default=None, compare=False,
+                                                                   repr=False)
+    """(token kind, USD per million) of a library price that is only a rate per token kind,
+    in the library's order: `cost_usd` sums them as the library does, without its
+    per-call machinery. None for any other (long-context tiers, per-request or audio
+    prices), which the library itself prices."""
 
 
 FREE = Price(0.0, 0.0, 0.0, 0.0, source="local")
@@ -59,6 +66,30 @@ class UnknownPrice(TierdError):
             f"no price for {model!r} on provider {provider!r} (the {LIBRARY} table does not "
             f'list it): add it to the config, e.g. [[prices]] model = "{model}" input = 3.0 '
             "output = 15.0 (USD per million tokens)")
+
+
+_PLAIN_RATES = {"input_mtok": "input", "cache_write_mtok": "cache_write",
+                "cache_read_mtok": "cache_read", "output_mtok": "output"}
+"""The library's price fields that are a flat rate per million tokens of one kind."""
+_UNCOUNTED = frozenset({"web_searches_kcount", "storage_searches_kcount", "input_audio_mtok",
+                        "cache_audio_read_mtok", "output_audio_mtok", "input_image_mtok",
+                        "cache_image_read_mtok", "output_image_mtok", "cache_write_1h_mtok"})
+"""Price fields for usage tierd never reports (searches, audio and image tokens, hour-long
+cache writes): the library prices them at a count of zero."""
+
+
+def plain_rates(library_price: Any) -> tuple[tuple[str, Decimal], ...] | None:
+    """The library price's rates as (token kind, USD per million) in its field order, when it
+    has no other kind of price than flat rates and uncounted usage; else None."""
+    rates = []
+    for name, value in vars(library_price).items():
+        if name.startswith("_") or value is None or (
+                name in _UNCOUNTED and isinstance(value, Decimal)):
+            continue
+        if name not in _PLAIN_RATES or not isinstance(value, Decimal):
+            return None
+        rates.append((_PLAIN_RATES[name], value))
+    return tuple(rates)
 
 
 def is_local(config: Config, provider: str) -> bool:
@@ -103,7 +134,7 @@ def _library_price(provider: str, base_url: str, model: str, day: date) -> Price
             continue
         return Price(rate("input_mtok") or 0.0, rate("output_mtok") or 0.0,
                      rate("cache_read_mtok"), rate("cache_write_mtok"), source=LIBRARY,
-                     library_price=prices)
+                     library_price=prices, library_rates=plain_rates(prices))
     return None
 
 
@@ -130,6 +161,9 @@ def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int,
     """USD for a call's tokens; the cache counts are parts of `prompt_tokens`."""
     cache_read_tokens = max(0, min(cache_read_tokens, prompt_tokens))
     cache_write_tokens = max(0, min(cache_write_tokens, prompt_tokens - cache_read_tokens))
+    if price.library_rates is not None:
+        return _plain_cost(price.library_rates, prompt_tokens, completion_tokens,
+                           cache_read_tokens, cache_write_tokens)
     if price.library_price is not None:
         usage = LibraryUsage(input_tokens=prompt_tokens, output_tokens=completion_tokens,
                              cache_read_tokens=cache_read_tokens,
@@ -142,6 +176,22 @@ def cost_usd(price: Price, prompt_tokens: int, completion_tokens: int,
         price.cache_write_per_mtok
     return (uncached * price.input_per_mtok + cache_read_tokens * read
             + cache_write_tokens * write + completion_tokens * price.output_per_mtok) / 1_000_000
+
+
+def _plain_cost(rates: tuple[tuple[str, Decimal], ...], prompt_tokens: int,
+                completion_tokens: int, cache_read_tokens: int, cache_write_tokens: int) -> float:
+    """The library's own sum for a price of flat rates, term by term as it adds them (in
+    Decimal, the rate times the count over a million): the same figure to the last digit.
+    Cache reads and writes without a rate of their own are billed as input, as there."""
+    kinds = {kind for kind, _ in rates}
+    counts = {"cache_read": cache_read_tokens, "cache_write": cache_write_tokens,
+              "output": completion_tokens,
+              "input": prompt_tokens - (cache_read_tokens if "cache_read" in kinds else 0)
+              - (cache_write_tokens if "cache_write" in kinds else 0)}
+    total = Decimal(0)
+    for kind, rate in rates:
+        total += rate * Decimal(counts[kind]) / 1_000_000
+    return float(total)
 
 
 def blended_per_mtok(price: Price) -> float:

@@ -18,7 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd.api.errors import error_body
-from tierd.api.streaming import routed_stream, routed_whole
+from tierd.api.streaming import coalesced, routed_stream, routed_whole
 from tierd.chat import anthropic as anthropic_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
@@ -57,8 +57,8 @@ async def messages(body: MessagesRequest, request: Request):
     async def sse():
         yield _events(writer.start())
         try:
-            async for chunk in stream:
-                yield _events(writer.write(chunk))
+            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk))):
+                yield events
         except TierdError as err:  # after the stream started: an error event, as Anthropic does
             yield _events([("error", error_body("anthropic", err.http_status, str(err)))])
 

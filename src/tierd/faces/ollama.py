@@ -21,6 +21,7 @@ from tierd.api.limits import check_embedding_inputs
 from tierd.api.paths import PULL
 from tierd.api.streaming import (
     callback_stream,
+    coalesced,
     open_stream,
     routed_stream,
     routed_whole,
@@ -49,7 +50,7 @@ from tierd.models.service import (
     pull_model,
 )
 from tierd.routing.router import open_chat, route_embed
-from tierd.runtimes.base import ModelInfo
+from tierd.runtimes.base import Chunk, ModelInfo
 
 router = APIRouter(tags=["ollama"])
 
@@ -88,12 +89,14 @@ async def _answer(start, stream: bool, chat: bool) -> JSONResponse | StreamingRe
     reply, parts = await routed_stream(start)
     writer = ollama_shape.StreamWriter(_head(reply.answer.model), chat)
 
+    def render(chunk: Chunk) -> str:
+        writer.head["created_at"] = _now()
+        return "".join(json.dumps(line) + "\n" for line in writer.write(chunk))
+
     async def lines():
         try:
-            async for chunk in parts:
-                writer.head["created_at"] = _now()
-                for line in writer.write(chunk):
-                    yield json.dumps(line) + "\n"
+            async for text in coalesced(parts, render):
+                yield text
         except TierdError as err:  # mid-stream: Ollama reports errors as a line of their own
             yield json.dumps({"error": str(err)}) + "\n"
 

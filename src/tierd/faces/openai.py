@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from tierd.api.limits import check_embedding_inputs
 from tierd.api.streaming import (
+    coalesced,
     collect,
     open_stream,
     routed_stream,
@@ -87,8 +88,8 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
     async def sse():
         yield sse_lines(writer.start())
         try:
-            async for chunk in stream:
-                yield sse_lines(writer.write(chunk))
+            async for events in coalesced(stream, lambda chunk: sse_lines(writer.write(chunk))):
+                yield events
         except TierdError as err:  # after the stream started: report in-band, as OpenAI does
             yield in_band_error(err)
         yield "data: [DONE]\n\n"

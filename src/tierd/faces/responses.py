@@ -13,7 +13,7 @@ import time
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from tierd.api.streaming import routed_stream, routed_whole
+from tierd.api.streaming import coalesced, routed_stream, routed_whole
 from tierd.chat import responses as responses_shape
 from tierd.chat.reply import assemble
 from tierd.errors import TierdError
@@ -56,8 +56,8 @@ async def create_response(body: ResponsesRequest, request: Request):
     async def sse():
         yield _events(writer.start())
         try:
-            async for chunk in stream:
-                yield _events(writer.write(chunk))
+            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk))):
+                yield events
         except TierdError as err:  # after the stream started: the response failed, in-band
             yield _events(writer.failed(str(err)))
 

@@ -25,6 +25,7 @@ latest user turn that has one (`instruction_of`).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,9 +68,98 @@ class Prompt:
     """The length asked for, in words (pages count 500); 0 when none is asked for."""
 
 
-def _any(*alternatives: str) -> re.Pattern[str]:
+_CASE_FOLDS = re.compile("[A-Z\u0130\u0131\u017f\u212a]")
+"""The characters a case-insensitive pattern's ASCII letters match besides the lower-case
+letters themselves (upper case; dotted and dotless i, long s, the Kelvin sign): a text free of
+them holds a vocabulary's words exactly as written, lower case."""
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A case-insensitive pattern of alternatives, with cheap checks in front: each
+    alternative's `needles`, strings of which every match of it contains one (None when it
+    has no such set), and `gate`, one case-sensitive pattern of every needle (None when an
+    alternative has none). Most instructions hold none of a vocabulary's words, which the
+    gate says in one scan; otherwise only the alternatives whose needles occur are searched,
+    which costs far less than trying dozens of alternatives at every position. The pattern
+    occurs in a text exactly when one of its alternatives does, so the answer is the whole
+    pattern's; a text with characters the checks cannot reason about (`_CASE_FOLDS`) is
+    searched with the whole pattern."""
+
+    alternatives: tuple[tuple[tuple[str, ...] | None, re.Pattern[str]], ...]
+    """(needles, the alternative alone) for each alternative, in order."""
+    gate: re.Pattern[str] | None
+
+    @functools.cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """The one alternation, compiled when a text first needs it (few texts do)."""
+        return re.compile("|".join(f"(?:{a.pattern})" for _, a in self.alternatives),
+                          re.IGNORECASE)
+
+    def search(self, text: str) -> bool:
+        """Whether the pattern occurs in `text` (as `bool(pattern.search(text))`)."""
+        if _CASE_FOLDS.search(text):
+            return self.pattern.search(text) is not None
+        if self.gate is not None and self.gate.search(text) is None:
+            return False
+        contains = text.__contains__
+        return any(alternative.search(text) is not None
+                   for needles, alternative in self.alternatives
+                   if needles is None or any(map(contains, needles)))
+
+
+def _required(items: list) -> frozenset[str] | None:
+    """Strings of which any match of a parsed sequence contains one, lower-cased ASCII: the
+    best of its literal runs and of the parts it cannot match without (a group, an
+    alternation whose every branch has such strings, a repeat at least once); None when
+    there are none."""
+    parser = re._parser  # type: ignore[attr-defined]
+    found: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, value in [*items, (None, None)]:
+        char = chr(value) if op is parser.LITERAL else ""
+        if char.isascii() and char:
+            run.append(char.lower())
+            continue
+        if run:
+            found.append(frozenset({"".join(run)}))
+            run = []
+        inner: frozenset[str] | None = None
+        if op is parser.SUBPATTERN:
+            inner = _required(list(value[3]))
+        elif op is parser.ATOMIC_GROUP:
+            inner = _required(list(value))
+        elif op in (parser.MAX_REPEAT, parser.MIN_REPEAT, parser.POSSESSIVE_REPEAT) and value[0]:
+            inner = _required(list(value[2]))
+        elif op is parser.BRANCH:
+            branches = [_required(list(branch)) for branch in value[1]]
+            if all(branch is not None for branch in branches):
+                inner = frozenset().union(*branches)  # type: ignore[arg-type]
+        if inner:
+            found.append(inner)
+    if not found:
+        return None
+    # A needle that holds another says nothing more: the shorter one occurs wherever it does.
+    best = max(found, key=lambda needles: (min(map(len, needles)), -len(needles)))
+    return frozenset(n for n in best if not any(o != n and o in n for o in best))
+
+
+def _needles(alternative: re.Pattern[str]) -> tuple[str, ...] | None:
+    try:
+        parsed = re._parser.parse(alternative.pattern, alternative.flags)  # type: ignore[attr-defined]
+        found = _required(list(parsed))
+    except Exception:  # another Python's parser: no check, the alternative alone decides
+        return None
+    return tuple(sorted(found)) if found else None
+
+
+def _any(*alternatives: str) -> Vocabulary:
     """One case-insensitive pattern matching any of the alternatives (each a regex)."""
-    return re.compile("|".join(f"(?:{a})" for a in alternatives), re.IGNORECASE)
+    parts = tuple((_needles(a), a) for a in (re.compile(a, re.IGNORECASE) for a in alternatives))
+    every = [needle for needles, _ in parts for needle in needles or ()]
+    gate = None if any(needles is None for needles, _ in parts) else re.compile(
+        "|".join(re.escape(needle) for needle in sorted(set(every))))
+    return Vocabulary(parts, gate)
 
 
 _FENCE = re.compile(r"```")
@@ -595,12 +685,12 @@ class Rule:
     matches: Callable[[Prompt], bool]
 
 
-def _says(*patterns: re.Pattern[str]) -> Callable[[Prompt], bool]:
+def _says(*patterns: Vocabulary) -> Callable[[Prompt], bool]:
     """True when any of the patterns occurs in the instruction."""
     return lambda p: any(pattern.search(p.instruction) for pattern in patterns)
 
 
-def _says_both(first: re.Pattern[str], second: re.Pattern[str]) -> Callable[[Prompt], bool]:
+def _says_both(first: Vocabulary, second: Vocabulary) -> Callable[[Prompt], bool]:
     return lambda p: bool(first.search(p.instruction) and second.search(p.instruction))
 
 
@@ -686,15 +776,20 @@ def classify(messages: list[dict], default_task: str = "chat") -> Classification
     Rules are tried in order, first match wins: the keyword rules against the first line
     alone (people put the instruction first, and a pasted log's last line may say "summary
     written"), then against the first and last lines, then the framing and keyword rules
-    with the system message included, and last the shape rules.
+    with the system message included, and last the shape rules. A rule is a function of the
+    reading alone, so one that did not match a reading is not tried on an equal one again
+    (without a system message the last two readings are the same).
     """
     first_line, both_ends, with_system = read_prompts(messages)
     readings = ((first_line, KEYWORD_RULES, "first line"),
                 (both_ends, KEYWORD_RULES, "first and last lines"),
                 (with_system, FRAMING_RULES + KEYWORD_RULES, "system message and lines"),
                 (with_system, SHAPE_RULES, "shape"))
+    unmatched: list[tuple[Prompt, set[int]]] = []
     for prompt, rules, where in readings:
+        tried = set().union(*(ids for earlier, ids in unmatched if earlier == prompt))
         for rule in rules:
-            if rule.matches(prompt):
+            if id(rule) not in tried and rule.matches(prompt):
                 return Classification(rule.task, f"{rule.name} ({where}): {rule.description}")
+        unmatched.append((prompt, {id(rule) for rule in rules}))
     return Classification(default_task, DEFAULT_RULE)

@@ -64,9 +64,11 @@ def shingles(text: str) -> frozenset[tuple[str, ...]]:
 
 
 def similarity(a: frozenset, b: frozenset) -> float:
+    """Jaccard: shared over all, the union counted from the intersection (not built)."""
     if not a and not b:
         return 1.0
-    return len(a & b) / len(a | b)
+    shared = len(a & b)
+    return shared / (len(a) + len(b) - shared)
 
 
 @dataclass

@@ -96,7 +96,7 @@ from tierd.routing.tasks import (
 )
 from tierd.routing.verify import Answered, Asked, Failure, verify
 from tierd.runtimes.base import Cancel, Capability, Chunk, Embeddings, Feature, ModelInfo
-from tierd.runtimes.ollama import estimate_chat_tokens
+from tierd.runtimes.ollama import chat_tokens_at_most, estimate_chat_tokens
 
 log = logging.getLogger("tierd.routing")
 
@@ -234,7 +234,8 @@ def _exact(app: Tierd, name: str, capability: Capability,
 def _unfit_reason(candidate: Candidate, needs: frozenset[Feature], request: ChatRequest | None
                  ) -> tuple[str, str] | None:
     """(code, detail) when `candidate` cannot serve `request`, else None. Local models' fit is
-    checked by their own tokenizer when they run; a cloud model's context by the estimate."""
+    checked by their own tokenizer when they run; a cloud model's context by the estimate,
+    unless a bound from the texts' lengths already fits."""
     lacking = missing(candidate.features, needs)
     if lacking:
         return f"lacks_{lacking[0]}", f"lacks {', '.join(lacking)}"
@@ -244,10 +245,12 @@ def _unfit_reason(candidate: Candidate, needs: frozenset[Feature], request: Chat
         return ("image_url", "is local, and tierd does not fetch image URLs on a caller's "
                              "behalf: send the image inline as a data URL")
     if candidate.kind == "cloud" and candidate.context_length:
-        tokens = estimate_chat_tokens(request)
-        if tokens > candidate.context_length:
-            return "context", (f"takes {candidate.context_length} tokens; the messages take "
-                               f"about {tokens}")
+        bound = chat_tokens_at_most(request)
+        if bound is None or bound > candidate.context_length:
+            tokens = estimate_chat_tokens(request)
+            if tokens > candidate.context_length:
+                return "context", (f"takes {candidate.context_length} tokens; the messages "
+                                   f"take about {tokens}")
     return None
 
 

@@ -474,6 +474,22 @@ def estimate_chat_tokens(request: ChatRequest) -> int:
     return total
 
 
+def chat_tokens_at_most(request: ChatRequest) -> int | None:
+    """A figure `estimate_chat_tokens` never exceeds, from the lengths of the texts alone:
+    each piece the estimate counts costs at most two tokens a character (a word a token per
+    letter at most, a symbol one per two UTF-8 bytes of its one character). A context check
+    that this bound passes needs no estimate, which reads every character of a long
+    document. None when the request carries tools or a schema (counted as their JSON)."""
+    if request.tools or request.response_format.schema is not None:
+        return None
+    total = TOKENS_FOR_REPLY_PRIMER
+    for message in request.messages:
+        characters = len(message.text()) + sum(len(c.name) + len(c.arguments)
+                                                for c in message.tool_calls)
+        total += TOKENS_PER_MESSAGE + 2 * characters + TOKENS_PER_IMAGE * len(message.images)
+    return total
+
+
 _PIECES = re.compile(r" ?[^\W\d_]+|\d|\s+|.", re.S)
 """A word with its leading space, a digit, a run of whitespace, or any other single character."""
 
