@@ -208,8 +208,10 @@ class _SummaryStage:
 
     def give(self, file_hash: str, summary: str, file: _AwaitingSummary) -> None:
         """A summary known already (the same bytes elsewhere): written as if just made."""
+        first = file_hash not in self._waiting
         self._waiting.setdefault(file_hash, []).append(file)
-        self._done.put(_SummaryDone(file_hash, summary, made=False))
+        if first:
+            self._done.put(_SummaryDone(file_hash, summary, made=False))
 
     def outstanding(self) -> bool:
         return bool(self._waiting)
@@ -223,7 +225,8 @@ class _SummaryStage:
                 done = self._done.get(block=wait and not found)
             except queue.Empty:
                 break
-            found.append((done, self._waiting.pop(done.file_hash)))
+            if files := self._waiting.pop(done.file_hash, None):
+                found.append((done, files))
         return found
 
     def close(self) -> None:
