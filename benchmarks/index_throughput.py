@@ -10,7 +10,8 @@ unchanged re-index.
      model of a GPU box on the LAN: the round trip is what batching saves, the per-text work it
      cannot. Its vectors are hashes, not meanings: this part measures the build, not a model.
    Each row gives chunks/s, texts per embedding call, calls, and where the time went
-   (chunking / embedding / writing). Runs are interleaved, two rounds, the faster kept.
+   (chunking / embedding / writing). Every build of the run is interleaved with the others,
+   `--rounds` times (default 2), the fastest of each kind kept.
 2. Summaries: the same build with a summary model that takes SUMMARY_S a file (a sleep: no CPU,
    as if it ran on another machine) against one without summaries, side by side per runtime.
    Summaries are a stage of their own, so the code chunks' throughput (chunks written by the
@@ -24,7 +25,7 @@ unchanged re-index.
 It exits 1 when a target is missed. `--reindex-only` runs part 3 alone (no model needed,
 about a minute).
 
-Usage: python benchmarks/index_throughput.py [--chunks 200] [--files 10000]
+Usage: python benchmarks/index_throughput.py [--chunks 200] [--files 10000] [--rounds 2]
        [--reindex-only]
 """
 
@@ -126,6 +127,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--chunks", type=int, default=200)
     parser.add_argument("--files", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="builds of each kind, interleaved; the fastest is kept")
     parser.add_argument("--reindex-only", action="store_true",
                         help="only the unchanged re-index (part 3)")
     args = parser.parse_args()
@@ -133,7 +136,7 @@ def main() -> int:
     try:
         met = True
         if not args.reindex_only:
-            met = throughput(work, args.chunks)
+            met = throughput(work, args.chunks, args.rounds)
         return 0 if reindex(work, args.files) and met else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -166,7 +169,7 @@ def build(work: Path, code: Path, setup: Setup, summaries: bool, run: int) -> Re
 
 
 def interleaved(work: Path, code: Path, runs: list[tuple[Setup, bool]],
-                rounds: int = 2) -> list[Result]:
+                rounds: int) -> list[Result]:
     """Each (setup, summaries) built `rounds` times, round-robin; the faster build kept."""
     best: dict[int, Result] = {}
     count = 0
@@ -179,7 +182,7 @@ def interleaved(work: Path, code: Path, runs: list[tuple[Setup, bool]],
     return [best[n] for n in range(len(runs))]
 
 
-def throughput(work: Path, chunks: int) -> bool:
+def throughput(work: Path, chunks: int, rounds: int) -> bool:
     code = work / "code"
     files = code_tree(code, chunks)
     load_before = os.getloadavg()[0]
@@ -190,19 +193,21 @@ def throughput(work: Path, chunks: int) -> bool:
     with OllamaTestServer() as server:
         server.state.embed_cost = (OLLAMA_CALL_S, OLLAMA_TEXT_S)
         ollama_runtime = OllamaRuntime("box", server.url)
-        ollama_runtime.load(EMBED_MODEL.name, 2048)
+        ollama_runtime.load(EMBED_MODEL.name, CONTEXT)  # the same context: the same chunks
         ollama = runtime_embedder(ollama_runtime, EMBED_MODEL.name,
-                                  f"ollama:box:{EMBED_MODEL.name}", 2048)
+                                  f"ollama:box:{EMBED_MODEL.name}", CONTEXT)
         native = [Setup("embedded (llama.cpp)", f"runtime's ({minilm.batch.max_texts})", minilm),
                   Setup("ollama (stand-in)", f"runtime's ({ollama.batch.max_texts})", ollama)]
         baselines = [Setup("embedded (llama.cpp)", "64 (old fixed)", with_batch(minilm, 64)),
                      Setup("embedded (llama.cpp)", "1", with_batch(minilm, 1)),
                      Setup("ollama (stand-in)", "64 (old fixed)", with_batch(ollama, 64)),
                      Setup("ollama (stand-in)", "1", with_batch(ollama, 1))]
-        per_runtime = interleaved(work, code, [(s, False) for s in native + baselines])
-        summary_runs = interleaved(work, code, [(s, with_summaries) for s in native
-                                                for with_summaries in (False, True)])
+        runs = [(s, False) for s in native + baselines] + [(s, True) for s in native]
+        results = interleaved(work, code, runs, rounds)
         ollama_runtime.close()
+    per_runtime = results[:len(native) + len(baselines)]
+    summary_runs = [r for setup in native for r in results
+                    if r.setup is setup]  # per runtime: without summaries, then with
     load_after = os.getloadavg()[0]
     print(f"Index build from empty over {files} of tierd's source files "
           f"(load average {load_before:.2f} before, {load_after:.2f} after)")

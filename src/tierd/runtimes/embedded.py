@@ -89,9 +89,9 @@ TOKEN_MEMO_SIZE = 64
 """Rendered prompts whose tokens are remembered (see `_prompt_tokens`)."""
 EMBED_BATCH = EmbedBatch(max_texts=16, max_bytes=32 * 1024)
 """What one embed call carries at most. Each text is its own decode (see `embed`), so a bigger
-call saves nothing per text: texts/s measured the same from 1 to 128 texts a call here. It only
-holds the model longer, and a search query waits behind the call in flight: 16 chunks of code
-take about a second on this CPU."""
+call saves nothing per text (`tierd bench` here: 67-70 texts/s one a call, 62-65 at 32 a
+call); it only holds the model longer, and a search query waits behind the call in flight:
+16 chunks of code (about 170 tokens each) take one to two seconds on this 2-core CPU."""
 
 
 class ModelNotLoaded(TierdError):
