@@ -22,7 +22,8 @@ Switches for tests: `queue_full` (503 on generate/chat/embed, like Ollama's full
 `load_external(model, num_ctx)` (another client loaded a model), `reply_text` (the words of
 every reply instead of the fox), `tool_calls` (a chat reply's calls, sent in a line of their
 own before the last, as Ollama sends them), `token_delay` (slow streams,
-for cancelling; an embed call then takes as long as a chat reply), `tierd_status` (a body for
+for cancelling; an embed call then takes as long as a chat reply), `embed_cost` (seconds an
+embed call takes: a fixed part per request plus a part per text), `tierd_status` (a body for
 `GET /status`, as a tierd on that host answers). `in_flight`, `peak_in_flight` and `peak_total`
 say how many requests it answered at once.
 """
@@ -141,6 +142,8 @@ class ServerState:
     fail_status: int | None = None
     """Answer generate/chat/embed with this HTTP status (e.g. 500, a crashed runner)."""
     token_delay: float = 0.0
+    embed_cost: tuple[float, float] = (0.0, 0.0)
+    """(per request, per text): what one /api/embed call costs, so batching shows as it is."""
     reply_text: str | None = None
     tool_calls: list[dict] | None = None
     cpu_only: bool = False
@@ -512,6 +515,9 @@ def _make_handler(server: OllamaTestServer) -> type[BaseHTTPRequestHandler]:
             with self.answering(model.name):
                 if state.token_delay and texts:
                     time.sleep(state.token_delay * len(REPLY_WORDS))  # as long as a chat reply
+                per_call, per_text = state.embed_cost
+                if texts and (per_call or per_text):
+                    time.sleep(per_call + per_text * len(texts))
             self.send_json({
                 "model": model.name,
                 "embeddings": [_fake_vector(t) for t in texts],

@@ -18,6 +18,7 @@ from tierd.models.estimate import estimate_model_bytes
 from tierd.models.placement import layer_count, split
 from tierd.runtimes.base import (
     Chunk,
+    EmbedBatch,
     Embeddings,
     GenerateOptions,
     LoadedModel,
@@ -155,6 +156,9 @@ class SimRuntime:
     def embed(self, model: str, texts: list[str]) -> Embeddings:
         self._require_resident(model)
         return Embeddings([[0.0] for _ in texts], prompt_tokens=len(texts))
+
+    def embed_batch(self, model: str) -> EmbedBatch:
+        return EmbedBatch(max_texts=64, max_bytes=256 * 1024)
 
     def count_tokens(self, model: str, request: ChatRequest) -> int:
         return sum(len(m.text().split()) for m in request.messages)

@@ -6,6 +6,7 @@ the bookkeeping, which does not depend on what the vectors mean.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -24,6 +25,7 @@ from tierd.index.chunking import chunk_file, embedded_text, max_chunk_chars
 from tierd.index.embedder import hashing_embedder
 from tierd.index.search import SearchError, active_model, search
 from tierd.index.sources import SourceSpec
+from tierd.runtimes.base import EmbedBatch
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -174,12 +176,14 @@ def test_bad_files_are_skipped_and_counted(conn, tree):
 
 
 def test_a_file_that_vanishes_mid_scan_is_skipped(conn, tree):
-    def summarize(path, text):
-        if path == "notes.md":
-            (tree / "readme.txt").unlink()
-        return "summary"
+    inner = hashing_embedder()
 
-    stats = build(conn, tree, summarize=summarize)
+    def embed(texts):  # one file's texts a call: the first call comes before the last file
+        (tree / "readme.txt").unlink(missing_ok=True)
+        return inner.embed(texts)
+
+    embedder = dataclasses.replace(inner, embed=embed, batch=EmbedBatch(1, 1 << 20))
+    stats = build(conn, tree, embedder)
     assert stats.skips.counts["vanished during the scan"] == 1
     assert sorted(r[0] for r in conn.execute("SELECT path FROM files")) == [
         "notes.md", "pkg/tools.py"]
@@ -276,23 +280,33 @@ from tierd.db import connect
 from tierd.index.build import build_index
 from tierd.index.embedder import hashing_embedder
 from tierd.index.sources import SourceSpec
+from tierd.runtimes.base import EmbedBatch
+db, root, embed_delay, summary_delay, log = sys.argv[1:]
 inner = hashing_embedder()
 def slow(texts):
-    time.sleep(float(sys.argv[3]))
+    time.sleep(float(embed_delay))
     return inner.embed(texts)
-embedder = inner.__class__(inner.model_id, inner.dims, inner.max_tokens, slow)
-build_index(connect(sys.argv[1], vec=True), [SourceSpec("src", sys.argv[2])], embedder,
-            summarize=lambda path, text: "summary of " + path.split("/")[-1], batch_size=8)
+def summarize(path, text):
+    time.sleep(float(summary_delay))
+    with open(log, "a") as fh:
+        fh.write(path + "\\n")
+    return "summary of " + path.split("/")[-1]
+embedder = inner.__class__(inner.model_id, inner.dims, inner.max_tokens, slow,
+                           EmbedBatch(max_texts=8, max_bytes=1 << 20))
+build_index(connect(db, vec=True), [SourceSpec("src", root)], embedder, summarize=summarize)
 """
 
 
-def run_worker(db: Path, root: Path, delay: float) -> subprocess.Popen:
+def run_worker(db: Path, root: Path, embed_delay: float, summary_delay: float = 0.0,
+               log: Path | None = None) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=child_pythonpath())
-    return subprocess.Popen([sys.executable, "-c", WORKER, str(db), str(root), str(delay)],
-                            env=env)
+    return subprocess.Popen([sys.executable, "-c", WORKER, str(db), str(root), str(embed_delay),
+                             str(summary_delay), str(log or os.devnull)], env=env)
 
 
 def snapshot(db: Path) -> dict:
+    """Everything a build leaves, but the order vectors were inserted in: summaries arrive
+    from their own stage, so their rowids depend on when the summary model answered."""
     conn = connect(db, vec=True)
     files = conn.execute("SELECT source, path, size, content_hash, model_id FROM files "
                          "ORDER BY source, path").fetchall()
@@ -300,38 +314,61 @@ def snapshot(db: Path) -> dict:
                           "c.text FROM chunks c JOIN files f ON f.id = c.file_id "
                           "ORDER BY f.path, c.kind, c.start_line").fetchall()
     (key,) = conn.execute("SELECT table_key FROM models").fetchone()
-    vectors = conn.execute(f"SELECT k.id, k.content_hash, k.bits, v.embedding FROM vkeys_{key} k "
-                           f"JOIN vfloat_{key} v ON v.id = k.id ORDER BY k.id").fetchall()
+    vectors = conn.execute(f"SELECT k.content_hash, k.bits, v.embedding FROM vkeys_{key} k "
+                           f"JOIN vfloat_{key} v ON v.id = k.id "
+                           f"ORDER BY k.content_hash").fetchall()
     fts = conn.execute("SELECT rowid, path, text FROM chunks_fts ORDER BY path, text").fetchall()
     return {"files": [tuple(r) for r in files], "chunks": [tuple(r) for r in chunks],
             "vectors": [tuple(r) for r in vectors], "fts": [tuple(r)[1:] for r in fts],
             "orphan_fts": conn.execute("SELECT count(*) FROM chunks_fts WHERE rowid NOT IN "
                                        "(SELECT id FROM chunks)").fetchone()[0],
+            "unvectored": conn.execute(f"SELECT count(*) FROM chunks WHERE content_hash NOT IN "
+                                       f"(SELECT content_hash FROM vkeys_{key})").fetchone()[0],
+            "summaries_pending": [r[0] for r in conn.execute(
+                "SELECT path FROM files WHERE checked_ns = 0 ORDER BY path")],
             "active": active_model(conn)}
 
 
-def test_a_rebuild_killed_with_sigkill_resumes_into_a_clean_build(tmp_path):
+def count_files(db: Path) -> int:
+    try:
+        return connect(db).execute("SELECT count(*) FROM files").fetchone()[0]
+    except Exception:
+        return 0  # the schema is not there yet
+
+
+@pytest.mark.parametrize("embed_delay, summary_delay", [(0.2, 0.0), (0.02, 0.3)],
+                         ids=["killed-while-embedding", "killed-while-summarising"])
+def test_a_rebuild_killed_with_sigkill_resumes_into_a_clean_build(tmp_path, embed_delay,
+                                                                  summary_delay):
     root = tmp_path / "tree"
     for n in range(60):
         (root / f"d{n % 4}").mkdir(parents=True, exist_ok=True)
         (root / f"d{n % 4}" / f"f{n:02}.md").write_text(
             f"# Note {n}\n\nTopic {n} words {n * 7} {n * 13}\n\n## Part\nshared text\n")
-    killed, clean = tmp_path / "killed.db", tmp_path / "clean.db"
-    worker = run_worker(killed, root, 0.2)
+    killed, clean, resumed_asked = tmp_path / "killed.db", tmp_path / "clean.db", tmp_path / "asked"
+    worker = run_worker(killed, root, embed_delay, summary_delay)
     deadline = time.monotonic() + 60
-    indexed = 0
-    while indexed < 15 and time.monotonic() < deadline and worker.poll() is None:
+    while count_files(killed) < 15 and time.monotonic() < deadline and worker.poll() is None:
         time.sleep(0.02)
-        try:
-            indexed = connect(killed).execute("SELECT count(*) FROM files").fetchone()[0]
-        except Exception:
-            indexed = 0  # the schema is not there yet
     worker.send_signal(signal.SIGKILL)
     worker.wait()
     assert worker.returncode == -signal.SIGKILL, "the build finished before it could be killed"
     partial = snapshot(killed)
-    assert 15 <= len(partial["files"]) < 60
-    assert run_worker(killed, root, 0).wait() == 0
+    assert (partial["orphan_fts"], partial["unvectored"]) == (0, 0)
+    summarised = {path for path, kind, *_ in partial["chunks"] if kind == "summary"}
+    written = {path for _, path, *_ in partial["files"]}
+    assert summarised == written - set(partial["summaries_pending"])
+    if summary_delay:
+        # The chunks ran ahead of the summaries: files written, their summaries still owed.
+        assert 15 <= len(written) and partial["summaries_pending"]
+    else:
+        assert 15 <= len(written) < 60
+    assert run_worker(killed, root, 0, 0, resumed_asked).wait() == 0
     assert run_worker(clean, root, 0).wait() == 0
-    assert snapshot(killed) == snapshot(clean)
-    assert len(snapshot(clean)["files"]) == 60
+    resumed = snapshot(killed)
+    assert resumed == snapshot(clean)
+    assert (len(resumed["files"]), resumed["summaries_pending"]) == (60, [])
+    assert sum(kind == "summary" for _, kind, *_ in resumed["chunks"]) == 60
+    # The resumed run asks for exactly the summaries the index did not have: none twice.
+    asked = resumed_asked.read_text().split()
+    assert sorted(asked) == sorted({p for _, p, *_ in resumed["files"]} - summarised)

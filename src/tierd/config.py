@@ -573,8 +573,9 @@ class IndexConfig:
     """Give each new or changed file a 1-3 sentence summary, searchable as kind=summary."""
     summary_model: str = ""
     """Model writing the summaries; empty routes them as the `summarize` task (local first)."""
-    batch_size: int = 64
-    """Texts per embedding call: runtimes are many times faster with a batch."""
+    batch_size: int = 0
+    """At most this many texts per embedding call; 0: as many as the embedding model's runtime
+    asks for (tierd.runtimes.base.EmbedBatch: 256 for Ollama, fewer for the embedded one)."""
     query_prefix: str | None = None
     """Put before each query embedded for search; unset: tierd's table of known embedding
     models decides (tierd.index.prefixes), "" sends none."""
@@ -617,8 +618,8 @@ def _check_jobs_and_index(config: Config) -> list[str]:
     index = config.index
     if not index.embedding_model:
         problems.append('index.embedding_model: must name a model (e.g. "packaged:all-minilm")')
-    if index.batch_size < 1:
-        problems.append("index.batch_size: must be at least 1")
+    if index.batch_size < 0:
+        problems.append("index.batch_size: must be 0 (the runtime decides) or more")
     source_names = [s.name for _, s in _entries(index.sources)]
     for i, source in _entries(index.sources):
         if not source.name:

@@ -16,10 +16,15 @@ from typing import Callable
 
 import numpy as np
 
-from tierd.runtimes.base import Runtime
+from tierd.runtimes.base import EmbedBatch, Runtime
 
 Summarize = Callable[[str, str], str]
-"""summarize(path, text) -> a 1-3 sentence summary of the file (the `summarize` task)."""
+"""summarize(path, text) -> a 1-3 sentence summary of the file (the `summarize` task).
+
+The build calls it from a thread of its own, beside the embedding (build.py)."""
+
+DEFAULT_BATCH = EmbedBatch(max_texts=64, max_bytes=256 * 1024)
+"""For an embedder no runtime stands behind (the hashing embedder, a test's)."""
 
 
 @dataclass(frozen=True)
@@ -31,13 +36,17 @@ class Embedder:
     """The model's context; every chunk the index embeds is cut to fit it."""
     embed: Callable[[list[str]], list[list[float]]]
     """One call per batch: runtimes are far faster with a list than with single texts."""
+    batch: EmbedBatch = DEFAULT_BATCH
+    """The most one `embed` call carries, as the model's runtime asks (its embed_batch)."""
 
 
 def runtime_embedder(runtime: Runtime, model: str, model_id: str, max_tokens: int) -> Embedder:
-    """An Embedder over a loaded model of any tierd runtime; one probe call learns the dims."""
+    """An Embedder over a loaded model of any tierd runtime, batched as that runtime asks; one
+    probe call learns the dims."""
     dims = len(runtime.embed(model, ["dimension probe"]).vectors[0])
     return Embedder(model_id=model_id, dims=dims, max_tokens=max_tokens,
-                    embed=lambda texts: runtime.embed(model, texts).vectors)
+                    embed=lambda texts: runtime.embed(model, texts).vectors,
+                    batch=runtime.embed_batch(model))
 
 
 def normalise(vectors: list[list[float]] | np.ndarray, dims: int) -> np.ndarray:

@@ -18,7 +18,13 @@ from tierd.app import Tierd
 from tierd.chat.request import ChatRequest
 from tierd.errors import ContextOverflow, TierdError
 from tierd.index.embedder import Embedder, Summarize
-from tierd.models.inference import embed, offering_host, runtime_model_id, stream_chat
+from tierd.models.inference import (
+    embed,
+    embed_batch,
+    offering_host,
+    runtime_model_id,
+    stream_chat,
+)
 from tierd.models.manager import DEFAULT_CONTEXT_LENGTH
 from tierd.routing.router import open_chat, resolve_route
 from tierd.runtimes.base import Chunk, GenerateOptions, ModelInfo
@@ -52,7 +58,7 @@ def _embedder(app: Tierd, model: str, model_id: str, dims: int, info: ModelInfo)
         return embed(app, model, texts).vectors
 
     return Embedder(model_id=model_id, dims=dims, max_tokens=_context_tokens(app, model, info),
-                    embed=embed_texts)
+                    embed=embed_texts, batch=embed_batch(app, model))
 
 
 def embedder_for(app: Tierd, model: str) -> Embedder:

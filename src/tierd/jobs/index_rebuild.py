@@ -37,7 +37,6 @@ def rebuild_index(app: Tierd) -> BuildStats:
     conn = connect(app.index_db, vec=True)
     try:
         return build_index(conn, index_sources(app.config), embedder, summarize,
-                           batch_size=index.batch_size,
                            prefixes=prefixes_for(embedder.model_id, index.query_prefix,
                                                  index.document_prefix))
     finally:

@@ -13,7 +13,7 @@ from typing import Iterator
 from tierd.app import Tierd
 from tierd.chat.request import ChatRequest
 from tierd.errors import ContextOverflow, OutputLimitExceeded, TierdError, UnknownModel
-from tierd.runtimes.base import Chunk, Embeddings, GenerateOptions, ModelInfo
+from tierd.runtimes.base import Chunk, EmbedBatch, Embeddings, GenerateOptions, ModelInfo
 
 
 def _loaded_context(app: Tierd, host: str, model: str) -> int:
@@ -66,6 +66,13 @@ def embed(app: Tierd, model: str, texts: list[str], timeout: float | None = None
           host: str | None = None) -> Embeddings:
     with app.manager.request(model, host, timeout) as lease:
         return app.runtime_for(lease.host).embed(model, texts)
+
+
+def embed_batch(app: Tierd, model: str, host: str | None = None) -> EmbedBatch:
+    """What one embed call to `model` should carry: its runtime's batch, at most
+    index.batch_size texts when that is set."""
+    runtime = app.runtime_for(host or offering_host(app, model)[0])
+    return runtime.embed_batch(model).capped(app.config.index.batch_size)
 
 
 def available_models(app: Tierd) -> list[tuple[str, ModelInfo]]:

@@ -229,7 +229,7 @@ class ExemplarClassifier:
 
     def _embed_many(self, app: Tierd, embedding: EmbeddingModel,
                     texts: list[str]) -> list[np.ndarray]:
-        batch = self.config.index.batch_size
+        batch = inference.embed_batch(app, embedding.name, embedding.host).max_texts
         vectors: list[np.ndarray] = []
         for start in range(0, len(texts), batch):
             vectors += self._embed(app, embedding, texts[start:start + batch], None)

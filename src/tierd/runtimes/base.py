@@ -166,6 +166,27 @@ class Embeddings:
     load_duration: int = 0
 
 
+@dataclass(frozen=True)
+class EmbedBatch:
+    """The most one embed call should carry, as the runtime that serves the model wants it.
+
+    Runtimes differ: Ollama takes a list in one HTTP request, and the round trip is what a
+    big batch saves; llama.cpp here decodes one sequence per text anyway, so a batch only
+    holds the model longer (a search query waits behind it). Whoever batches (the index
+    build) keeps under both bounds; a single text bigger than `max_bytes` goes alone."""
+
+    max_texts: int
+    max_bytes: int
+    """UTF-8 bytes of the texts together: no tokenizer spends more than a token per byte, so
+    this bounds the tokens a call carries as well."""
+
+    def capped(self, max_texts: int) -> EmbedBatch:
+        """This batch with at most `max_texts` texts (0: no cap)."""
+        if max_texts <= 0 or max_texts >= self.max_texts:
+            return self
+        return EmbedBatch(max_texts, self.max_bytes)
+
+
 @runtime_checkable
 class Runtime(Protocol):
     host: str
@@ -207,6 +228,10 @@ class Runtime(Protocol):
         ...
 
     def embed(self, model: str, texts: list[str]) -> Embeddings: ...
+
+    def embed_batch(self, model: str) -> EmbedBatch:
+        """How many texts (and bytes of them) one `embed` call for `model` should carry."""
+        ...
 
     def count_tokens(self, model: str, request: ChatRequest) -> int:
         """Tokens the chat prompt for `request` takes (tools included), to check it against

@@ -41,6 +41,7 @@ from tierd.errors import (
 )
 from tierd.runtimes.base import (
     Chunk,
+    EmbedBatch,
     Embeddings,
     Feature,
     GenerateOptions,
@@ -58,6 +59,9 @@ LimitObserver = Callable[[str, str, RateLimitReport], None]
 """(provider, model, report): told what every reply's rate-limit headers said."""
 
 CONNECT_TIMEOUT_S = 10.0
+EMBED_BATCH = EmbedBatch(max_texts=2048, max_bytes=300_000)
+"""OpenAI's limits on one /embeddings request: 2,048 inputs and 300,000 tokens in all (a byte
+is at least a token, so 300,000 bytes never pass it)."""
 ASSUMED_CONTEXT = 128_000
 """Cloud models take long prompts; the provider, not tierd, refuses one that is too long."""
 
@@ -311,6 +315,9 @@ class CloudRuntime:
 
     def embed(self, model: str, texts: list[str]) -> Embeddings:
         raise ProviderRejected(f"provider {self.host!r} does not serve embeddings through tierd")
+
+    def embed_batch(self, model: str) -> EmbedBatch:
+        return EMBED_BATCH
 
     def count_tokens(self, model: str, request: ChatRequest) -> int:
         """An estimate on the high side (about 1.3x for English): what a reply cut short

@@ -44,6 +44,7 @@ from tierd.runtimes.base import (
     FEATURES,
     Capability,
     Chunk,
+    EmbedBatch,
     Embeddings,
     Feature,
     GenerateOptions,
@@ -64,6 +65,13 @@ DEFAULT_PORT = 11434
 
 CONNECT_TIMEOUT_S = 5.0
 """A host that does not accept a connection in this time is down; loads may take far longer."""
+
+EMBED_BATCH = EmbedBatch(max_texts=256, max_bytes=256 * 1024)
+"""What one /api/embed call carries at most. Ollama takes any number of inputs and spreads them
+over its parallel slots, so a call saves a round trip per text (200 inputs in one call are
+about 20x faster than 200 calls); the byte bound (about 64k tokens of code) keeps a call to
+seconds on a GPU and inside the HTTP timeout on a CPU, and a failing batch, retried text by
+text, costs at most that."""
 
 UNLOAD_WAIT_S = 10.0
 """How long unload() waits for /api/ps to drop a model (Ollama stops its runner asynchronously)."""
@@ -319,6 +327,9 @@ class OllamaRuntime:
             total_duration=reply.total_duration or 0,
             load_duration=reply.load_duration or 0,
         )
+
+    def embed_batch(self, model: str) -> EmbedBatch:
+        return EMBED_BATCH
 
     def count_tokens(self, model: str, request: ChatRequest) -> int:
         """An estimate: Ollama has no tokenize endpoint. See `estimate_chat_tokens`."""
