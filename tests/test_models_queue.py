@@ -27,10 +27,12 @@ def test_twenty_first_requests_at_once_meet_one_queue_per_model(tmp_path, packag
         f'[[hosts]]\nname = "box"\nruntime = "ollama"\nurl = "{ollama.url}"\n'
         'memory_budget = "4GiB"\n'))
     try:
-        def chat(_: int) -> httpx.Response:
+        def chat(i: int) -> httpx.Response:
+            # Distinct prompts: ten identical ones from one caller, staggered by a busy box,
+            # are what the loop breaker refuses (an agent replying to itself), not this test.
             return httpx.post(f"{daemon.url}/api/chat", timeout=60, json={
                 "model": CHAT_MODEL.name, "stream": False,
-                "messages": [{"role": "user", "content": "hello"}]})
+                "messages": [{"role": "user", "content": f"hello from worker {i}"}]})
 
         def embed(_: int) -> httpx.Response:
             return httpx.post(f"{daemon.url}/api/embed", timeout=60,
