@@ -121,6 +121,27 @@ def driver_info() -> DriverInfo:
     )
 
 
+BUSY_TIMEOUT_S = 30
+"""How long a connection waits for another's lock before it gives up."""
+
+
+def _enter_wal(conn: Any) -> None:
+    """Switch to WAL, waiting out another connection doing the same. Two processes or threads
+    opening a new database at once race for the switch, and SQLite answers the loser "database
+    is locked" at once, without its busy handler (a job and a search opening a fresh index)."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    pause = 0.001
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def connect(path: str | os.PathLike, *, vec: bool = False, readonly: bool = False) -> Any:
     """Open `path` in WAL mode; load sqlite-vec when `vec`. Parent folders are created, and
     the database and its folder are private to the user (see above)."""
@@ -134,9 +155,9 @@ def connect(path: str | os.PathLike, *, vec: bool = False, readonly: bool = Fals
         conn = sqlite3.connect(target, check_same_thread=False, timeout=30)
     conn.row_factory = sqlite3.Row
     conn.isolation_level = None  # explicit BEGIN/COMMIT through transaction()
-    conn.execute("PRAGMA busy_timeout = 30000")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
     if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
+        _enter_wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     if vec:
