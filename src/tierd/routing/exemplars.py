@@ -36,7 +36,7 @@ import numpy as np
 from tierd.config import Config
 from tierd.errors import TierdError, UnknownModel
 from tierd.models import inference
-from tierd.routing.classifier import DEFAULT_RULE
+from tierd.routing.classifier import DEFAULT_RULE, classify
 from tierd.routing.exemplar_store import ExemplarStore, StoredExemplar
 from tierd.routing.semantic import (
     SHIPPED,
@@ -132,6 +132,10 @@ class ExemplarClassifier:
         `exemplars=False` decides by the rules alone (unless explaining), for requests where
         the task is only the ledger's label."""
         default_task = self.config.routing.default_task
+        if not (explain or exemplars):
+            # The material guard only changes what the exemplars decide: without them it would
+            # hand back the rules' own decision after a second reading of the prompt.
+            return combine(classify(messages, default_task), None, default_task)
         rule, guard = read_rules(messages, default_task, self.tiers)
         wanted = exemplars and (rule.rule == DEFAULT_RULE or self._user_exemplars)
         if not (explain or wanted):
