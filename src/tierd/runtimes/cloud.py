@@ -201,6 +201,9 @@ def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 DRAIN_LIMIT_BYTES = 64 * 1024
 """The most a finished stream's leftovers are read for its connection's sake."""
+DRAIN_BACKLOG = 8
+"""Finished streams waiting for the drainer at most; past it, a response is closed at once
+(its connection dropped), so bodies kept open by a provider cannot hold the pool."""
 _drains: "queue.SimpleQueue[tuple[httpx.Response, Iterator[str]]]" = queue.SimpleQueue()
 _drainer: list[threading.Thread] = []
 _drainer_lock = threading.Lock()
@@ -212,6 +215,9 @@ def _drain_later(response: httpx.Response, lines: Iterator[str]) -> None:
     TCP (and TLS) handshake. In the background, because a careless provider may keep the
     body open after its last event: the reply is already whole and must not wait on that,
     nor fail when the read times out. `lines` is the body's line iterator, part read."""
+    if _drains.qsize() >= DRAIN_BACKLOG:
+        response.close()
+        return
     _drains.put((response, lines))
     with _drainer_lock:
         if not _drainer:
@@ -229,8 +235,8 @@ def _drain_forever() -> None:
                 read += len(line) + 1
                 if read > DRAIN_LIMIT_BYTES:
                     break
-        except (httpx.HTTPError, httpx.StreamError):
-            pass  # the connection is dropped: the reply it carried was already complete
+        except Exception:  # whatever the read raises, the connection is dropped; the reply
+            pass  # it carried was already complete, and the drainer must live on for the next
         finally:
             response.close()
 
