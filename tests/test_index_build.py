@@ -312,7 +312,8 @@ def snapshot(db: Path) -> dict:
                          "ORDER BY source, path").fetchall()
     chunks = conn.execute("SELECT f.path, c.kind, c.start_line, c.end_line, c.content_hash, "
                           "c.text FROM chunks c JOIN files f ON f.id = c.file_id "
-                          "ORDER BY f.path, c.kind, c.start_line").fetchall()
+                          "ORDER BY f.path, c.kind, c.start_line, c.end_line, c.content_hash"
+                          ).fetchall()
     (key,) = conn.execute("SELECT table_key FROM models").fetchone()
     vectors = conn.execute(f"SELECT k.content_hash, k.bits, v.embedding FROM vkeys_{key} k "
                            f"JOIN vfloat_{key} v ON v.id = k.id "
