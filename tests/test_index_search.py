@@ -21,7 +21,6 @@ from tierd.index.keywords import (
     keyword_terms,
     name_coverage,
     query_terms,
-    singular,
 )
 from tierd.index.search import Fusion, hits_as_dicts, search
 from tierd.index.sources import SourceSpec
@@ -91,38 +90,6 @@ def test_grouped_median_finds_median_grouped_by_keyword(conn, tmp_path):
     assert (hit.path, hit.start_line, hit.end_line) == ("stats.py", 1, 8)
     [hit, *_] = search(conn, "parseHttpDate", None, k=3)
     assert (hit.path, hit.start_line) == ("dates.py", 8)
-
-
-JOINS = '''\
-def join_strs(parts, sep=" "):
-    if not all(isinstance(p, str) for p in parts):
-        bad = next(p for p in parts if not isinstance(p, str))
-        raise TypeError(f"only text can be put together here, not {type(bad).__name__}")
-    return sep.join(parts)
-
-
-def join_paths(parts):
-    if not parts:
-        return os.curdir
-    joined = os.path.join(*parts)
-    return os.path.normpath(joined) if os.path.isabs(joined) else os.path.relpath(joined)
-'''
-
-
-def test_plural_words_also_look_for_the_short_form_of_their_singular():
-    assert [singular(w) for w in ("values", "entries", "matches", "class", "status", "this",
-                                  "has")] == ["value", "entry", "match", None, None, None, None]
-    assert query_terms("join the strings and values") == \
-        ["join", "strings", "str", "values", "val"]
-
-
-def test_a_plural_query_finds_the_short_form_by_keyword(conn, tmp_path):
-    # The Porter stemmer matches "strings" with `string`, never with `str`: without the short
-    # form of the singular, only "join" matches, and join_paths says it more often.
-    index_tree(conn, tmp_path / "src", {"joins.py": JOINS, "stats.py": STATS},
-               hashing_embedder())
-    [hit] = search(conn, "join strings", None, k=1, explain=True)
-    assert (hit.start_line, hit.explain["keyword_rank"]) == (1, 1)
 
 
 def vectors_by_rule(rules: list[tuple[str, list[float]]], default: list[float]) -> Embedder:

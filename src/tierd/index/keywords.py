@@ -67,65 +67,18 @@ CODE_WORDS = {
     "smallest": "min", "source": "src", "specification": "spec", "statistics": "stats",
     "string": "str", "temporary": "tmp", "uppercase": "upper", "utility": "util",
     "value": "val",
-    # General programming abbreviations, added on the tuning part (with the singulars'
-    # look-up below: hybrid MRR@10 0.638 -> 0.642, Recall@10 0.896 -> 0.902).
-    "absolute": "abs", "address": "addr", "allocate": "alloc", "application": "app",
-    "asynchronous": "async", "authentication": "auth", "authorization": "auth",
-    "buffer": "buf", "callback": "cb", "column": "col", "columns": "cols", "command": "cmd",
-    "concatenate": "concat", "connection": "conn", "count": "cnt", "database": "db",
-    "default": "dflt", "definition": "def", "description": "desc", "descriptor": "desc",
-    "dimension": "dim", "distance": "dist", "divide": "div", "document": "doc",
-    "element": "elem", "evaluate": "eval", "exception": "exc", "extension": "ext",
-    "file": "fp", "filename": "fname", "frequency": "freq", "image": "img",
-    "implementation": "impl", "instance": "inst", "keyword": "kw", "keywords": "kwargs",
-    "language": "lang", "list": "lst", "milliseconds": "ms", "module": "mod",
-    "multiply": "mul", "negative": "neg", "operation": "op", "operator": "op",
-    "option": "opt", "options": "opts", "original": "orig", "package": "pkg",
-    "password": "pwd", "pointer": "ptr", "properties": "props", "property": "prop",
-    "regex": "re", "regular": "re", "result": "res", "seconds": "sec", "separator": "sep",
-    "statistic": "stat", "subtract": "sub", "synchronize": "sync", "synchronous": "sync",
-    "timestamp": "ts", "tuple": "tup", "variable": "var", "variables": "vars",
-    "version": "ver",
 }
 """English words of a query and the short forms code spells them with (`__repr__`, `decr`,
-`str`): a query looks for both. The first part was chosen on the search-quality benchmark's
-tuning part, where it lifts hybrid MRR@10 0.580 -> 0.597."""
-
-
-_SIBILANT_PLURAL = ("sses", "xes", "ches", "shes", "zes")
-
-
-def singular(word: str) -> str | None:
-    """The form without a plural's or a third person's -s (values -> value, entries ->
-    entry, matches -> match), or None when `word` has none. Words under four letters and
-    -ss/-us/-is endings (class, status, this) are left alone."""
-    if len(word) < 4:
-        return None
-    if word.endswith("ies"):
-        return word[:-3] + "y"
-    if word.endswith(_SIBILANT_PLURAL):
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return None
-
-
-def short_form(word: str) -> str | None:
-    """The short form code spells an English word with (CODE_WORDS), looked up for the word
-    and for its singular: the FTS table's Porter stemmer already matches "strings" with
-    `string`, but only this table knows `str`, and it lists base forms."""
-    found = CODE_WORDS.get(word)
-    if found is None and (base := singular(word)) is not None:
-        found = CODE_WORDS.get(base)
-    return found
+`str`): a query looks for both. Chosen on the search-quality benchmark's tuning part, where
+it lifts hybrid MRR@10 0.580 -> 0.597."""
 
 
 def query_terms(query: str, limit: int = 64) -> list[str]:
     """The distinct terms of a query, stopwords dropped unless nothing else is left, each
-    English word followed by the short form code uses for it (`short_form`)."""
+    English word followed by the short form code uses for it (CODE_WORDS)."""
     terms = list(dict.fromkeys(keyword_terms(query)))
     kept = [t for t in terms if t not in STOPWORDS] or terms
-    expanded = [term for t in kept for term in (t, short_form(t)) if term]
+    expanded = [term for t in kept for term in (t, CODE_WORDS.get(t)) if term]
     return list(dict.fromkeys(expanded))[:limit]
 
 
