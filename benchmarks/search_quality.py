@@ -32,6 +32,18 @@ about 2,200 chunks and the naive pipeline into about 700 windows; on 2 cores Min
 chunk in about 85 ms, so a run takes about 4-5 minutes on an idle machine (longer when the
 cores are shared). `--embedding-cache FILE` keeps embeddings between runs for tuning.
 
+Tried on the tuning part and not kept (hybrid there: MRR@10 0.638, Recall@10 0.896):
+Rocchio feedback on the query vector (top 1-5 hits, beta 0.3-1.0: recall <= 0.896), the top
+hits' header words as weak keyword terms (<= 0.899, MRR lower), centring vectors on the
+pool's or the corpus's mean (<= 0.893), contrast of a chunk against its file's other
+candidates by vector or by BM25 with those candidates as the collection (<= 0.890),
+reserving slots for each list's best (0.887-0.890: the lists' "wins" were mostly lucky
+overlaps of auto-merged chunks), dropping docstring verbs from the keyword query (no change),
+no name weight for top-level Markdown headings (+0.002 MRR), no merging of tiny pieces or only
+a long class's first window (<= 0.876). Plurals' short forms and more abbreviations in
+CODE_WORDS reached 0.642 / 0.902 on the tuning part (5-fold CV 0.642 / 0.902) and nothing on
+the test part (0.671 / 0.888), so they were taken out again.
+
 Usage: PYTHONPATH=src python benchmarks/search_quality.py [--part tune|test] [--tune]
 """
 
