@@ -22,13 +22,27 @@ Measured in one run, with the packaged MiniLM in tierd's embedded runtime (no ne
   tierd vector only  tierd's chunks and headers, vector search alone
   tierd BM25 only    tierd's keyword index alone (search with no embedder)
   tierd hybrid       `tierd search` as it ships
-and the time tierd's build_index takes over the corpus. It exits 1 when hybrid misses the
+and the time tierd's build_index takes over the corpus; "lines" is the mean length of a
+result (a hit counts when it overlaps the target, so longer results must not be how a
+change wins). It exits 1 when hybrid misses the
 targets: MRR@10 at least 1.25 x the naive pipeline's and Recall@10 at least 0.90.
 
 Size: the corpus is about 20k lines (30 modules, 20 Markdown files), which tierd cuts into
 about 2,200 chunks and the naive pipeline into about 700 windows; on 2 cores MiniLM embeds a
 chunk in about 85 ms, so a run takes about 4-5 minutes on an idle machine (longer when the
 cores are shared). `--embedding-cache FILE` keeps embeddings between runs for tuning.
+
+Tried on the tuning part and not kept (hybrid there: MRR@10 0.638, Recall@10 0.896):
+Rocchio feedback on the query vector (top 1-5 hits, beta 0.3-1.0: recall <= 0.896), the top
+hits' header words as weak keyword terms (<= 0.899, MRR lower), centring vectors on the
+pool's or the corpus's mean (<= 0.893), contrast of a chunk against its file's other
+candidates by vector or by BM25 with those candidates as the collection (<= 0.890),
+reserving slots for each list's best (0.887-0.890: the lists' "wins" were mostly lucky
+overlaps of auto-merged chunks), dropping docstring verbs from the keyword query (no change),
+no name weight for top-level Markdown headings (+0.002 MRR), no merging of tiny pieces or only
+a long class's first window (<= 0.876). Plurals' short forms and more abbreviations in
+CODE_WORDS reached 0.642 / 0.902 on the tuning part (5-fold CV 0.642 / 0.902) and nothing on
+the test part (0.671 / 0.888), so they were taken out again.
 
 Usage: PYTHONPATH=src python benchmarks/search_quality.py [--part tune|test] [--tune]
 """
@@ -454,8 +468,8 @@ def minilm(models_dir: Path, cache: Path | None) -> Embedder:
     return dataclasses.replace(plain, embed=CachedEmbedding(plain.embed, cache))
 
 
-def naive_ranks(corpus: Path, files: list[str], embedder: Embedder,
-                queries: list[Query]) -> tuple[list[int | None], float, int]:
+def naive_ranks(corpus: Path, files: list[str], embedder: Embedder, queries: list[Query],
+                hit_lines: list[int]) -> tuple[list[int | None], float, int]:
     """Fixed 30-line windows, no header, exact cosine: the simplest pipeline on this model."""
     started = time.perf_counter()
     windows: list[tuple[str, int, int, str]] = []
@@ -473,15 +487,22 @@ def naive_ranks(corpus: Path, files: list[str], embedder: Embedder,
         vector = normalise(embedder.embed([query.text]), embedder.dims)[0]
         top = np.argsort(-(matrix @ vector))[:K]
         ranks.append(first_hit([windows[i][:3] for i in top], query))
+        hit_lines.extend(windows[i][2] - windows[i][1] + 1 for i in top)
     return ranks, seconds, len(windows)
 
 
 def search_ranks(conn: Any, embedder: Embedder | None, queries: list[Query],
-                 fusion: Fusion = DEFAULT_FUSION) -> list[int | None]:
+                 fusion: Fusion = DEFAULT_FUSION,
+                 hit_lines: list[int] | None = None) -> list[int | None]:
+    """The rank of each query's first hit; with `hit_lines`, the length of every result is
+    added to it (a hit counts when it overlaps the target, so longer results would win the
+    metric without finding anything better: the table shows their mean)."""
     ranks = []
     for query in queries:
         hits = search(conn, query.text, embedder, K, fusion=fusion)
         ranks.append(first_hit([(h.path, h.start_line, h.end_line) for h in hits], query))
+        if hit_lines is not None:
+            hit_lines.extend(h.end_line - h.start_line + 1 for h in hits)
     return ranks
 
 
@@ -512,13 +533,15 @@ def tune(conn: Any, embedder: Embedder, queries: list[Query]) -> None:
               f"{result.recall:>7.3f}{result.ndcg:>9.3f}")
 
 
-def _row(name: str, ranks: list[int | None], queries: list[Query]) -> tuple[str, Scores]:
+def _row(name: str, ranks: list[int | None], queries: list[Query],
+         hit_lines: list[int]) -> tuple[str, Scores]:
     by_kind = {kind: scores([r for r, q in zip(ranks, queries) if q.kind == kind])
                for kind in ("code", "notes")}
     total = scores(ranks)
     cells = "".join(f"{s.mrr:>8.3f}{s.recall:>7.3f}{s.ndcg:>8.3f}"
                     for s in (total, by_kind["code"], by_kind["notes"]))
-    return f"{name:<34}{cells}", total
+    mean_lines = sum(hit_lines) / len(hit_lines) if hit_lines else 0.0
+    return f"{name:<34}{cells}{mean_lines:>7.1f}", total
 
 
 def main() -> int:
@@ -559,20 +582,27 @@ def _run(args: argparse.Namespace, work: Path) -> int:
     if args.tune:
         tune(conn, embedder, queries)
         return 0
-    naive, naive_seconds, windows = naive_ranks(corpus, files, embedder, queries)
-    rows = [("naive: 30-line windows, vector", naive),
-            ("tierd: vector only", search_ranks(conn, embedder, queries, VECTOR_ONLY)),
-            ("tierd: BM25 only", search_ranks(conn, None, queries)),
-            ("tierd: hybrid search", search_ranks(conn, embedder, queries))]
+    lines_of = {name: [] for name in ("naive", "vector", "bm25", "hybrid")}
+    naive, naive_seconds, windows = naive_ranks(corpus, files, embedder, queries,
+                                                lines_of["naive"])
+    rows = [("naive: 30-line windows, vector", naive, lines_of["naive"]),
+            ("tierd: vector only", search_ranks(conn, embedder, queries, VECTOR_ONLY,
+                                                lines_of["vector"]), lines_of["vector"]),
+            ("tierd: BM25 only", search_ranks(conn, None, queries, hit_lines=lines_of["bm25"]),
+             lines_of["bm25"]),
+            ("tierd: hybrid search", search_ranks(conn, embedder, queries,
+                                                  hit_lines=lines_of["hybrid"]),
+             lines_of["hybrid"])]
     code = sum(q.kind == "code" for q in queries)
     print(f"part {args.part}: {len(queries)} queries ({code} code, {len(queries) - code} "
           f"notes) of {len(every)}; corpus {len(files)} files, {lines} lines; model {MODEL}")
     print(f"\n{'':<34}{'all':^23}{'code':^23}{'notes':^23}")
-    print(f"{'method':<34}" + f"{'MRR@10':>8}{'R@10':>7}{'nDCG@10':>8}" * 3)
-    print("-" * 103)
+    print(f"{'method':<34}" + f"{'MRR@10':>8}{'R@10':>7}{'nDCG@10':>8}" * 3
+          + f"{'lines':>7}")
+    print("-" * 110)
     totals = {}
-    for name, ranks in rows:
-        line, totals[name] = _row(name, ranks, queries)
+    for name, ranks, hit_lines in rows:
+        line, totals[name] = _row(name, ranks, queries, hit_lines)
         print(line)
     cached = " (embeddings from the cache)" if args.embedding_cache else ""
     print(f"\nbuild: tierd index {build_seconds:.1f} s ({chunks} chunks, "
