@@ -10,14 +10,15 @@ tierd.api.errors), in-band ones too (an `error` event).
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
+from tierd import fastjson
 from tierd.api.errors import error_body
+from tierd.api.responses import JSONResponse
 from tierd.api.streaming import coalesced, routed_stream, routed_whole
 from tierd.chat import anthropic as anthropic_shape
 from tierd.chat.reply import assemble
@@ -31,7 +32,8 @@ router = APIRouter(tags=["anthropic"])
 
 
 def _events(pairs: list[tuple[str, dict]]) -> str:
-    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in pairs)
+    return "".join(f"event: {name}\ndata: {fastjson.dumps(data).decode()}\n\n"
+                   for name, data in pairs)
 
 
 @router.post("/v1/messages")

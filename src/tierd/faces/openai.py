@@ -14,9 +14,11 @@ import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
+from tierd import fastjson
 from tierd.api.limits import check_embedding_inputs
+from tierd.api.responses import JSONResponse
 from tierd.api.streaming import (
     coalesced,
     collect,
@@ -99,7 +101,7 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
 
 
 def sse_lines(events: list[dict]) -> str:
-    return "".join(f"data: {json.dumps(event)}\n\n" for event in events)
+    return "".join(f"data: {fastjson.dumps(event).decode()}\n\n" for event in events)
 
 
 def in_band_error(err: TierdError) -> str:
