@@ -18,7 +18,6 @@ alone until its reset.
 from __future__ import annotations
 
 import dataclasses
-import json
 import queue
 import re
 import threading
@@ -405,12 +404,12 @@ class CloudRuntime:
         bound the count. Images are not billed by their bytes: each counts IMAGE_TOKEN_BOUND,
         more than any of these providers charges for one image.
         """
-        textual = tuple(dataclasses.replace(m, parts=tuple(
-            p for p in m.parts if not isinstance(p, ImagePart))) for m in request.messages)
-        body = openai_shape.request_to_openai(dataclasses.replace(request, messages=textual),
-                                              model)
-        sent = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
         images = sum(len(m.images) for m in request.messages)
+        if images:
+            textual = tuple(dataclasses.replace(m, parts=tuple(
+                p for p in m.parts if not isinstance(p, ImagePart))) for m in request.messages)
+            request = dataclasses.replace(request, messages=textual)
+        sent = fastjson.dumps(openai_shape.request_to_openai(request, model))
         return len(sent) + PROMPT_FRAMING_TOKENS + images * IMAGE_TOKEN_BOUND
 
     def input_token_bound(self, texts: list[str]) -> int:
