@@ -377,3 +377,28 @@ def test_event_lines_split_however_the_body_arrives():
         chunks = [raw[i:i + size] for i in range(0, len(raw), size)]
         assert list(sse_events(body_lines(chunks))) == expected, size
     assert list(body_lines([b"last line\r"])) == ["last line"]
+
+
+def test_the_environments_proxy_carries_provider_calls_unless_no_proxy_exempts_them(
+        monkeypatch):
+    """As an HTTP client honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY, so does each provider's
+    connection pool: a stand-in as the proxy sees the call in proxy form."""
+    proxy = start_openai_server(api_key="sk-proxied", reply_tokens=3)
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        proxied = OpenAIRuntime("far", "http://provider.invalid/v1", Secret("sk-proxied"),
+                                ["gpt-4o-mini"])
+        with pytest.raises(ProviderRejected, match="HTTP 404"):
+            list(proxied.chat("gpt-4o-mini", turns([{"role": "user", "content": "hi"}])))
+        assert [r.path for r in proxy.requests] == ["http://provider.invalid/v1/chat/completions"]
+        proxied.close()
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = OpenAIRuntime("near", f"http://127.0.0.1:{proxy.port}/v1", Secret("sk-proxied"),
+                               ["gpt-4o-mini"])
+        assert list(direct.chat("gpt-4o-mini", turns([{"role": "user", "content": "hi"}])))[-1].done
+        direct.close()
+    finally:
+        proxy.stop()

@@ -23,6 +23,7 @@ import re
 import threading
 import time
 from typing import Any, Callable, Iterable, Iterator
+from urllib.request import getproxies, proxy_bypass
 
 import httpx
 
@@ -282,6 +283,16 @@ def _drain_forever() -> None:
 USER_AGENT = f"tierd/{__version__}"
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, in
+    either case), unless NO_PROXY exempts its host."""
+    parsed = httpx.URL(url)
+    if proxy_bypass(parsed.host):
+        return None
+    proxies = getproxies()
+    return proxies.get(parsed.scheme) or proxies.get("all")
+
+
 class CloudRuntime:
     """Shared plumbing: one connection pool per provider, streaming, error translation, key
     hygiene.
@@ -306,8 +317,9 @@ class CloudRuntime:
         self.max_output_tokens = max_output_tokens
         self._key = api_key
         self._on_limits = on_limits
-        self._pool = httpx.HTTPTransport()
-        """Connections kept alive as an httpx Client keeps them (100 at most, 20 idle)."""
+        self._pool = httpx.HTTPTransport(proxy=proxy_for(self.base_url))
+        """Connections kept alive as an httpx Client keeps them (100 at most, 20 idle), through
+        the proxy the environment names, as a Client would."""
         self._timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S)).as_dict()
         self._headers = [(name.encode(), value.encode()) for name, value in {
             "User-Agent": USER_AGENT, "Content-Type": "application/json",
