@@ -68,14 +68,17 @@ class _Handover:
         self.loop = loop
         self.items: collections.deque[tuple[str, object]] = collections.deque()
         self.ready = asyncio.Event()
-        self.scheduled = threading.Event()
+        self.scheduled = False
+        """A wake-up is on its way. A plain flag (a threading.Event's lock and notify cost a
+        call more): the worker appends before it looks at it and the loop clears it before
+        it looks at the items, so no item waits for a wake-up that is not coming."""
         self.on_gone = on_gone
 
     def put(self, kind: str, value: object) -> None:
         """From the worker thread."""
         self.items.append((kind, value))
-        if not self.scheduled.is_set():
-            self.scheduled.set()
+        if not self.scheduled:
+            self.scheduled = True
             try:
                 self.loop.call_soon_threadsafe(self.ready.set)
             except RuntimeError:  # the event loop is gone (shutdown): nobody is listening
@@ -86,7 +89,7 @@ class _Handover:
         while not self.items:
             await self.ready.wait()
             self.ready.clear()
-            self.scheduled.clear()
+            self.scheduled = False
         return self.items.popleft()
 
 
