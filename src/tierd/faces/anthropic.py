@@ -18,6 +18,8 @@ from fastapi.responses import StreamingResponse
 
 from tierd import fastjson
 from tierd.api.errors import error_body
+from tierd.api.limits import read_body
+from tierd.api.openapi import json_body
 from tierd.api.responses import JSONResponse
 from tierd.api.streaming import coalesced, routed_stream, routed_whole
 from tierd.chat import anthropic as anthropic_shape
@@ -36,8 +38,9 @@ def _events(pairs: list[tuple[str, dict]]) -> str:
                    for name, data in pairs)
 
 
-@router.post("/v1/messages")
-async def messages(body: MessagesRequest, request: Request):
+@router.post("/v1/messages", openapi_extra=json_body(MessagesRequest))
+async def messages(request: Request):
+    body = await read_body(request, MessagesRequest)
     app = request.app.state.tierd
     chat = anthropic_shape.request_from_anthropic(
         body.model_dump(exclude_unset=True, by_alias=True))

@@ -17,7 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from tierd import fastjson
-from tierd.api.limits import check_embedding_inputs
+from tierd.api.limits import check_embedding_inputs, read_body
+from tierd.api.openapi import json_body
 from tierd.api.responses import JSONResponse
 from tierd.api.streaming import (
     coalesced,
@@ -62,10 +63,11 @@ def caller_of(request: Request) -> Caller:
     return Caller(getattr(request.state, "agent_key", None), client.host if client else "")
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, request: Request):
+@router.post("/v1/chat/completions", openapi_extra=json_body(ChatCompletionRequest))
+async def chat_completions(request: Request):
     """Tools, tool calls, images and response formats are translated by tierd.chat.openai;
     the route picks a model that has what the request needs."""
+    body = await read_body(request, ChatCompletionRequest)
     app = request.app.state.tierd
     chat = openai_shape.request_from_openai(body.model_dump(exclude_unset=True, by_alias=True))
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
