@@ -168,11 +168,13 @@ async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> Stream[T]:
     return Stream(rest(), lambda: bool(arrived), arrived)
 
 
-async def coalesced(stream: Stream[T], render: Callable[[T], str]) -> AsyncIterator[str]:
+async def coalesced(stream: Stream[T], render: Callable[[T], str],
+                    head: str = "") -> AsyncIterator[str]:
     """The stream's items rendered, those that arrived together joined into one piece: what
-    has arrived goes out at once, in one write, and nothing waits for more. An error ends it
-    after what came before it."""
-    pending: list[str] = []
+    has arrived goes out at once, in one write, and nothing waits for more. `head` (the
+    reply's opening events) goes out with the first piece. An error ends it after what came
+    before it."""
+    pending: list[str] = [head] if head else []
     try:
         async for item in stream:
             pending.append(render(item))

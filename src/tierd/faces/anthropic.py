@@ -60,9 +60,9 @@ async def messages(request: Request):
     writer = anthropic_shape.StreamWriter(message_id=message_id, model=reply.answer.model)
 
     async def sse():
-        yield _events(writer.start())
         try:
-            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk))):
+            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk)),
+                                          head=_events(writer.start())):
                 yield events
         except TierdError as err:  # after the stream started: an error event, as Anthropic does
             yield _events([("error", error_body("anthropic", err.http_status, str(err)))])

@@ -90,9 +90,9 @@ async def chat_completions(request: Request):
         include_usage=bool(body.stream_options and body.stream_options.include_usage))
 
     async def sse():
-        yield sse_lines(writer.start())
         try:
-            async for events in coalesced(stream, lambda chunk: sse_lines(writer.write(chunk))):
+            async for events in coalesced(stream, lambda chunk: sse_lines(writer.write(chunk)),
+                                          head=sse_lines(writer.start())):
                 yield events
         except TierdError as err:  # after the stream started: report in-band, as OpenAI does
             yield in_band_error(err)

@@ -56,9 +56,9 @@ async def create_response(body: ResponsesRequest, request: Request):
     writer = responses_shape.StreamWriter(head())
 
     async def sse():
-        yield _events(writer.start())
         try:
-            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk))):
+            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk)),
+                                          head=_events(writer.start())):
                 yield events
         except TierdError as err:  # after the stream started: the response failed, in-band
             yield _events(writer.failed(str(err)))
