@@ -169,11 +169,12 @@ async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> Stream[T]:
 
 
 async def coalesced(stream: Stream[T], render: Callable[[T], str],
-                    head: str = "") -> AsyncIterator[str]:
+                    head: str = "", tail: str = "") -> AsyncIterator[str]:
     """The stream's items rendered, those that arrived together joined into one piece: what
     has arrived goes out at once, in one write, and nothing waits for more. `head` (the
-    reply's opening events) goes out with the first piece. An error ends it after what came
-    before it."""
+    reply's opening events) goes out with the first piece, `tail` (its closing line) with
+    the last when the stream ends. An error ends it after what came before it, without the
+    tail."""
     pending: list[str] = [head] if head else []
     try:
         async for item in stream:
@@ -185,6 +186,8 @@ async def coalesced(stream: Stream[T], render: Callable[[T], str],
         if pending:
             yield "".join(pending)
         raise
+    if tail:
+        pending.append(tail)
     if pending:
         yield "".join(pending)
 
@@ -232,6 +235,7 @@ def _last_when_settled(stream: Stream[Chunk]) -> Stream[Chunk]:
     that has its reply's last event (`[DONE]`, Ollama's `done` line, `message_stop`) has its
     row in the ledger too."""
     held: list[Chunk] = []
+    ended: list[bool] = []
 
     async def items() -> AsyncGenerator[Chunk, None]:
         try:
@@ -244,10 +248,13 @@ def _last_when_settled(stream: Stream[Chunk]) -> Stream[Chunk]:
                     yield chunk
         finally:
             await stream.aclose()  # a client gone stops the worker
+        ended.append(True)
         if held:
             yield held.pop()
 
     def ready() -> bool:
+        if ended:  # what is left (the final chunk, the end) is here
+            return True
         arrived = stream.arrived
         if held or not arrived:  # whatever arrives next releases a held final chunk
             return bool(arrived)

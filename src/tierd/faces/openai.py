@@ -92,14 +92,17 @@ async def chat_completions(request: Request):
     async def sse():
         try:
             async for events in coalesced(stream, lambda chunk: sse_lines(writer.write(chunk)),
-                                          head=sse_lines(writer.start())):
+                                          head=sse_lines(writer.start()), tail=DONE):
                 yield events
         except TierdError as err:  # after the stream started: report in-band, as OpenAI does
-            yield in_band_error(err)
-        yield "data: [DONE]\n\n"
+            yield in_band_error(err) + DONE
 
     return StreamingResponse(sse(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", **reply.headers()})
+
+
+DONE = "data: [DONE]\n\n"
+"""The last line of every OpenAI stream."""
 
 
 def sse_lines(events: list[dict]) -> str:
@@ -156,7 +159,7 @@ async def completions(body: CompletionRequest, request: Request):
             yield sse_lines(writer.end())
         except TierdError as err:
             yield in_band_error(err)
-        yield "data: [DONE]\n\n"
+        yield DONE
 
     return StreamingResponse(sse(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", **first.headers()})
