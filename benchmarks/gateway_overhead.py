@@ -8,8 +8,9 @@ named exactly, the response cache off):
 - sequential: `--requests` of each (default 300), interleaved request by request (direct plain,
   tierd plain, direct streaming, tierd streaming), so drift on a busy machine hits all alike;
   a streaming request is timed to its last byte;
-- concurrent: `--burst` requests (default 2,000) at `--concurrency` (default 32), plain, first
-  directly and then through tierd, as requests per second;
+- concurrent: `--burst` requests (default 2,000) at `--concurrency` (default 32), plain, as
+  requests per second, in `--rounds` (default 4) that take the paths in turn, the order
+  reversed each round, so a busy machine's load, which comes and goes, hits all alike;
 - the ledger: right after the load, tierd's `calls` rows for the upstream must equal the
   calls sent through it, every one `ok` (a call's row is committed before its answer ends);
 - LiteLLM's proxy, when its `litellm` command is installed, as an optional comparison.
@@ -187,8 +188,9 @@ def sequential(targets: dict[str, tuple[str, str]], n: int) -> dict[tuple[str, b
     return times
 
 
-async def burst(url: str, model: str, total: int, concurrency: int) -> float:
-    """Requests per second for `total` plain requests, `concurrency` at a time."""
+async def burst(url: str, model: str, total: int, concurrency: int, offset: int = 0) -> float:
+    """Requests per second for `total` plain requests, `concurrency` at a time (their prompts
+    numbered from `offset`, so no two rounds send the same)."""
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits, headers=AUTH) as client:
         queue: asyncio.Queue[int] = asyncio.Queue()
@@ -202,11 +204,12 @@ async def burst(url: str, model: str, total: int, concurrency: int) -> float:
                     i = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
-                response = await client.post(url, json=body(100_000 + i, False, model))
+                response = await client.post(url, json=body(100_000 + offset + i, False,
+                                                             model))
                 if response.status_code != 200:
                     failures.append(response.status_code)
 
-        await asyncio.gather(*(client.post(url, json=body(-1 - i, False, model))
+        await asyncio.gather(*(client.post(url, json=body(-1 - offset - i, False, model))
                                for i in range(concurrency)))  # open the connections
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -214,6 +217,21 @@ async def burst(url: str, model: str, total: int, concurrency: int) -> float:
     if failures:
         raise SystemExit(f"{url}: {len(failures)} of {total} failed ({sorted(set(failures))})")
     return total / elapsed
+
+
+def bursts(targets: dict[str, tuple[str, str]], total: int, concurrency: int,
+           rounds: int) -> dict[str, float]:
+    """Requests per second of each target for `total` requests in all, sent in `rounds`
+    bursts per target that take turns (the order reversed each round)."""
+    seconds = dict.fromkeys(targets, 0.0)
+    names = list(targets)
+    for n in range(rounds):
+        share = total // rounds + (1 if n < total % rounds else 0)
+        for name in names if n % 2 == 0 else reversed(names):
+            url, model = targets[name]
+            seconds[name] += share / asyncio.run(burst(url, model, share, concurrency,
+                                                       offset=n * total))
+    return {name: total / spent for name, spent in seconds.items()}
 
 
 def ledger_rows(state: Path) -> tuple[int, int]:
@@ -276,6 +294,9 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--burst", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="the concurrent requests are sent in this many rounds, the paths "
+                             "taking turns")
     parser.add_argument("--compare-src", metavar="DIR",
                         help="also run the tierd of another source tree (say, main's src/) as "
                              "'baseline', interleaved with the rest")
@@ -314,8 +335,11 @@ def main() -> int:
             seq = sequential(targets, args.requests)
             cpu_ms = {name: (sum(d.cpu_times()[:2]) - cpu_before[name]) * 1000
                       / (2 * (args.requests + 20)) for name, d in daemons.items()}
-            rps = {name: asyncio.run(burst(url, model, args.burst, args.concurrency))
-                   for name, (url, model) in targets.items()}
+            cpu_before = {name: sum(d.cpu_times()[:2]) for name, d in daemons.items()}
+            rps = bursts(targets, args.burst, args.concurrency, args.rounds)
+            cpu_ms_burst = {name: (sum(d.cpu_times()[:2]) - cpu_before[name]) * 1000
+                            / (args.burst + args.rounds * args.concurrency)
+                            for name, d in daemons.items()}
             rss = {name: psutil.Process(pid).memory_info().rss / 2**20
                    for name, pid in pids.items()}
             if litellm is not None:
@@ -323,7 +347,7 @@ def main() -> int:
                     psutil.Process(litellm[0].pid), *psutil.Process(litellm[0].pid).children(
                         recursive=True)]) / 2**20
             load_after = os.getloadavg()[0]
-            sent = 2 * (args.requests + 20) + args.burst + args.concurrency
+            sent = 2 * (args.requests + 20) + args.burst + args.rounds * args.concurrency
             rows, ok = ledger_rows(root / "tierd" / "state")
         finally:
             for child in reversed(children):
@@ -332,11 +356,12 @@ def main() -> int:
                     child.wait(timeout=60)
                 except subprocess.TimeoutExpired:
                     child.kill()
-    return report(args, seq, rps, rss, sent, rows, ok or 0, load_before, load_after, cpu_ms)
+    return report(args, seq, rps, rss, sent, rows, ok or 0, load_before, load_after, cpu_ms,
+                  cpu_ms_burst)
 
 
 def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: float,
-           load_after: float, cpu_ms: dict[str, float]) -> int:
+           load_after: float, cpu_ms: dict[str, float], cpu_ms_burst: dict[str, float]) -> int:
     direct = {s: seq[("direct", s)] for s in (False, True)}
     print(f"gateway overhead: {args.requests} sequential requests per path and kind "
           f"(interleaved), {args.burst} at {args.concurrency} concurrent; load average "
@@ -361,6 +386,8 @@ def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: floa
     print("\nCPU time per sequential call (user + system, all its threads) — what a busy "
           "machine stretches into latency: " + ", ".join(
               f"{name} {ms:.2f} ms" for name, ms in cpu_ms.items()))
+    print(f"CPU time per call at {args.concurrency} concurrent: " + ", ".join(
+        f"{name} {ms:.2f} ms" for name, ms in cpu_ms_burst.items()))
     print(f"ledger: {rows} rows for {sent} calls sent through tierd, {ok} ok")
     tierd = added["tierd"]
     ratio = rps["tierd"] / rps["direct"]

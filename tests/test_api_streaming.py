@@ -77,3 +77,32 @@ def test_a_routed_reply_still_holds_its_final_chunk_until_it_has_settled():
     assert "".join(p for p, _ in pieces) == "ab|"
     assert all(done for piece, done in pieces if "|" in piece)
     assert not pieces[0][1], "the text before the final chunk went out before the settle"
+
+
+def test_a_reply_that_arrives_at_once_is_one_write_with_its_opening_and_closing_lines():
+    """The opening events go with the first piece, and the closing line with the final chunk,
+    once the reply has settled: a reply whose chunks all arrived together is one write."""
+    settled = threading.Event()
+    chunks = [Chunk("a"), Chunk("b"), Chunk("", done=True, finish_reason="stop")]
+
+    async def main():
+        _, stream = await routed_stream(lambda: _Reply(chunks, settled))
+        await asyncio.sleep(0.5)  # everything has arrived and the reply has settled
+        return [piece async for piece in coalesced(
+            stream, lambda c: "|" if c.done else c.text, head="<", tail=">")]
+
+    assert asyncio.run(main()) == ["<ab|>"]
+    assert settled.is_set()
+
+    def broken(cancel):
+        yield "a"
+        raise TierdError("the provider broke off")
+
+    async def failing():
+        seen = []
+        with pytest.raises(TierdError):
+            async for piece in coalesced(await open_stream(broken), str, head="<", tail=">"):
+                seen.append(piece)
+        return seen
+
+    assert "".join(asyncio.run(failing())) == "<a"  # no closing line after an error

@@ -16,7 +16,13 @@ from tierd.config import Secret, parse_text
 from tierd.errors import ConfigError, QueueFull, RateLimited, RuntimeUnavailable, UnknownModel
 from tierd.runtimes.anthropic import AnthropicRuntime
 from tierd.runtimes.base import Runtime
-from tierd.runtimes.cloud import OpenAIRuntime, ProviderRejected, build_providers
+from tierd.runtimes.cloud import (
+    OpenAIRuntime,
+    ProviderRejected,
+    body_lines,
+    build_providers,
+    sse_events,
+)
 
 PLANTED_KEY = "sk-planted-4f1c9e7a2b"
 MESSAGES = [{"role": "system", "content": "You answer briefly."},
@@ -359,3 +365,40 @@ def test_a_quota_429_carries_the_retry_delay_from_its_body(openai_server):
         openai_server.reset()
         runtime.close()
     assert caught.value.stated == 42.0 and caught.value.http_status == 429
+
+
+def test_event_lines_split_however_the_body_arrives():
+    """LF, CRLF and a lone CR end a line, wherever the body's chunks break (a CRLF split in
+    two, a character's UTF-8 bytes split in two)."""
+    body = "data: {\"a\": \"é\"}\r\n\r\nevent: x\rdata: 1\r\rdata: 2\n\ndata: [DONE]\n\n"
+    raw = body.encode()
+    expected = [("", '{"a": "é"}'), ("x", "1"), ("", "2"), ("", "[DONE]")]
+    for size in range(1, len(raw) + 1):
+        chunks = [raw[i:i + size] for i in range(0, len(raw), size)]
+        assert list(sse_events(body_lines(chunks))) == expected, size
+    assert list(body_lines([b"last line\r"])) == ["last line"]
+
+
+def test_the_environments_proxy_carries_provider_calls_unless_no_proxy_exempts_them(
+        monkeypatch):
+    """As an HTTP client honours HTTPS_PROXY / HTTP_PROXY / NO_PROXY, so does each provider's
+    connection pool: a stand-in as the proxy sees the call in proxy form."""
+    proxy = start_openai_server(api_key="sk-proxied", reply_tokens=3)
+    try:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        proxied = OpenAIRuntime("far", "http://provider.invalid/v1", Secret("sk-proxied"),
+                                ["gpt-4o-mini"])
+        with pytest.raises(ProviderRejected, match="HTTP 404"):
+            list(proxied.chat("gpt-4o-mini", turns([{"role": "user", "content": "hi"}])))
+        assert [r.path for r in proxy.requests] == ["http://provider.invalid/v1/chat/completions"]
+        proxied.close()
+        monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens there
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        direct = OpenAIRuntime("near", f"http://127.0.0.1:{proxy.port}/v1", Secret("sk-proxied"),
+                               ["gpt-4o-mini"])
+        assert list(direct.chat("gpt-4o-mini", turns([{"role": "user", "content": "hi"}])))[-1].done
+        direct.close()
+    finally:
+        proxy.stop()

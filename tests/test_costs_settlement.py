@@ -136,6 +136,43 @@ def test_a_refused_admission_keeps_the_settlements_it_carried(tmp_path):
     assert costs.ledger.summary("day")["cost_usd"] == pytest.approx(0.3)
 
 
+def test_admission_reads_its_sums_once_and_follows_other_connections(tmp_path):
+    """After the first call, a reservation and its settlement sum no rows (the ledger keeps
+    the spend and the reserved dollars as it writes them), yet a call another connection
+    (a CLI) settles or holds counts at once."""
+    config = config_with(tmp_path, "[budgets]\ndaily = 1.0")
+    daemon = open_costs(config, state_conn(tmp_path / "state.db"))
+    cli = open_costs(config, state_conn(tmp_path / "state.db"))
+    daemon.budgets.reserve("openai", "cheap", 0.1).settle(record(cost=0.1))
+    statements: list[str] = []
+    daemon.ledger.conn.set_trace_callback(statements.append)
+    for n in range(3):
+        daemon.budgets.reserve("openai", "cheap", 0.1).settle(record(cost=0.1,
+                                                                    request_id=f"d{n}"))
+    daemon.ledger.conn.set_trace_callback(None)
+    assert not [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+    assert len([sql for sql in statements if sql.upper() == "COMMIT"]) == 6
+    cli.budgets.reserve("openai", "cheap", 0.3).settle(record(cost=0.3, request_id="cli"))
+    held = cli.budgets.reserve("openai", "cheap", 0.2)  # 0.4 + 0.3 spent, 0.2 in flight
+    with pytest.raises(BudgetExceeded, match=r"has \$0.9000 spent or reserved"):
+        daemon.budgets.reserve("openai", "cheap", 0.2)
+    held.cancel()
+    daemon.budgets.reserve("openai", "cheap", 0.3).cancel()  # 0.7 spent + 0.3 fits
+    assert daemon.budgets.status()[0]["spent_usd"] == pytest.approx(0.7)
+    assert daemon.budgets.status()[0]["reserved_usd"] == 0
+
+
+def test_a_write_rolled_back_leaves_no_trace_in_what_admission_reads(tmp_path):
+    costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1.0"),
+                       state_conn(tmp_path / "state.db"))
+    costs.budgets.reserve("openai", "cheap", 0.1).cancel()  # the sums are read and kept
+    with pytest.raises(RuntimeError):
+        with costs.ledger.write() as conn:  # a settlement's row, then a failure: rolled back
+            costs.ledger.insert(conn, record(cost=0.9))
+            raise RuntimeError("after the row")
+    costs.budgets.reserve("openai", "cheap", 1.0).cancel()  # the $0.90 was never spent
+
+
 def test_concurrent_settlements_are_each_one_row_none_lost_or_doubled(tmp_path):
     costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1000.0"),
                        state_conn(tmp_path / "state.db"))

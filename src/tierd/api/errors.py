@@ -14,9 +14,9 @@ from typing import Literal
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from tierd.api.responses import JSONResponse
 from tierd.chat.request import BadField
 from tierd.errors import TierdError, UnknownModel
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from tierd.api.metrics import render
 from tierd.api.paths import HEALTHZ, METRICS, READYZ
 from tierd.api.readiness import readiness
+from tierd.api.responses import JSONResponse
 
 router = APIRouter(tags=["health"])
 

@@ -12,10 +12,15 @@ Ollama, and those to come) refuses the same way with the same words.
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, model_validator
+import orjson
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from tierd.config import Config
 from tierd.errors import TierdError
@@ -56,7 +61,9 @@ class RequestBody(BaseModel):
 
     @model_validator(mode="before")
     @classmethod
-    def _only_unicode_text(cls, data: Any) -> Any:
+    def _only_unicode_text(cls, data: Any, info: ValidationInfo) -> Any:
+        if info.context and info.context.get(_UNICODE_TEXT):
+            return data  # parsed by orjson, which refuses a lone surrogate itself
         found = unencodable_at(data)
         if found:
             raise PydanticCustomError(
@@ -65,6 +72,37 @@ class RequestBody(BaseModel):
                 "valid UTF-8 (or a \\ud800-\\udfff escape only as half of a pair)",
                 {"where": found})
         return data
+
+
+_UNICODE_TEXT = "unicode_text"
+
+B = TypeVar("B", bound=RequestBody)
+
+
+async def read_body(request: Request, model: type[B]) -> B:
+    """The request's JSON body as `model`, for the routes every call takes, which take the
+    raw request: FastAPI's own parsing solves the route's dependencies and decodes the JSON
+    with the standard library on every call. Refused as FastAPI refuses (the error handlers
+    make the 400s): JSON that does not parse, bytes that are not UTF-8, a field of the wrong
+    type or value. orjson parses, so the walk looking for lone surrogates (which it refuses)
+    is skipped; what only the standard library parses is walked as before."""
+    raw = await request.body()
+    try:
+        data, unicode_text = orjson.loads(raw), True
+    except orjson.JSONDecodeError:
+        try:
+            data, unicode_text = json.loads(raw), False
+        except UnicodeDecodeError:
+            raise HTTPException(400, "There was an error parsing the body") from None
+        except ValueError as err:
+            raise RequestValidationError([{
+                "type": "json_invalid", "loc": ("body", getattr(err, "pos", 0)),
+                "msg": "JSON decode error", "input": {}}]) from None
+    try:
+        return model.model_validate(data, context={_UNICODE_TEXT: unicode_text})
+    except ValidationError as err:
+        raise RequestValidationError([{**problem, "loc": ("body", *problem["loc"])}
+                                      for problem in err.errors(include_url=False)]) from None
 
 
 def check_embedding_inputs(config: Config, texts: list[str]) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
 
 from tierd.api.errors import shape_of
 from tierd.api.security import OPEN_PATHS
@@ -109,6 +110,18 @@ _STREAMS = {
 """Routes that answer `"stream": true` with a stream of this media type."""
 
 
+_BODIES: dict[str, type[BaseModel]] = {}
+"""The bodies of routes that read their own (tierd.api.limits.read_body), by schema name."""
+
+
+def json_body(model: type[BaseModel]) -> dict[str, Any]:
+    """The `openapi_extra` of a route that reads its own body as `model`: the document shows
+    the body as it would for a route FastAPI parses."""
+    _BODIES[model.__name__] = model
+    return {"requestBody": {"required": True, "content": {"application/json": {
+        "schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}}}
+
+
 def route_statuses(method: str, path: str, has_parameters: bool = False) -> list[int]:
     """Every error status `method path` may answer; a route that takes parameters answers a
     wrong one with a 400."""
@@ -147,6 +160,11 @@ def describe(api: FastAPI) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     components.update(_SCHEMAS)
+    for name, model in _BODIES.items():
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for part, part_schema in body.pop("$defs", {}).items():
+            components.setdefault(part, part_schema)
+        components.setdefault(name, body)
     return schema
 
 

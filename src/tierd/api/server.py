@@ -25,6 +25,7 @@ from tierd.api.errors import error_response, install_error_handlers
 from tierd.api.metrics import build_registry
 from tierd.api.openapi import install_openapi
 from tierd.api.request_log import RequestLog
+from tierd.api.responses import JSONResponse
 from tierd.api.security import BearerAuth, redactor_for
 from tierd.api.shutdown import close_tierd, cut_requests
 from tierd.app import Tierd
@@ -82,9 +83,12 @@ class RequestGuard:
 
 def create_app(tierd: Tierd) -> FastAPI:
     server = tierd.config.server
+    # tierd reports through its own request log and /metrics; FastAPI's OpenTelemetry bridge
+    # (0.16x) stays off, as it looked for a configured provider on every request.
     api = FastAPI(title="tierd", version=__version__,
                   description="OpenAI-, Anthropic- and Ollama-compatible API over tierd's "
-                              "managed models.")
+                              "managed models.", default_response_class=JSONResponse,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     api.state.tierd = tierd
     api.state.redact = redactor_for(tierd.config)
     api.state.metrics_registry, http_metrics = build_registry(tierd)

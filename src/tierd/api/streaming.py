@@ -68,14 +68,17 @@ class _Handover:
         self.loop = loop
         self.items: collections.deque[tuple[str, object]] = collections.deque()
         self.ready = asyncio.Event()
-        self.scheduled = threading.Event()
+        self.scheduled = False
+        """A wake-up is on its way. A plain flag (a threading.Event's lock and notify cost a
+        call more): the worker appends before it looks at it and the loop clears it before
+        it looks at the items, so no item waits for a wake-up that is not coming."""
         self.on_gone = on_gone
 
     def put(self, kind: str, value: object) -> None:
         """From the worker thread."""
         self.items.append((kind, value))
-        if not self.scheduled.is_set():
-            self.scheduled.set()
+        if not self.scheduled:
+            self.scheduled = True
             try:
                 self.loop.call_soon_threadsafe(self.ready.set)
             except RuntimeError:  # the event loop is gone (shutdown): nobody is listening
@@ -86,7 +89,7 @@ class _Handover:
         while not self.items:
             await self.ready.wait()
             self.ready.clear()
-            self.scheduled.clear()
+            self.scheduled = False
         return self.items.popleft()
 
 
@@ -165,11 +168,14 @@ async def open_stream(factory: Callable[[Cancel], Iterator[T]]) -> Stream[T]:
     return Stream(rest(), lambda: bool(arrived), arrived)
 
 
-async def coalesced(stream: Stream[T], render: Callable[[T], str]) -> AsyncIterator[str]:
+async def coalesced(stream: Stream[T], render: Callable[[T], str],
+                    head: str = "", tail: str = "") -> AsyncIterator[str]:
     """The stream's items rendered, those that arrived together joined into one piece: what
-    has arrived goes out at once, in one write, and nothing waits for more. An error ends it
-    after what came before it."""
-    pending: list[str] = []
+    has arrived goes out at once, in one write, and nothing waits for more. `head` (the
+    reply's opening events) goes out with the first piece, `tail` (its closing line) with
+    the last when the stream ends. An error ends it after what came before it, without the
+    tail."""
+    pending: list[str] = [head] if head else []
     try:
         async for item in stream:
             pending.append(render(item))
@@ -180,6 +186,8 @@ async def coalesced(stream: Stream[T], render: Callable[[T], str]) -> AsyncItera
         if pending:
             yield "".join(pending)
         raise
+    if tail:
+        pending.append(tail)
     if pending:
         yield "".join(pending)
 
@@ -227,6 +235,7 @@ def _last_when_settled(stream: Stream[Chunk]) -> Stream[Chunk]:
     that has its reply's last event (`[DONE]`, Ollama's `done` line, `message_stop`) has its
     row in the ledger too."""
     held: list[Chunk] = []
+    ended: list[bool] = []
 
     async def items() -> AsyncGenerator[Chunk, None]:
         try:
@@ -239,10 +248,13 @@ def _last_when_settled(stream: Stream[Chunk]) -> Stream[Chunk]:
                     yield chunk
         finally:
             await stream.aclose()  # a client gone stops the worker
+        ended.append(True)
         if held:
             yield held.pop()
 
     def ready() -> bool:
+        if ended:  # what is left (the final chunk, the end) is here
+            return True
         arrived = stream.arrived
         if held or not arrived:  # whatever arrives next releases a held final chunk
             return bool(arrived)

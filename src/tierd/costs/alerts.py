@@ -104,6 +104,9 @@ class Alerts:
         self._worker: threading.Thread | None = None
         self._delivering = 0
         self._closed = False
+        self._fired: set[tuple[str, float]] = set()
+        """(alert, period start) known to have fired: past its threshold, each call would
+        otherwise write (and ignore) the same firing again."""
 
     # -- checking ----------------------------------------------------------------------------
 
@@ -158,12 +161,15 @@ class Alerts:
         if value < threshold - 1e-12 or (alert.fraction is not None and threshold <= 0):
             return  # a $0 cap turns the cloud off; it is not an alert at every call
         start = period_bounds(alert.period, now)[0]
+        if (alert.name, start) in self._fired:
+            return
         message = self.describe(alert, value, threshold)
         with self.ledger.write() as conn:
             fired = conn.execute(
                 "INSERT OR IGNORE INTO alert_firings (alert, period_start, fired_at, value, "
                 "threshold, message) VALUES (?, ?, ?, ?, ?, ?)",
                 (alert.name, start, now, value, threshold, message)).rowcount == 1
+        self._fired.add((alert.name, start))
         if not fired:
             return
         log.warning("alert %s: %s", alert.name, message)

@@ -20,6 +20,12 @@ overshoot was seen.
 
 Reservations live in the state database, so a CLI call and the daemon share the same headroom;
 one left behind by a crash expires after RESERVATION_TTL_S (a clean stop releases its own).
+A reservation is a queued ledger write like a settlement (tierd.costs.ledger): calls starting
+together are admitted one after the other in one transaction and one commit. What admission
+reads — each cap's spend, the dollars reserved against it, which caps are on hold — comes
+from the ledger's copies of those sums, kept true by every reservation, settlement and hold
+as it is written, and read again whenever another connection has committed (`Ledger.
+remembered`): a call costs its own rows, not a sum over everyone else's.
 """
 
 from __future__ import annotations
@@ -47,6 +53,8 @@ log = logging.getLogger("tierd.costs")
 
 RESERVATION_TTL_S = 3600.0
 """Longer than any call may run (provider timeouts are per read, a reply is minutes at most)."""
+SWEEP_EVERY_S = 60.0
+"""How often admission looks for reservations past RESERVATION_TTL_S (a crashed process's)."""
 
 _PERIOD_OF = {"daily": "day", "weekly": "week", "monthly": "month"}
 
@@ -144,10 +152,13 @@ class Reservation:
     """The bound on one call's cost, held until it settles or is cancelled."""
 
     def __init__(self, budgets: "Budgets", reservation_id: int, usd: float,
-                 coverage: Coverage = PAY_PER_TOKEN, caps: tuple[Cap, ...] = ()):
+                 coverage: Coverage = PAY_PER_TOKEN, caps: tuple[Cap, ...] = (),
+                 held_by: dict[str, str] | None = None):
         self._budgets = budgets
         self.id = reservation_id
         self.usd = usd
+        self.held_by = held_by or {}
+        """The provider, tier and agent key it is held for (the reserved sums it is in)."""
         self.coverage = coverage
         """How the call is billed: the router prices its ledger row with it."""
         self.caps = caps
@@ -165,8 +176,12 @@ class Reservation:
 
     def cancel(self) -> None:
         """Free the reservation without a row: the call never reached the provider."""
-        with self._budgets.ledger.write() as conn:
-            conn.execute("DELETE FROM reservations WHERE id = ?", (self.id,))
+        self._budgets.ledger.commit(lambda conn: self.release(conn))
+
+    def release(self, conn: Any) -> None:
+        """Delete the reservation inside the caller's transaction (once: again is a no-op)."""
+        if conn.execute("DELETE FROM reservations WHERE id = ?", (self.id,)).rowcount:
+            _amend_reserved(self._budgets.ledger, self.held_by, -self.usd)
 
 
 class Budgets:
@@ -177,23 +192,41 @@ class Budgets:
         self.plans = plans
         self.on_settled = on_settled
         """Called after each settled call, outside the transaction (the alerts)."""
+        self._swept = 0.0
 
     def reserve(self, provider: str, tier: str, bound_usd: float, *, model: str = "",
                 key: KeyCaps | None = None, tokens: int = 0) -> Reservation:
         """Hold what `admit` allows for a call that may cost `bound_usd` at list price and use
         `tokens` of its plan's quota, against every cap that applies, the agent key's too;
-        QuotaExhausted or BudgetExceeded if `admit` says no."""
+        QuotaExhausted or BudgetExceeded if `admit` says no. Committed when this returns, in
+        one group with whatever else is written at that moment."""
         now = time.time()
         caps = tuple(self._applicable(provider, tier, key))
-        with self.ledger.write() as conn:
-            conn.execute("DELETE FROM reservations WHERE created < ?", (now - RESERVATION_TTL_S,))
+        made: list[Reservation] = []
+
+        def hold(conn: Any) -> None:
+            self._sweep(conn, now)
             coverage, held = admit(conn, self.ledger, self.plans, caps, provider, model,
                                    bound_usd, now)
+            held_by = {"provider": provider, "tier": tier, "key": key.name if key else ""}
             cursor = conn.execute(
                 "INSERT INTO reservations (created, provider, tier, usd, model, key, tokens) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (now, provider, tier, held, model, key.name if key else "", tokens))
-            return Reservation(self, cursor.lastrowid, held, coverage, caps)
+                (now, provider, tier, held, model, held_by["key"], tokens))
+            _amend_reserved(self.ledger, held_by, held)
+            made.append(Reservation(self, cursor.lastrowid, held, coverage, caps, held_by))
+
+        self.ledger.commit(hold)
+        return made[0]
+
+    def _sweep(self, conn: Any, now: float) -> None:
+        """Drop reservations left by a crash, at most every SWEEP_EVERY_S."""
+        if now - self._swept < SWEEP_EVERY_S:
+            return
+        self._swept = now
+        if conn.execute("DELETE FROM reservations WHERE created < ?",
+                        (now - RESERVATION_TTL_S,)).rowcount:
+            self.ledger.forget()
 
     def judge(self, provider: str, model: str) -> Coverage | QuotaExhausted:
         """How a call to (provider, model) would be billed now, or why its plan would refuse
@@ -242,7 +275,7 @@ class Budgets:
             return [{"scope": cap.scope, "name": cap.name, "period": cap.period,
                      "cap_usd": cap.usd,
                      "spent_usd": round(_spent(conn, self.ledger, cap, now), 6),
-                     "reserved_usd": round(_reserved(conn, cap), 6),
+                     "reserved_usd": round(_reserved(conn, self.ledger, cap), 6),
                      "resets": iso(period_bounds(cap.period, now)[1])}
                     for cap in caps]
 
@@ -255,11 +288,11 @@ class Budgets:
         """Inside a ledger transaction (Ledger.commit); returns what to do once it commits."""
         caps = list(reservation.caps)
         overshoot = call.cost_usd - reservation.usd
-        conn.execute("DELETE FROM reservations WHERE id = ?", (reservation.id,))
+        reservation.release(conn)
         if not self.ledger.insert(conn, call, now):
             return None  # settled before (a retry, or the shutdown sweep): nothing to add
         if overshoot > 1e-12:
-            hold_after_overshoot(conn, caps, overshoot, now)
+            hold_after_overshoot(conn, self.ledger, caps, overshoot, now)
         return lambda: self._settled(call, caps, overshoot)
 
     def _settled(self, call: CallRecord, caps: list[Cap], overshoot: float) -> None:
@@ -293,7 +326,7 @@ def admit(conn: Any, ledger: Ledger, plans: Plans, caps: tuple[Cap, ...], provid
     if held <= 0:
         return coverage, 0.0
     for cap in caps:
-        waiting = _held_by(conn, cap)
+        waiting = _held_by(conn, ledger, cap)
         if waiting:
             raise BudgetExceeded(
                 f"{cap.describe()} is on hold: a call cost more than tierd reserved for it, so "
@@ -308,11 +341,15 @@ def admit(conn: Any, ledger: Ledger, plans: Plans, caps: tuple[Cap, ...], provid
     return coverage, held
 
 
-def hold_after_overshoot(conn: Any, caps: list[Cap], overshoot_usd: float, now: float) -> None:
+def hold_after_overshoot(conn: Any, ledger: Ledger, caps: list[Cap], overshoot_usd: float,
+                         now: float) -> None:
     """Hold each cap until every reservation open now (the calls in flight beside the one that
     overshot) is settled or cancelled."""
     newest = conn.execute("SELECT COALESCE(MAX(id), 0) FROM reservations").fetchone()[0]
     for cap in caps:
+        _holds(conn, ledger)  # read before the change, so the copy then takes it
+        ledger.amend(lambda mirror, held=(cap.scope, cap.name, cap.period): _hold_set(
+            mirror, held, True))
         conn.execute(
             "INSERT INTO budget_holds (scope, name, period, until_reservation, overshoot_usd, "
             "created) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, name, period) DO UPDATE SET "
@@ -335,8 +372,11 @@ def _pending(conn: Any, provider: str) -> Pending:
         "SELECT model, tokens FROM reservations WHERE provider = ?", (provider,))]
 
 
-def _held_by(conn: Any, cap: Cap) -> int:
+def _held_by(conn: Any, ledger: Ledger, cap: Cap) -> int:
     """Calls still in flight that keep `cap` on hold; 0 lifts (and forgets) the hold."""
+    held = (cap.scope, cap.name, cap.period)
+    if held not in _holds(conn, ledger):
+        return 0
     hold = conn.execute("SELECT until_reservation FROM budget_holds WHERE scope = ? AND "
                         "name = ? AND period = ?", (cap.scope, cap.name, cap.period)).fetchone()
     if hold is None:
@@ -350,7 +390,31 @@ def _held_by(conn: Any, cap: Cap) -> int:
     if not waiting:
         conn.execute("DELETE FROM budget_holds WHERE scope = ? AND name = ? AND period = ?",
                      (cap.scope, cap.name, cap.period))
+        ledger.amend(lambda mirror: _hold_set(mirror, held, False))
     return waiting
+
+
+def _holds(conn: Any, ledger: Ledger) -> frozenset[tuple[str, str, str]]:
+    """(scope, name, period) of every cap on hold, from the ledger's copy."""
+    return ledger.remembered(("holds",), lambda: frozenset(
+        tuple(row) for row in conn.execute("SELECT scope, name, period FROM budget_holds")))
+
+
+def _hold_set(mirror: dict[tuple, Any], held: tuple[str, str, str], on: bool) -> None:
+    if ("holds",) in mirror:
+        mirror[("holds",)] = mirror[("holds",)] | {held} if on else mirror[("holds",)] - {held}
+
+
+def _amend_reserved(ledger: Ledger, held_by: dict[str, str], usd: float) -> None:
+    """A reservation for (provider, tier, key) `held_by` made (+usd) or freed (-usd): the
+    reserved sums it counts in."""
+    def change(mirror: dict[tuple, Any]) -> None:
+        for key in mirror:
+            if key[0] == "reserved" and (key[1] == "global" or held_by.get(key[1]) == key[2]):
+                mirror[key] += usd
+
+    if usd:
+        ledger.amend(change)
 
 
 def _spent(conn: Any, ledger: Ledger, cap: Cap, now: float) -> float:
@@ -358,13 +422,14 @@ def _spent(conn: Any, ledger: Ledger, cap: Cap, now: float) -> float:
     return ledger.spent(conn, start, None if cap.scope == "global" else cap.scope, cap.name)
 
 
-def _reserved(conn: Any, cap: Cap) -> float:
+def _reserved(conn: Any, ledger: Ledger, cap: Cap) -> float:
     query, params = "SELECT COALESCE(SUM(usd), 0) FROM reservations", []
     if cap.scope != "global":
         query += f" WHERE {cap.scope} = ?"
         params.append(cap.name)
-    return float(conn.execute(query, params).fetchone()[0])
+    return ledger.remembered(("reserved", cap.scope, cap.name),
+                             lambda: float(conn.execute(query, params).fetchone()[0]))
 
 
 def _used(conn: Any, ledger: Ledger, cap: Cap, now: float) -> float:
-    return _spent(conn, ledger, cap, now) + _reserved(conn, cap)
+    return _spent(conn, ledger, cap, now) + _reserved(conn, ledger, cap)

@@ -23,6 +23,13 @@ its answer keeps the row), and calls finishing together share one commit instead
 waiting its turn for a SQLite write of its own. An admission (`write`) carries the queued
 writes in its transaction too. What a write returns (the alerts to check) runs once its
 commit is done; one write that fails is rolled back alone, the rest of its group lands.
+
+What admission reads on every call — a budget's spend, the dollars still reserved — is kept in
+memory beside the connection (`remembered`), so a call does not sum the same rows again. The
+database stays the record: a copy is read from it when first asked for, changed by this
+connection's own writes as they are made (`amend`), and dropped when any write is rolled back
+or when SQLite's `data_version` says another connection (a CLI, another process) has committed
+since — checked before the first copy a transaction reads, under its write lock.
 """
 
 from __future__ import annotations
@@ -315,6 +322,49 @@ class Ledger:
         self.lock = threading.RLock()
         """Held for every use of the connection."""
         self._queued: collections.deque[_Queued] = collections.deque()
+        self._mirror: dict[tuple, Any] = {}
+        """What `remembered` read, kept true by `amend` (see the module's note)."""
+        self._version: int | None = None
+        """PRAGMA data_version when the copies were last known to hold."""
+        self._synced = False
+        """The copies were checked inside the transaction now open: once is enough, as its
+        write lock keeps every other connection from committing until it ends. (A write
+        needs no check: a copy it amends that another commit made stale is dropped at the
+        next check all the same.)"""
+        self._amended = 0
+        """Copies changed so far: a write rolled back after it changed one drops them all."""
+
+    def remembered(self, key: tuple, read: Callable[[], Any]) -> Any:
+        """`read()`'s value, from the copy kept under `key` when there is one still true (see
+        the module's note). Inside the caller's lock or transaction."""
+        if not (self._synced and self.conn.in_transaction):
+            self._sync()
+        try:
+            return self._mirror[key]
+        except KeyError:
+            if len(self._mirror) >= MIRROR_LIMIT:
+                self._mirror.clear()
+            value = self._mirror[key] = read()
+            return value
+
+    def amend(self, change: Callable[[dict[tuple, Any]], None]) -> None:
+        """Change the copies as a write of this connection changed what they were read from;
+        inside the write's transaction (a rollback drops them)."""
+        if self._mirror:
+            change(self._mirror)
+            self._amended += 1
+
+    def forget(self) -> None:
+        """Drop every copy: what they were read from changed in a way no `amend` followed."""
+        self._mirror.clear()
+
+    def _sync(self) -> None:
+        """Keep the copies only while no other connection has committed since they were read."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if version != self._version:
+            self._mirror.clear()
+            self._version = version
+        self._synced = self.conn.in_transaction
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Any]:
@@ -325,10 +375,13 @@ class Ledger:
             error: BaseException | None = None
             with self._committing() as conn:
                 conn.execute("SAVEPOINT caller")
+                amended = self._amended
                 try:
                     yield conn
                 except BaseException as err:
                     conn.execute("ROLLBACK TO caller")
+                    if self._amended != amended:
+                        self.forget()
                     error = err
                 conn.execute("RELEASE caller")
             if error is not None:
@@ -362,20 +415,27 @@ class Ledger:
                 for queued in group:
                     queued.error = None
                     conn.execute("SAVEPOINT queued")
+                    amended = self._amended
                     try:
                         after = queued.write(conn)
                     except Exception as err:  # one bad write must not take the others' rows
                         conn.execute("ROLLBACK TO queued")
+                        if self._amended != amended:
+                            self.forget()
                         queued.error = err
-                        log.exception("a ledger write failed and was rolled back alone")
+                        if not isinstance(err, TierdError):  # a refusal is no failure
+                            log.exception("a ledger write failed and was rolled back alone")
                     else:
                         if callable(after):
                             then.append(after)
                     conn.execute("RELEASE queued")
                 yield conn
         except BaseException:
+            self.forget()
             self._queued.extendleft(reversed(group))
             raise
+        finally:
+            self._synced = False
         for queued in group:
             queued.done = True
         for after in then:
@@ -390,8 +450,21 @@ class Ledger:
         values[_COLUMNS.index("cache_hit")] = int(call.cache_hit)
         if call.list_usd is None:
             values[_COLUMNS.index("list_usd")] = call.cost_usd
-        cursor = conn.execute(_INSERT, [time.time() if at is None else at, *values])
-        return cursor.rowcount == 1
+        at = time.time() if at is None else at
+        cursor = conn.execute(_INSERT, [at, *values])
+        if cursor.rowcount != 1:
+            return False
+        if call.cost_usd:
+            day = (at // DAY_SECONDS) * DAY_SECONDS  # the row's day in call_totals
+
+            def spend(mirror: dict[tuple, Any]) -> None:
+                for key in mirror:
+                    if key[0] == "spent" and day >= key[1] and (
+                            key[2] is None or getattr(call, key[2]) == key[3]):
+                        mirror[key] += call.cost_usd
+
+            self.amend(spend)
+        return True
 
     def record(self, call: CallRecord, at: float | None = None) -> None:
         """Write one call, committed when this returns (in a group, `commit`); idempotent on
@@ -505,7 +578,8 @@ class Ledger:
                 raise ValueError(f"spent: scope {scope!r} is not provider, tier or key")
             query += f" AND {scope} = ?"
             params.append(name)
-        return float(conn.execute(query, params).fetchone()[0])
+        return self.remembered(("spent", since, scope, name),
+                               lambda: float(conn.execute(query, params).fetchone()[0]))
 
     def metrics(self) -> LedgerMetrics:
         """All-time counts for /metrics: calls by tier, model and outcome, a cumulative latency
@@ -544,6 +618,10 @@ class Ledger:
                 "ORDER BY id", (request_id, request_id)).fetchall()
         return [dict(row) for row in found]
 
+
+MIRROR_LIMIT = 256
+"""Copies kept at most; past it they are all dropped (each is read again when next asked
+for): a copy is keyed by its period's start, so each new day adds some."""
 
 _TOTALS = """SELECT COALESCE(SUM(calls), 0) AS calls,
     COALESCE(SUM(ok), 0) AS ok,

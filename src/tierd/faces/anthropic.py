@@ -10,14 +10,17 @@ tierd.api.errors), in-band ones too (an `error` event).
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
+from tierd import fastjson
 from tierd.api.errors import error_body
+from tierd.api.limits import read_body
+from tierd.api.openapi import json_body
+from tierd.api.responses import JSONResponse
 from tierd.api.streaming import coalesced, routed_stream, routed_whole
 from tierd.chat import anthropic as anthropic_shape
 from tierd.chat.reply import assemble
@@ -31,11 +34,13 @@ router = APIRouter(tags=["anthropic"])
 
 
 def _events(pairs: list[tuple[str, dict]]) -> str:
-    return "".join(f"event: {name}\ndata: {json.dumps(data)}\n\n" for name, data in pairs)
+    return "".join(f"event: {name}\ndata: {fastjson.dumps(data).decode()}\n\n"
+                   for name, data in pairs)
 
 
-@router.post("/v1/messages")
-async def messages(body: MessagesRequest, request: Request):
+@router.post("/v1/messages", openapi_extra=json_body(MessagesRequest))
+async def messages(request: Request):
+    body = await read_body(request, MessagesRequest)
     app = request.app.state.tierd
     chat = anthropic_shape.request_from_anthropic(
         body.model_dump(exclude_unset=True, by_alias=True))
@@ -55,9 +60,9 @@ async def messages(body: MessagesRequest, request: Request):
     writer = anthropic_shape.StreamWriter(message_id=message_id, model=reply.answer.model)
 
     async def sse():
-        yield _events(writer.start())
         try:
-            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk))):
+            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk)),
+                                          head=_events(writer.start())):
                 yield events
         except TierdError as err:  # after the stream started: an error event, as Anthropic does
             yield _events([("error", error_body("anthropic", err.http_status, str(err)))])

@@ -14,11 +14,12 @@ import json
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from tierd import __version__
+from tierd import __version__, fastjson
 from tierd.api.limits import check_embedding_inputs
 from tierd.api.paths import PULL
+from tierd.api.responses import JSONResponse
 from tierd.api.streaming import (
     callback_stream,
     coalesced,
@@ -91,7 +92,7 @@ async def _answer(start, stream: bool, chat: bool) -> JSONResponse | StreamingRe
 
     def render(chunk: Chunk) -> str:
         writer.head["created_at"] = _now()
-        return "".join(json.dumps(line) + "\n" for line in writer.write(chunk))
+        return "".join(fastjson.dumps(line).decode() + "\n" for line in writer.write(chunk))
 
     async def lines():
         try:
@@ -273,7 +274,7 @@ async def pull(body: OllamaPullRequest, request: Request):
     async def lines():
         try:
             async for line in stream:
-                yield json.dumps(line) + "\n"
+                yield fastjson.dumps(line).decode() + "\n"
         except TierdError as err:
             yield json.dumps({"error": str(err)}) + "\n"
 

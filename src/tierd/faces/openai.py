@@ -14,9 +14,12 @@ import uuid
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
-from tierd.api.limits import check_embedding_inputs
+from tierd import fastjson
+from tierd.api.limits import check_embedding_inputs, read_body
+from tierd.api.openapi import json_body
+from tierd.api.responses import JSONResponse
 from tierd.api.streaming import (
     coalesced,
     collect,
@@ -60,10 +63,11 @@ def caller_of(request: Request) -> Caller:
     return Caller(getattr(request.state, "agent_key", None), client.host if client else "")
 
 
-@router.post("/v1/chat/completions")
-async def chat_completions(body: ChatCompletionRequest, request: Request):
+@router.post("/v1/chat/completions", openapi_extra=json_body(ChatCompletionRequest))
+async def chat_completions(request: Request):
     """Tools, tool calls, images and response formats are translated by tierd.chat.openai;
     the route picks a model that has what the request needs."""
+    body = await read_body(request, ChatCompletionRequest)
     app = request.app.state.tierd
     chat = openai_shape.request_from_openai(body.model_dump(exclude_unset=True, by_alias=True))
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
@@ -86,20 +90,23 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):
         include_usage=bool(body.stream_options and body.stream_options.include_usage))
 
     async def sse():
-        yield sse_lines(writer.start())
         try:
-            async for events in coalesced(stream, lambda chunk: sse_lines(writer.write(chunk))):
+            async for events in coalesced(stream, lambda chunk: sse_lines(writer.write(chunk)),
+                                          head=sse_lines(writer.start()), tail=DONE):
                 yield events
         except TierdError as err:  # after the stream started: report in-band, as OpenAI does
-            yield in_band_error(err)
-        yield "data: [DONE]\n\n"
+            yield in_band_error(err) + DONE
 
     return StreamingResponse(sse(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", **reply.headers()})
 
 
+DONE = "data: [DONE]\n\n"
+"""The last line of every OpenAI stream."""
+
+
 def sse_lines(events: list[dict]) -> str:
-    return "".join(f"data: {json.dumps(event)}\n\n" for event in events)
+    return "".join(f"data: {fastjson.dumps(event).decode()}\n\n" for event in events)
 
 
 def in_band_error(err: TierdError) -> str:
@@ -152,7 +159,7 @@ async def completions(body: CompletionRequest, request: Request):
             yield sse_lines(writer.end())
         except TierdError as err:
             yield in_band_error(err)
-        yield "data: [DONE]\n\n"
+        yield DONE
 
     return StreamingResponse(sse(), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", **first.headers()})

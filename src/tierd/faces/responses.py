@@ -7,12 +7,13 @@ tierd.chat.responses. Nothing is stored: `previous_response_id` and `store: true
 
 from __future__ import annotations
 
-import json
 import time
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
+from tierd import fastjson
+from tierd.api.responses import JSONResponse
 from tierd.api.streaming import coalesced, routed_stream, routed_whole
 from tierd.chat import responses as responses_shape
 from tierd.chat.reply import assemble
@@ -25,7 +26,8 @@ router = APIRouter(tags=["openai"])
 
 
 def _events(events: list[dict]) -> str:
-    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events)
+    return "".join(f"event: {e['type']}\ndata: {fastjson.dumps(e).decode()}\n\n"
+                   for e in events)
 
 
 @router.post("/v1/responses")
@@ -54,9 +56,9 @@ async def create_response(body: ResponsesRequest, request: Request):
     writer = responses_shape.StreamWriter(head())
 
     async def sse():
-        yield _events(writer.start())
         try:
-            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk))):
+            async for events in coalesced(stream, lambda chunk: _events(writer.write(chunk)),
+                                          head=_events(writer.start())):
                 yield events
         except TierdError as err:  # after the stream started: the response failed, in-band
             yield _events(writer.failed(str(err)))

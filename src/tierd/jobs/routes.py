@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
 
 from tierd.api.paths import JOB_HISTORY, JOB_RUN, JOBS, RUN_JOB
+from tierd.api.responses import JSONResponse
 from tierd.jobs import service
 
 router = APIRouter(tags=["jobs"])

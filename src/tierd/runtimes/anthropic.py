@@ -9,8 +9,7 @@ mid-stream (overload) is a failure of the provider.
 
 from __future__ import annotations
 
-import json
-
+from tierd import fastjson
 from tierd.chat import anthropic as anthropic_shape
 from tierd.chat.request import ChatRequest
 from tierd.config import Secret
@@ -28,7 +27,7 @@ class AnthropicStreamState(StreamState):
 
     def feed(self, event: str, data: str) -> tuple[str, tuple[ToolCallDelta, ...]]:
         try:
-            payload = json.loads(data)
+            payload = fastjson.loads(data)
             payload.setdefault("type", event)
             if payload["type"] == "error":
                 error = payload.get("error") or {}

@@ -18,15 +18,16 @@ alone until its reset.
 from __future__ import annotations
 
 import dataclasses
-import json
 import queue
 import re
 import threading
 import time
 from typing import Any, Callable, Iterable, Iterator
+from urllib.request import getproxies, proxy_bypass
 
 import httpx
 
+from tierd import __version__, fastjson
 from tierd.chat import openai as openai_shape
 from tierd.chat.capabilities import PLAIN, known_cloud_model
 from tierd.chat.request import ChatRequest, ImagePart
@@ -172,7 +173,7 @@ class OpenAIStreamState(StreamState):
             self.complete = True
             return "", ()
         try:
-            payload = json.loads(data)
+            payload = fastjson.loads(data)
             if "error" in payload:
                 error = payload["error"]
                 message = error.get("message") if isinstance(error, dict) else error
@@ -181,6 +182,27 @@ class OpenAIStreamState(StreamState):
             return self.reader.feed(payload)
         except (ValueError, TypeError, AttributeError):
             raise self.garbage(data) from None
+
+
+def body_lines(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The lines of a body read in chunks of bytes, without their line ends (LF, CRLF or a
+    lone CR, as server-sent events allow), each decoded as UTF-8. Split as bytes, since no
+    byte of a multi-byte UTF-8 character is a line end, and decoded a line at a time."""
+    partial = b""
+    for chunk in chunks:
+        data = partial + chunk if partial else chunk
+        held_cr = False
+        if b"\r" in data:
+            held_cr = data.endswith(b"\r")  # perhaps the first half of a CRLF
+            if held_cr:
+                data = data[:-1]
+            data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        lines = data.split(b"\n")
+        partial = lines.pop() + (b"\r" if held_cr else b"")
+        for line in lines:
+            yield line.decode("utf-8", "replace")
+    if partial:
+        yield partial.rstrip(b"\r").decode("utf-8", "replace")
 
 
 def sse_events(lines: Iterable[str]) -> Iterator[tuple[str, str]]:
@@ -207,6 +229,23 @@ DRAIN_BACKLOG = 8
 _drains: "queue.SimpleQueue[tuple[httpx.Response, Iterator[str]]]" = queue.SimpleQueue()
 _drainer: list[threading.Thread] = []
 _drainer_lock = threading.Lock()
+
+
+def _finish(response: httpx.Response, lines: Iterator[str]) -> None:
+    """Hand a complete stream's connection back to the pool. When the body had a length and
+    all of it has been read, what is left (the end of the message) is already here: finish it
+    now. Else the drainer reads the rest in the background (a chunked body's last chunk)."""
+    length = response.headers.get("content-length", "")
+    if not (length.isdigit() and response.num_bytes_downloaded >= int(length)):
+        _drain_later(response, lines)
+        return
+    try:
+        for _ in lines:
+            pass
+    except Exception:  # nothing was left to read; whatever went wrong, the reply is whole
+        pass
+    finally:
+        response.close()
 
 
 def _drain_later(response: httpx.Response, lines: Iterator[str]) -> None:
@@ -241,8 +280,28 @@ def _drain_forever() -> None:
             response.close()
 
 
+USER_AGENT = f"tierd/{__version__}"
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, in
+    either case), unless NO_PROXY exempts its host."""
+    parsed = httpx.URL(url)
+    if proxy_bypass(parsed.host):
+        return None
+    proxies = getproxies()
+    return proxies.get(parsed.scheme) or proxies.get("all")
+
+
 class CloudRuntime:
-    """Shared plumbing: one pooled httpx client, streaming, error translation, key hygiene."""
+    """Shared plumbing: one connection pool per provider, streaming, error translation, key
+    hygiene.
+
+    Requests go straight to the pool (httpx's transport), not through an httpx Client: a
+    client's per-call work — merging URLs and headers, auth and redirect flows, event hooks,
+    storing the response's cookies, which a provider's API never needs — cost as much CPU as
+    the pool's own. The pool, its timeouts and httpx's errors are the same.
+    """
 
     chat_path = ""
     offload = "none"  # the provider's hardware is not ours to place models on
@@ -258,14 +317,28 @@ class CloudRuntime:
         self.max_output_tokens = max_output_tokens
         self._key = api_key
         self._on_limits = on_limits
-        self._client = httpx.Client(
-            base_url=self.base_url, headers=self._auth_headers(api_key),
-            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S)))
+        self._pool = httpx.HTTPTransport(proxy=proxy_for(self.base_url))
+        """Connections kept alive as an httpx Client keeps them (100 at most, 20 idle), through
+        the proxy the environment names, as a Client would."""
+        self._timeout = httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S)).as_dict()
+        self._headers = [(name.encode(), value.encode()) for name, value in {
+            "User-Agent": USER_AGENT, "Content-Type": "application/json",
+            **self._auth_headers(api_key)}.items()]
         self._chat_url = httpx.URL(self.base_url + self.chat_path)
+        self._embed_url = httpx.URL(self.base_url + "/embeddings")
         """Parsed once: a path merged with the base URL on every call costs two parses."""
 
     def close(self) -> None:
-        self._client.close()
+        self._pool.close()
+
+    def _send(self, url: httpx.URL, body: dict, accept: bytes,
+              encodings: bytes = b"identity") -> httpx.Response:
+        """POST `body` as JSON; the response's body is not read yet (close it). An event
+        stream is asked for unencoded (`encodings`), as it is read raw."""
+        headers = [*self._headers, (b"Accept", accept), (b"Accept-Encoding", encodings)]
+        return self._pool.handle_request(httpx.Request(
+            "POST", url, headers=headers, content=fastjson.dumps(body),
+            extensions={"timeout": self._timeout}))
 
     def _auth_headers(self, key: Secret) -> dict[str, str]:
         raise NotImplementedError
@@ -343,12 +416,12 @@ class CloudRuntime:
         bound the count. Images are not billed by their bytes: each counts IMAGE_TOKEN_BOUND,
         more than any of these providers charges for one image.
         """
-        textual = tuple(dataclasses.replace(m, parts=tuple(
-            p for p in m.parts if not isinstance(p, ImagePart))) for m in request.messages)
-        body = openai_shape.request_to_openai(dataclasses.replace(request, messages=textual),
-                                              model)
-        sent = json.dumps(body, ensure_ascii=False).encode("utf-8", "surrogatepass")
         images = sum(len(m.images) for m in request.messages)
+        if images:
+            textual = tuple(dataclasses.replace(m, parts=tuple(
+                p for p in m.parts if not isinstance(p, ImagePart))) for m in request.messages)
+            request = dataclasses.replace(request, messages=textual)
+        sent = fastjson.dumps(openai_shape.request_to_openai(request, model))
         return len(sent) + PROMPT_FRAMING_TOKENS + images * IMAGE_TOKEN_BOUND
 
     def input_token_bound(self, texts: list[str]) -> int:
@@ -389,14 +462,13 @@ class CloudRuntime:
         state = self._new_state(request)
         first_token: int | None = None
         try:
-            response = self._client.send(
-                self._client.build_request("POST", self._chat_url, json=body), stream=True)
+            response = self._send(self._chat_url, body, b"text/event-stream")
             try:
                 if response.status_code >= 400:
                     response.read()
                     raise self._status_error(response, body.get("model", ""))
                 self._report_limits(response, body.get("model", ""))
-                lines = response.iter_lines()
+                lines = body_lines(response.iter_raw())
                 for event, data in sse_events(lines):
                     if cancel is not None and cancel.is_set():
                         state.cancelled = True
@@ -405,13 +477,14 @@ class CloudRuntime:
                     if text or calls:
                         first_token = first_token or time.monotonic_ns()
                         state.text_pieces += 1
-                        state.text.append(text + "".join(c.name + c.arguments for c in calls))
+                        state.text.append(text + "".join(c.name + c.arguments for c in calls)
+                                          if calls else text)
                         yield Chunk(text, tool_calls=calls)
                     if state.complete:
                         break
             finally:
                 if state.complete:
-                    _drain_later(response, lines)
+                    _finish(response, lines)
                 else:
                     response.close()
         except httpx.TimeoutException as err:
@@ -519,7 +592,12 @@ class OpenAIRuntime(CloudRuntime):
         self._check_model(model)
         started = time.monotonic_ns()
         try:
-            response = self._client.post("/embeddings", json={"model": model, "input": texts})
+            response = self._send(self._embed_url, {"model": model, "input": texts},
+                                  b"application/json", b"gzip, deflate")
+            try:
+                response.read()
+            finally:
+                response.close()
         except httpx.TimeoutException as err:
             raise RuntimeUnavailable(
                 f"{self._where()} did not answer in time ({type(err).__name__})") from None

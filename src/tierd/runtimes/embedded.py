@@ -182,6 +182,9 @@ class EmbeddedRuntime:
         self._residents: dict[str, _Resident] = {}
         self._residents_lock = threading.Lock()
         self._metadata: dict[Path, tuple[tuple[int, int], GGUFMetadata]] = {}
+        self._infos: dict[str, tuple[GGUFMetadata, ModelInfo]] = {}
+        """Each model's listing, made again only when its file's metadata is read again (the
+        file changed): every routed request lists the models."""
         self._vocab_only: dict[Path, Llama] = {}
         self._token_memo: OrderedDict[tuple[Path, str], tuple[int, ...]] = OrderedDict()
         self._token_memo_lock = threading.Lock()
@@ -223,8 +226,9 @@ class EmbeddedRuntime:
             except TierdError as err:
                 log.warning("embedded model %s is unavailable: %s", name, err)
                 continue
-            infos.append(
-                ModelInfo(
+            listed = self._infos.get(name)
+            if listed is None or listed[0] is not meta:
+                listed = meta, ModelInfo(
                     name=name,
                     capability=_capability(meta),
                     file_bytes=meta.file_bytes,
@@ -232,7 +236,8 @@ class EmbeddedRuntime:
                     metadata={**meta.as_model_metadata(), **_listing(meta)},
                     features=_features(meta),
                 )
-            )
+                self._infos[name] = listed
+            infos.append(listed[1])
         return infos
 
     def loaded(self) -> list[LoadedModel]:
