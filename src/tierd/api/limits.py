@@ -80,9 +80,9 @@ B = TypeVar("B", bound=RequestBody)
 
 
 async def read_body(request: Request, model: type[B]) -> B:
-    """The request's JSON body as `model`, for the routes every call takes, which take the
-    raw request: FastAPI's own parsing solves the route's dependencies and decodes the JSON
-    with the standard library on every call. Refused as FastAPI refuses (the error handlers
+    """The request's JSON body as `model`: how every route with a body reads it (taking the
+    raw request), as FastAPI's own parsing solves the route's dependencies and decodes the
+    JSON with the standard library on every call. Refused as FastAPI refuses (the error handlers
     make the 400s): JSON that does not parse, bytes that are not UTF-8, a field of the wrong
     type or value. orjson parses, so the walk looking for lone surrogates (which it refuses)
     is skipped; what only the standard library parses is walked as before."""

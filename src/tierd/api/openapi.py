@@ -111,7 +111,7 @@ _STREAMS = {
 
 
 _BODIES: dict[str, type[BaseModel]] = {}
-"""The bodies of routes that read their own (tierd.api.limits.read_body), by schema name."""
+"""The bodies of the routes (each reads its own: tierd.api.limits.read_body), by schema name."""
 
 
 def json_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from tierd.api.limits import RequestBody, read_body
+from tierd.api.openapi import json_body
 from tierd.api.paths import (
     COST_ALERTS,
     COST_CALLS,
@@ -32,7 +34,7 @@ from tierd.costs.service import (
 router = APIRouter(tags=["costs"])
 
 
-class KeyRequest(BaseModel):
+class KeyRequest(RequestBody):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1)
@@ -71,8 +73,9 @@ async def keys(request: Request):
     return await run_in_threadpool(list_keys, request.app.state.tierd.costs)
 
 
-@router.post(KEY_CREATE.path, status_code=201)
-async def new_key(body: KeyRequest, request: Request):
+@router.post(KEY_CREATE.path, status_code=201, openapi_extra=json_body(KeyRequest))
+async def new_key(request: Request):
+    body = await read_body(request, KeyRequest)
     return await run_in_threadpool(create_key, request.app.state.tierd.costs, body.name,
                                    body.daily, body.weekly, body.tiers)
 

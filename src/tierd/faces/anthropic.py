@@ -71,11 +71,12 @@ async def messages(request: Request):
                              headers={"Cache-Control": "no-cache", **reply.headers()})
 
 
-@router.post("/v1/messages/count_tokens")
-async def count_tokens(body: CountTokensRequest, request: Request):
+@router.post("/v1/messages/count_tokens", openapi_extra=json_body(CountTokensRequest))
+async def count_tokens(request: Request):
     """The prompt's tokens (system, messages and tools) as the model that would serve it
     first counts them: its own tokenizer for a local model, the provider's count for a cloud
     one."""
+    body = await read_body(request, CountTokensRequest)
     app = request.app.state.tierd
     chat = anthropic_shape.request_from_anthropic(
         body.model_dump(exclude_unset=True, by_alias=True))

@@ -17,7 +17,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 
 from tierd import __version__, fastjson
-from tierd.api.limits import check_embedding_inputs
+from tierd.api.limits import check_embedding_inputs, read_body
+from tierd.api.openapi import json_body
 from tierd.api.paths import PULL
 from tierd.api.responses import JSONResponse
 from tierd.api.streaming import (
@@ -105,8 +106,9 @@ async def _answer(start, stream: bool, chat: bool) -> JSONResponse | StreamingRe
                              headers=reply.headers())
 
 
-@router.post("/api/generate")
-async def generate(body: OllamaGenerateRequest, request: Request):
+@router.post("/api/generate", openapi_extra=json_body(OllamaGenerateRequest))
+async def generate(request: Request):
+    body = await read_body(request, OllamaGenerateRequest)
     app = request.app.state.tierd
     if not body.prompt and not body.system:
         return await _load_or_unload(request, body.model, body.keep_alive, {"response": ""})
@@ -123,8 +125,9 @@ async def generate(body: OllamaGenerateRequest, request: Request):
                          body.stream, chat=False)
 
 
-@router.post("/api/chat")
-async def chat(body: OllamaChatRequest, request: Request):
+@router.post("/api/chat", openapi_extra=json_body(OllamaChatRequest))
+async def chat(request: Request):
+    body = await read_body(request, OllamaChatRequest)
     app = request.app.state.tierd
     empty = {"message": {"role": "assistant", "content": ""}}
     if not body.messages:
@@ -136,8 +139,9 @@ async def chat(body: OllamaChatRequest, request: Request):
                          body.stream, chat=True)
 
 
-@router.post("/api/embed")
-async def embed(body: OllamaEmbedRequest, request: Request):
+@router.post("/api/embed", openapi_extra=json_body(OllamaEmbedRequest))
+async def embed(request: Request):
+    body = await read_body(request, OllamaEmbedRequest)
     texts = as_list(body.input) if body.input else []
     if not texts:  # as in Ollama: an empty input loads the model (keep_alive 0 unloads it)
         return await _load_or_unload(request, body.model, body.keep_alive, {"embeddings": []})
@@ -149,9 +153,10 @@ async def embed(body: OllamaEmbedRequest, request: Request):
                          "prompt_eval_count": result.prompt_tokens}, headers=routed.headers())
 
 
-@router.post("/api/embeddings")
-async def embeddings(body: OllamaEmbeddingsRequest, request: Request):
+@router.post("/api/embeddings", openapi_extra=json_body(OllamaEmbeddingsRequest))
+async def embeddings(request: Request):
     """The older single-text endpoint; like Ollama's, its vector is not normalised."""
+    body = await read_body(request, OllamaEmbeddingsRequest)
     app = request.app.state.tierd
     if not body.prompt:
         return {"embedding": []}
@@ -238,8 +243,9 @@ def _modelfile(info: ModelInfo, template: str, parameters: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-@router.post("/api/show")
-async def show(body: OllamaShowRequest, request: Request):
+@router.post("/api/show", openapi_extra=json_body(OllamaShowRequest))
+async def show(request: Request):
+    body = await read_body(request, OllamaShowRequest)
     app = request.app.state.tierd
     entry = await run_in_threadpool(find_entry, app, body.model_name())
     info = entry.info
@@ -257,10 +263,11 @@ async def version():
     return {"version": OLLAMA_API_VERSION, "tierd": __version__}
 
 
-@router.post(PULL.path)
-async def pull(body: OllamaPullRequest, request: Request):
+@router.post(PULL.path, openapi_extra=json_body(OllamaPullRequest))
+async def pull(request: Request):
     """Make a packaged model or pull onto an Ollama host behind tierd, streaming Ollama's
     progress lines; an unknown name is a 404 before anything streams."""
+    body = await read_body(request, OllamaPullRequest)
     app = request.app.state.tierd
     name = body.model_name()
     if not body.stream:

@@ -113,10 +113,11 @@ def in_band_error(err: TierdError) -> str:
     return f"data: {json.dumps({'error': {'message': str(err), 'type': 'api_error'}})}\n\n"
 
 
-@router.post("/v1/completions")
-async def completions(body: CompletionRequest, request: Request):
+@router.post("/v1/completions", openapi_extra=json_body(CompletionRequest))
+async def completions(request: Request):
     """Raw text completion on an exact local model; each prompt of a list is one choice,
     completed in turn (each its own ledger row)."""
+    body = await read_body(request, CompletionRequest)
     app = request.app.state.tierd
     fields = body.model_dump(exclude_unset=True)
     prompts, options = completions_shape.prompts_from_completion(
@@ -165,10 +166,11 @@ async def completions(body: CompletionRequest, request: Request):
                              headers={"Cache-Control": "no-cache", **first.headers()})
 
 
-@router.post("/v1/embeddings")
-async def embeddings(body: EmbeddingRequest, request: Request):
+@router.post("/v1/embeddings", openapi_extra=json_body(EmbeddingRequest))
+async def embeddings(request: Request):
     """Texts, or cl100k_base token ids (tierd.faces.token_ids); `dimensions` shortens the
     vectors of models trained for it."""
+    body = await read_body(request, EmbeddingRequest)
     texts = texts_from_input(body.input)
     routed, vectors = await embed_texts(request, body.model, texts, body.dimensions)
     result = routed.embeddings

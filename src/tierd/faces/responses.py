@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from tierd import fastjson
+from tierd.api.limits import read_body
+from tierd.api.openapi import json_body
 from tierd.api.responses import JSONResponse
 from tierd.api.streaming import coalesced, routed_stream, routed_whole
 from tierd.chat import responses as responses_shape
@@ -30,8 +32,9 @@ def _events(events: list[dict]) -> str:
                    for e in events)
 
 
-@router.post("/v1/responses")
-async def create_response(body: ResponsesRequest, request: Request):
+@router.post("/v1/responses", openapi_extra=json_body(ResponsesRequest))
+async def create_response(request: Request):
+    body = await read_body(request, ResponsesRequest)
     app = request.app.state.tierd
     fields = body.model_dump(exclude_unset=True, by_alias=True)
     chat = responses_shape.request_from_responses(fields)

@@ -10,7 +10,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
-from tierd.api.limits import RequestBody
+from tierd.api.limits import RequestBody, read_body
+from tierd.api.openapi import json_body
 from tierd.api.paths import INDEX_STATUS, SEARCH, SEARCH_POST
 from tierd.index.service import index_status, search_index
 
@@ -34,8 +35,9 @@ async def search(request: Request, q: str = Query(..., description="what to look
                                    kind, explain)
 
 
-@router.post(SEARCH_POST.path)
-async def search_post(body: SearchRequest, request: Request):
+@router.post(SEARCH_POST.path, openapi_extra=json_body(SearchRequest))
+async def search_post(request: Request):
+    body = await read_body(request, SearchRequest)
     return await run_in_threadpool(search_index, request.app.state.tierd, body.q, body.k,
                                    body.source, body.path, body.kind, body.explain)
 

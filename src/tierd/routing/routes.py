@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import ConfigDict, Field
 
-from tierd.api.limits import RequestBody
+from tierd.api.limits import RequestBody, read_body
+from tierd.api.openapi import json_body
 from tierd.api.paths import ROUTE_EXEMPLARS, ROUTE_EXPLAIN, ROUTE_FORGET, ROUTE_TEACH
 from tierd.faces.schemas import ChatMessage
 from tierd.routing.service import explain, forget_exemplar, list_exemplars, teach
@@ -48,15 +49,17 @@ class TeachRequest(_Prompt):
     task: str = Field(min_length=1)
 
 
-@router.post(ROUTE_EXPLAIN.path)
-async def explain_route(body: ExplainRequest, request: Request):
+@router.post(ROUTE_EXPLAIN.path, openapi_extra=json_body(ExplainRequest))
+async def explain_route(request: Request):
+    body = await read_body(request, ExplainRequest)
     return await run_in_threadpool(explain, request.app.state.tierd, body.prompt, body.chat(),
                                    body.system, body.model, body.task, body.max_tokens,
                                    body.needs)
 
 
-@router.post(ROUTE_TEACH.path)
-async def teach_route(body: TeachRequest, request: Request):
+@router.post(ROUTE_TEACH.path, openapi_extra=json_body(TeachRequest))
+async def teach_route(request: Request):
+    body = await read_body(request, TeachRequest)
     return await run_in_threadpool(teach, request.app.state.tierd, body.task, body.prompt,
                                    body.chat(), body.system)
 
