@@ -28,6 +28,7 @@ import math
 import socket
 import threading
 import time
+import zlib
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -69,6 +70,8 @@ class StandIn:
     garbage: bool = False
     close_after: int | None = None
     omit_usage: bool = False
+    gzip_stream: bool = False
+    """Streams sent gzip-compressed, whatever the request's Accept-Encoding said."""
     tool_arguments: dict = field(default_factory=lambda: {"city": "Paris"})
     prompt_scale: float = 1.0
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
@@ -105,7 +108,7 @@ class StandIn:
         self.fail_status = None
         self.retry_after = None
         self.hang = self.hang_mid_stream = self.linger_after_done = 0.0
-        self.garbage = self.omit_usage = False
+        self.garbage = self.omit_usage = self.gzip_stream = False
         self.close_after = None
         self.prompt_scale = 1.0
         self.rate_limit_headers = {}
@@ -119,6 +122,7 @@ class StandInHandler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_state: StandIn
+    _gzip: Any = None
 
     def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
         return None
@@ -153,16 +157,25 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
+        self._gzip = None
+        if self.server_state.gzip_stream:  # compressed though the client asked for identity
+            self.send_header("Content-Encoding", "gzip")
+            self._gzip = zlib.compressobj(wbits=31)
         for name, value in self.server_state.rate_limit_headers.items():
             self.send_header(name, value)
         self.end_headers()
 
     def send_event(self, text: str) -> None:
         data = text.encode()
+        if self._gzip is not None:
+            data = self._gzip.compress(data) + self._gzip.flush(zlib.Z_SYNC_FLUSH)
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
     def end_stream(self) -> None:
+        if self._gzip is not None:
+            tail = self._gzip.flush()
+            self.wfile.write(f"{len(tail):x}\r\n".encode() + tail + b"\r\n")
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
 

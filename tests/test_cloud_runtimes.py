@@ -168,6 +168,17 @@ def test_a_body_kept_open_after_the_last_event_does_not_hold_up_the_reply(openai
     assert chunks[-1].done and chunks[-1].finish_reason == "stop"
 
 
+def test_a_stream_compressed_though_asked_for_identity_still_reads(cloud):
+    """A careless provider gzips its event stream although tierd asked for none: the body is
+    decoded by its Content-Encoding, not read as raw bytes."""
+    runtime, server = cloud
+    server.gzip_stream = True
+    chunks = list(runtime.chat("gpt-4o-mini", turns(MESSAGES, max_tokens=50)))
+    assert "".join(c.text for c in chunks) == "".join(f"w{i} " for i in range(12))
+    assert chunks[-1].done and chunks[-1].finish_reason == "stop"
+    assert server.requests[-1].headers.get("Accept-Encoding") == "identity"
+
+
 def test_garbage_names_the_provider(cloud):
     runtime, server = cloud
     server.garbage = True

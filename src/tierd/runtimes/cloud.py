@@ -334,7 +334,8 @@ class CloudRuntime:
     def _send(self, url: httpx.URL, body: dict, accept: bytes,
               encodings: bytes = b"identity") -> httpx.Response:
         """POST `body` as JSON; the response's body is not read yet (close it). An event
-        stream is asked for unencoded (`encodings`), as it is read raw."""
+        stream is asked for unencoded (`encodings`); one compressed all the same is decoded
+        by its Content-Encoding as it is read."""
         headers = [*self._headers, (b"Accept", accept), (b"Accept-Encoding", encodings)]
         return self._pool.handle_request(httpx.Request(
             "POST", url, headers=headers, content=fastjson.dumps(body),
@@ -468,7 +469,7 @@ class CloudRuntime:
                     response.read()
                     raise self._status_error(response, body.get("model", ""))
                 self._report_limits(response, body.get("model", ""))
-                lines = body_lines(response.iter_raw())
+                lines = body_lines(response.iter_bytes())
                 for event, data in sse_events(lines):
                     if cancel is not None and cancel.is_set():
                         state.cancelled = True
