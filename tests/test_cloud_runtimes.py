@@ -327,6 +327,21 @@ def test_a_malformed_env_file_line_is_reported_without_its_content(tmp_path, mon
     assert "sk-pasted" not in str(caught.value)
 
 
+def test_a_key_that_cannot_go_in_a_header_is_refused_by_position(tmp_path, monkeypatch):
+    """A pasted non-breaking space went out as UTF-8 bytes and a stray CR failed every call as
+    a connection error; both are refused when the providers are built, the key never shown."""
+    monkeypatch.setenv("TIERD_TEST_OPENAI_KEY", "sk-secret\u00a0")
+    # `export KEY=$(cat key.txt)` keeps a CRLF file's CR: only the LF is stripped.
+    monkeypatch.setenv("TIERD_TEST_ANTHROPIC_KEY", "sk-ant-secret\r")
+    with pytest.raises(ConfigError) as caught:
+        build_providers(_config(tmp_path))
+    openai, anthropic = caught.value.problems
+    assert "TIERD_TEST_OPENAI_KEY (from the environment) holds a character past ASCII at " \
+        "position 10 of 10" in openai
+    assert "TIERD_TEST_ANTHROPIC_KEY" in anthropic and "a control character" in anthropic
+    assert "secret" not in str(caught.value)
+
+
 def test_cached_prompt_tokens_are_reported_apart(cloud):
     runtime, server = cloud
     server.cached_tokens = 8
