@@ -72,6 +72,9 @@ class StandIn:
     omit_usage: bool = False
     gzip_stream: bool = False
     """Streams sent gzip-compressed, whatever the request's Accept-Encoding said."""
+    false_gzip: bool = False
+    """Every reply labelled Content-Encoding: gzip but sent as it is: a body that does not
+    decode."""
     tool_arguments: dict = field(default_factory=lambda: {"city": "Paris"})
     prompt_scale: float = 1.0
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
@@ -108,7 +111,7 @@ class StandIn:
         self.fail_status = None
         self.retry_after = None
         self.hang = self.hang_mid_stream = self.linger_after_done = 0.0
-        self.garbage = self.omit_usage = self.gzip_stream = False
+        self.garbage = self.omit_usage = self.gzip_stream = self.false_gzip = False
         self.close_after = None
         self.prompt_scale = 1.0
         self.rate_limit_headers = {}
@@ -148,6 +151,8 @@ class StandInHandler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.server_state.false_gzip:
+            self.send_header("Content-Encoding", "gzip")
         for name, value in {**self.server_state.rate_limit_headers, **(headers or {})}.items():
             self.send_header(name, value)
         self.end_headers()
@@ -161,6 +166,8 @@ class StandInHandler(BaseHTTPRequestHandler):
         if self.server_state.gzip_stream:  # compressed though the client asked for identity
             self.send_header("Content-Encoding", "gzip")
             self._gzip = zlib.compressobj(wbits=31)
+        elif self.server_state.false_gzip:
+            self.send_header("Content-Encoding", "gzip")
         for name, value in self.server_state.rate_limit_headers.items():
             self.send_header(name, value)
         self.end_headers()

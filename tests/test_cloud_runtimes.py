@@ -179,6 +179,28 @@ def test_a_stream_compressed_though_asked_for_identity_still_reads(cloud):
     assert server.requests[-1].headers.get("Accept-Encoding") == "identity"
 
 
+def test_a_body_its_encoding_does_not_decode_is_the_provider_failing(cloud, openai_server):
+    """A reply labelled gzip that is not, streamed, refused (HTTP 500) or an embeddings
+    answer: the provider failing, named (the router then tries the next), never httpx's
+    DecodingError escaping as tierd's own failure."""
+    runtime, server = cloud
+    server.false_gzip = True
+    with pytest.raises(RuntimeUnavailable, match=f"{runtime.host}.*does not decode"):
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    server.fail_status = 500
+    with pytest.raises(RuntimeUnavailable, match=f"{runtime.host}.*does not decode"):
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                             Secret(PLANTED_KEY), ["text-embedding-3-small"])
+    openai_server.reset()
+    openai_server.false_gzip = True
+    try:
+        with pytest.raises(RuntimeUnavailable, match="oai.*does not decode"):
+            embedder.embed("text-embedding-3-small", ["abc"])
+    finally:
+        embedder.close()
+
+
 def test_garbage_names_the_provider(cloud):
     runtime, server = cloud
     server.garbage = True

@@ -494,6 +494,9 @@ class CloudRuntime:
                 f"{state.text_pieces} tokens")) from None
         except httpx.RemoteProtocolError:
             raise self._closed_early(state) from None
+        except httpx.DecodingError:
+            raise RuntimeUnavailable(f"{self._where()} sent a reply its Content-Encoding does "
+                                     f"not decode, after {state.text_pieces} tokens") from None
         except httpx.TransportError as err:
             raise RuntimeUnavailable(self._scrub(
                 f"{self._where()} cannot be reached ({type(err).__name__})")) from None
@@ -602,6 +605,9 @@ class OpenAIRuntime(CloudRuntime):
         except httpx.TimeoutException as err:
             raise RuntimeUnavailable(
                 f"{self._where()} did not answer in time ({type(err).__name__})") from None
+        except httpx.DecodingError:
+            raise RuntimeUnavailable(
+                f"{self._where()} sent a reply its Content-Encoding does not decode") from None
         except httpx.TransportError as err:
             raise RuntimeUnavailable(
                 f"{self._where()} cannot be reached ({type(err).__name__})") from None
