@@ -201,6 +201,26 @@ def test_a_body_its_encoding_does_not_decode_is_the_provider_failing(cloud, open
         embedder.close()
 
 
+def test_a_redirect_is_refused_with_where_it_points(cloud, openai_server):
+    """Not followed (an httpx Client did not follow either; the key would go with it), and
+    said as what it is: a base_url to change, not a stream closed after 0 tokens."""
+    runtime, server = cloud
+    server.fail_status = 307
+    server.rate_limit_headers = {"Location": "https://elsewhere.example/v1/chat/completions"}
+    with pytest.raises(ProviderRejected, match=r"redirects \(HTTP 307\) to https://elsewhere"
+                       r"\.example/v1/chat/completions, which tierd does not follow"):
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                             Secret(PLANTED_KEY), ["text-embedding-3-small"])
+    openai_server.reset()
+    openai_server.fail_status = 308
+    try:
+        with pytest.raises(ProviderRejected, match=r"redirects \(HTTP 308\) to nowhere named"):
+            embedder.embed("text-embedding-3-small", ["abc"])
+    finally:
+        embedder.close()
+
+
 def test_garbage_names_the_provider(cloud):
     runtime, server = cloud
     server.garbage = True

@@ -465,7 +465,7 @@ class CloudRuntime:
         try:
             response = self._send(self._chat_url, body, b"text/event-stream")
             try:
-                if response.status_code >= 400:
+                if response.status_code >= 300:
                     response.read()
                     raise self._status_error(response, body.get("model", ""))
                 self._report_limits(response, body.get("model", ""))
@@ -544,8 +544,12 @@ class CloudRuntime:
 
     def _status_error(self, response: httpx.Response, model: str) -> TierdError:
         status = response.status_code
-        detail = self._scrub(_error_message(response))
         where = self._where()
+        if status < 400:  # not followed, as an httpx Client would not: the key goes with it
+            to = self._scrub(response.headers.get("location", "")[:_SNIPPET]) or "nowhere named"
+            return ProviderRejected(f"{where} redirects (HTTP {status}) to {to}, which tierd "
+                                    "does not follow: set the provider's base_url to it")
+        detail = self._scrub(_error_message(response))
         if status == 429:
             report = self._report_limits(response, model, response.text)
             stated = report.retry_after if report.retry_after is not None else \
@@ -611,7 +615,7 @@ class OpenAIRuntime(CloudRuntime):
         except httpx.TransportError as err:
             raise RuntimeUnavailable(
                 f"{self._where()} cannot be reached ({type(err).__name__})") from None
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise self._status_error(response, model)
         self._report_limits(response, model)
         try:
