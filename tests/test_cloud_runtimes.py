@@ -221,12 +221,33 @@ def test_a_redirect_is_refused_with_where_it_points(cloud, openai_server):
         embedder.close()
 
 
-def test_garbage_names_the_provider(cloud):
+@pytest.mark.parametrize("switch", ["garbage", "deep_event"])
+def test_garbage_names_the_provider(cloud, switch):
+    """Text that is not JSON, and JSON nested past what a parser goes (whose RecursionError
+    escaped as tierd's own failure)."""
     runtime, server = cloud
-    server.garbage = True
+    setattr(server, switch, True)
     with pytest.raises(RuntimeUnavailable, match=rf"provider '{runtime.host}' sent a stream "
                                                  "event that is not the JSON expected"):
         list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+
+
+def test_a_json_answer_nested_past_any_parser_is_the_provider_failing(cloud, openai_server):
+    """An error body or an embeddings answer nested deeper than a parser goes: the provider's
+    failure, named, not a RecursionError escaping as tierd's own."""
+    runtime, server = cloud
+    server.deep_event, server.fail_status = True, 500
+    with pytest.raises(RuntimeUnavailable, match=rf"'{runtime.host}'.*failed \(HTTP 500\)"):
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                             Secret(PLANTED_KEY), ["text-embedding-3-small"])
+    openai_server.reset()
+    openai_server.deep_event = True
+    try:
+        with pytest.raises(RuntimeUnavailable, match="embeddings reply that is not the JSON"):
+            embedder.embed("text-embedding-3-small", ["abc"])
+    finally:
+        embedder.close()
 
 
 def test_a_stream_that_closes_early_says_how_far_it_got(cloud):

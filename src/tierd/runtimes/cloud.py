@@ -569,7 +569,7 @@ class CloudRuntime:
 def _error_message(response: httpx.Response) -> str:
     """The provider's own words: OpenAI's and Anthropic's {"error": {"message"}} or the text."""
     try:
-        payload = response.json()
+        payload = fastjson.loads(response.content)
         error = payload.get("error", payload)
         message = error.get("message") if isinstance(error, dict) else error
         return str(message)[:_SNIPPET]
@@ -619,7 +619,7 @@ class OpenAIRuntime(CloudRuntime):
             raise self._status_error(response, model)
         self._report_limits(response, model)
         try:
-            payload = response.json()
+            payload = fastjson.loads(response.content)
             rows = sorted(payload["data"], key=lambda row: row["index"])
             vectors = [[float(x) for x in row["embedding"]] for row in rows]
             tokens = int((payload.get("usage") or {}).get("prompt_tokens") or 0)
