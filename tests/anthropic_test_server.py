@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.openai_test_server import (
+    DEEP,
     StandIn,
     StandInHandler,
     forced_tool,
@@ -87,8 +88,9 @@ class AnthropicHandler(StandInHandler):
         def event(kind: str, payload: dict) -> None:
             self.send_event(f"event: {kind}\ndata: {json.dumps({'type': kind, **payload})}\n\n")
 
-        if state.garbage:
-            self.send_event("event: message_start\ndata: <html>bad gateway</html>\n\n")
+        if state.garbage or state.deep_event:
+            data = DEEP if state.deep_event else "<html>bad gateway</html>"
+            self.send_event(f"event: message_start\ndata: {data}\n\n")
             self.end_stream()
             return
         event("message_start", {"message": {

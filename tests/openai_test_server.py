@@ -8,7 +8,8 @@ prompt tokens grow with the input (one per 4 characters plus 4 per message) and 
 Switches for tests, set on the server object between requests:
 `fail_status` (answer every call with this status and an OpenAI error body), `retry_after`
 (sent with it), `hang` (seconds to sleep before answering), `hang_mid_stream` (seconds to
-sleep after the first token), `garbage` (a stream whose events are not JSON),
+sleep after the first token), `garbage` (a stream whose events are not JSON), `deep_event`
+(one nested past any parser),
 `close_after` (drop the connection after that many tokens), `omit_usage` (no usage chunk),
 `prompt_scale` (report that many times the prompt tokens counted: a careless provider).
 A request that forces a tool call (`tool_choice` "required" or a named function) is answered
@@ -68,10 +69,16 @@ class StandIn:
     linger_after_done: float = 0.0
     """Seconds the stream's body stays open after its [DONE] event."""
     garbage: bool = False
+    deep_event: bool = False
+    """A stream whose first event, and every JSON reply, is JSON nested deeper than any
+    parser goes."""
     close_after: int | None = None
     omit_usage: bool = False
     gzip_stream: bool = False
     """Streams sent gzip-compressed, whatever the request's Accept-Encoding said."""
+    false_gzip: bool = False
+    """Every reply labelled Content-Encoding: gzip but sent as it is: a body that does not
+    decode."""
     tool_arguments: dict = field(default_factory=lambda: {"city": "Paris"})
     prompt_scale: float = 1.0
     rate_limit_headers: dict[str, str] = field(default_factory=dict)
@@ -108,13 +115,18 @@ class StandIn:
         self.fail_status = None
         self.retry_after = None
         self.hang = self.hang_mid_stream = self.linger_after_done = 0.0
-        self.garbage = self.omit_usage = self.gzip_stream = False
+        self.garbage = self.deep_event = self.omit_usage = False
+        self.gzip_stream = self.false_gzip = False
         self.close_after = None
         self.prompt_scale = 1.0
         self.rate_limit_headers = {}
         self.quota = None
         self.cached_tokens = self.served = 0
         self.requests.clear()
+
+
+DEEP = "[" * 5000 + "]" * 5000
+"""JSON nested deeper than orjson's 1,024 levels and the interpreter's recursion limit."""
 
 
 class StandInHandler(BaseHTTPRequestHandler):
@@ -144,10 +156,12 @@ class StandInHandler(BaseHTTPRequestHandler):
         return body
 
     def send_json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+        data = (DEEP if self.server_state.deep_event else json.dumps(payload)).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.server_state.false_gzip:
+            self.send_header("Content-Encoding", "gzip")
         for name, value in {**self.server_state.rate_limit_headers, **(headers or {})}.items():
             self.send_header(name, value)
         self.end_headers()
@@ -161,6 +175,8 @@ class StandInHandler(BaseHTTPRequestHandler):
         if self.server_state.gzip_stream:  # compressed though the client asked for identity
             self.send_header("Content-Encoding", "gzip")
             self._gzip = zlib.compressobj(wbits=31)
+        elif self.server_state.false_gzip:
+            self.send_header("Content-Encoding", "gzip")
         for name, value in self.server_state.rate_limit_headers.items():
             self.send_header(name, value)
         self.end_headers()
@@ -262,8 +278,8 @@ class OpenAIHandler(StandInHandler):
                 "finish_reason": finish}], "usage": usage})
             return
         self.start_stream()
-        if state.garbage:
-            self.send_event("data: {this is not json\n\n")
+        if state.garbage or state.deep_event:
+            self.send_event(f"data: {DEEP if state.deep_event else '{this is not json'}\n\n")
             self.end_stream()
             return
 

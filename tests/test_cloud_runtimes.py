@@ -179,12 +179,75 @@ def test_a_stream_compressed_though_asked_for_identity_still_reads(cloud):
     assert server.requests[-1].headers.get("Accept-Encoding") == "identity"
 
 
-def test_garbage_names_the_provider(cloud):
+def test_a_body_its_encoding_does_not_decode_is_the_provider_failing(cloud, openai_server):
+    """A reply labelled gzip that is not, streamed, refused (HTTP 500) or an embeddings
+    answer: the provider failing, named (the router then tries the next), never httpx's
+    DecodingError escaping as tierd's own failure."""
     runtime, server = cloud
-    server.garbage = True
+    server.false_gzip = True
+    with pytest.raises(RuntimeUnavailable, match=f"{runtime.host}.*does not decode"):
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    server.fail_status = 500
+    with pytest.raises(RuntimeUnavailable, match=f"{runtime.host}.*does not decode"):
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                             Secret(PLANTED_KEY), ["text-embedding-3-small"])
+    openai_server.reset()
+    openai_server.false_gzip = True
+    try:
+        with pytest.raises(RuntimeUnavailable, match="oai.*does not decode"):
+            embedder.embed("text-embedding-3-small", ["abc"])
+    finally:
+        embedder.close()
+
+
+def test_a_redirect_is_refused_with_where_it_points(cloud, openai_server):
+    """Not followed (an httpx Client did not follow either; the key would go with it), and
+    said as what it is: a base_url to change, not a stream closed after 0 tokens."""
+    runtime, server = cloud
+    server.fail_status = 307
+    server.rate_limit_headers = {"Location": "https://elsewhere.example/v1/chat/completions"}
+    with pytest.raises(ProviderRejected, match=r"redirects \(HTTP 307\) to https://elsewhere"
+                       r"\.example/v1/chat/completions, which tierd does not follow"):
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                             Secret(PLANTED_KEY), ["text-embedding-3-small"])
+    openai_server.reset()
+    openai_server.fail_status = 308
+    try:
+        with pytest.raises(ProviderRejected, match=r"redirects \(HTTP 308\) to nowhere named"):
+            embedder.embed("text-embedding-3-small", ["abc"])
+    finally:
+        embedder.close()
+
+
+@pytest.mark.parametrize("switch", ["garbage", "deep_event"])
+def test_garbage_names_the_provider(cloud, switch):
+    """Text that is not JSON, and JSON nested past what a parser goes (whose RecursionError
+    escaped as tierd's own failure)."""
+    runtime, server = cloud
+    setattr(server, switch, True)
     with pytest.raises(RuntimeUnavailable, match=rf"provider '{runtime.host}' sent a stream "
                                                  "event that is not the JSON expected"):
         list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+
+
+def test_a_json_answer_nested_past_any_parser_is_the_provider_failing(cloud, openai_server):
+    """An error body or an embeddings answer nested deeper than a parser goes: the provider's
+    failure, named, not a RecursionError escaping as tierd's own."""
+    runtime, server = cloud
+    server.deep_event, server.fail_status = True, 500
+    with pytest.raises(RuntimeUnavailable, match=rf"'{runtime.host}'.*failed \(HTTP 500\)"):
+        list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
+                             Secret(PLANTED_KEY), ["text-embedding-3-small"])
+    openai_server.reset()
+    openai_server.deep_event = True
+    try:
+        with pytest.raises(RuntimeUnavailable, match="embeddings reply that is not the JSON"):
+            embedder.embed("text-embedding-3-small", ["abc"])
+    finally:
+        embedder.close()
 
 
 def test_a_stream_that_closes_early_says_how_far_it_got(cloud):
@@ -325,6 +388,21 @@ def test_a_malformed_env_file_line_is_reported_without_its_content(tmp_path, mon
         build_providers(_config(tmp_path, f'env_file = "{env_file}"'))
     assert "line 1: expected NAME=value" in str(caught.value)
     assert "sk-pasted" not in str(caught.value)
+
+
+def test_a_key_that_cannot_go_in_a_header_is_refused_by_position(tmp_path, monkeypatch):
+    """A pasted non-breaking space went out as UTF-8 bytes and a stray CR failed every call as
+    a connection error; both are refused when the providers are built, the key never shown."""
+    monkeypatch.setenv("TIERD_TEST_OPENAI_KEY", "sk-secret\u00a0")
+    # `export KEY=$(cat key.txt)` keeps a CRLF file's CR: only the LF is stripped.
+    monkeypatch.setenv("TIERD_TEST_ANTHROPIC_KEY", "sk-ant-secret\r")
+    with pytest.raises(ConfigError) as caught:
+        build_providers(_config(tmp_path))
+    openai, anthropic = caught.value.problems
+    assert "TIERD_TEST_OPENAI_KEY (from the environment) holds a character past ASCII at " \
+        "position 10 of 10" in openai
+    assert "TIERD_TEST_ANTHROPIC_KEY" in anthropic and "a control character" in anthropic
+    assert "secret" not in str(caught.value)
 
 
 def test_cached_prompt_tokens_are_reported_apart(cloud):

@@ -24,6 +24,7 @@ from tests.openai_test_server import start_openai_server
 from tests.test_costs_budgets import config_with, record
 from tierd.costs.budgets import BudgetExceeded
 from tierd.costs.ledger import Ledger
+from tierd.costs.periods import period_bounds
 from tierd.costs.service import open_costs
 
 KEY_VARIABLE = "TIERD_TEST_SETTLEMENT_KEY"
@@ -173,6 +174,74 @@ def test_a_write_rolled_back_leaves_no_trace_in_what_admission_reads(tmp_path):
     costs.budgets.reserve("openai", "cheap", 1.0).cancel()  # the $0.90 was never spent
 
 
+def summed(path, cap: dict, now: float) -> tuple[float, float]:
+    """A cap's spend and reserved dollars as of `now`, summed from the file's rows."""
+    scope = "" if cap["scope"] == "global" else f" AND {cap['scope']} = ?"
+    params = [] if cap["scope"] == "global" else [cap["name"]]
+    conn = state_conn(path)
+    try:
+        spent = conn.execute(f"SELECT COALESCE(SUM(cost_usd), 0) FROM calls WHERE ts >= ?"
+                             f"{scope}", [period_bounds(cap["period"], now)[0], *params])
+        reserved = conn.execute(f"SELECT COALESCE(SUM(usd), 0) FROM reservations WHERE 1"
+                                f"{scope}", params)
+        return spent.fetchone()[0], reserved.fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_admissions_copies_match_the_file_through_every_write_and_period(tmp_path):
+    """The copies admission reads (the ledger's `remembered`) against the file's rows summed
+    afresh, after each of 300 random writes from two connections (the
+    daemon's and a CLI's): reservations made, refused, settled under and over their bound,
+    cancelled twice, and rows stamped in the next day, week and month, read as of those
+    periods too (a copy kept for one period must never stand for the next)."""
+    import random
+
+    config = config_with(tmp_path, """
+[budgets]
+daily = 3.0
+[[budgets.tiers]]
+name = "frontier"
+weekly = 2.0
+[[budgets.providers]]
+name = "anthropic"
+monthly = 2.5
+""")
+    path = tmp_path / "state.db"
+    daemon, cli = open_costs(config, state_conn(path)), open_costs(config, state_conn(path))
+    rng = random.Random(20)
+    now = time.time()
+    nows = [now, now + 86_400, now + 8 * 86_400, now + 40 * 86_400]
+    open_ones: list = []
+    for step in range(300):
+        side = daemon if rng.random() < 0.7 else cli
+        provider, tier = rng.choice([("openai", "cheap"), ("openai", "frontier"),
+                                     ("anthropic", "mid"), ("anthropic", "frontier")])
+        action = rng.random()
+        if action < 0.4 or not open_ones:
+            try:
+                open_ones.append(side.budgets.reserve(provider, tier, rng.uniform(0.01, 0.4)))
+            except BudgetExceeded:
+                pass
+        elif action < 0.7:
+            held = open_ones.pop(rng.randrange(len(open_ones)))
+            held.settle(record(provider, tier, cost=held.usd * rng.uniform(0.3, 1.3)))
+        elif action < 0.85:
+            held = open_ones.pop(rng.randrange(len(open_ones)))
+            held.cancel()
+            held.cancel()
+        else:
+            side.ledger.record(record(provider, tier, cost=rng.uniform(0.0, 0.05)),
+                               at=rng.choice(nows) + rng.uniform(0, 3600))
+        for when in nows:
+            for cap in daemon.budgets.status(when):
+                assert (cap["spent_usd"], cap["reserved_usd"]) == pytest.approx(
+                    summed(path, cap, when), abs=1e-5), (step, when - now, cap)
+    for held in open_ones:
+        held.cancel()
+    assert daemon.budgets.status()[0]["reserved_usd"] == pytest.approx(0, abs=1e-9)
+
+
 def test_concurrent_settlements_are_each_one_row_none_lost_or_doubled(tmp_path):
     costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1000.0"),
                        state_conn(tmp_path / "state.db"))
@@ -197,6 +266,7 @@ import os
 from tests.conftest import state_conn
 from tests.test_costs_budgets import record
 from tierd.costs.ledger import Ledger
+from tierd.costs.periods import period_bounds
 ledger = Ledger(state_conn({str(tmp_path / "state.db")!r}))
 for n in range(3):
     ledger.record(record(request_id=f"cli-{{n}}"))

@@ -174,6 +174,12 @@ def test_bad_requests(daemon):
         ("/v1/embeddings", json.dumps({"model": EMBED, "input": "x", "dimensions": 8}).encode(),
          400, "dimensions: local/packaged:all-minilm cannot shorten its vectors"),
         ("/v1/chat/completions", b"x" * 70_000, 413, "over the 64.0KiB limit"),
+        # Deeper than any JSON parser goes: refused as FastAPI refused it, not a 500.
+        ("/v1/chat/completions", b"[" * 60_000, 400, "nested too deeply"),
+        # A lone surrogate (which orjson refuses) sends the body to `json`, whose recursion
+        # ends below 990 levels when called inside the server.
+        ("/v1/chat/completions", b"[" * 990 + b'"\\ud800"' + b"]" * 990, 400,
+         "nested too deeply"),
     ]
     for path, body, code, words in cases:
         response = httpx.post(url + path, content=body,
@@ -194,6 +200,14 @@ def test_bad_requests(daemon):
     assert ollama_missing.status_code == 404 and "known models" in ollama_missing.json()["error"]
     ollama_bad = httpx.post(f"{url}/api/generate", json={"model": CHAT, "prompt": 5})
     assert ollama_bad.status_code == 400 and isinstance(ollama_bad.json()["error"], str)
+    ollama_deep = httpx.post(f"{url}/api/chat", content=b"{" + b'"a":{' * 5_000,
+                             headers={"Content-Type": "application/json"})
+    assert ollama_deep.status_code == 400, ollama_deep.text
+    assert "nested too deeply" in ollama_deep.json()["error"]
+    anthropic_deep = httpx.post(f"{url}/v1/messages", content=b"[" * 5_000,
+                                headers={"Content-Type": "application/json"})
+    assert anthropic_deep.status_code == 400, anthropic_deep.text
+    assert anthropic_deep.json()["error"]["type"] == "invalid_request_error"
 
 
 def test_messages_over_the_context_say_by_how_much(daemon):

@@ -24,8 +24,12 @@ def dumps(value: Any) -> bytes:
 
 
 def loads(data: str | bytes) -> Any:
-    """Parse JSON text; ValueError when it is not JSON."""
+    """Parse JSON text; ValueError when it is not JSON, or is nested deeper than either parser
+    goes (`json` would raise RecursionError, which no caller takes for bad input)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply") from None

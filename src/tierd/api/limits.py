@@ -84,7 +84,8 @@ async def read_body(request: Request, model: type[B]) -> B:
     raw request), as FastAPI's own parsing solves the route's dependencies and decodes the
     JSON with the standard library on every call. Refused as FastAPI refuses (the error handlers
     make the 400s): JSON that does not parse, bytes that are not UTF-8, a field of the wrong
-    type or value. orjson parses, so the walk looking for lone surrogates (which it refuses)
+    type or value, and JSON nested too deeply to parse (which FastAPI refused as a body it
+    could not parse). orjson parses, so the walk looking for lone surrogates (which it refuses)
     is skipped; what only the standard library parses is walked as before."""
     raw = await request.body()
     try:
@@ -94,6 +95,8 @@ async def read_body(request: Request, model: type[B]) -> B:
             data, unicode_text = json.loads(raw), False
         except UnicodeDecodeError:
             raise HTTPException(400, "There was an error parsing the body") from None
+        except RecursionError:  # nested past orjson's 1,024 levels and the interpreter's
+            raise HTTPException(400, "the request body is nested too deeply") from None
         except ValueError as err:
             raise RequestValidationError([{
                 "type": "json_invalid", "loc": ("body", getattr(err, "pos", 0)),

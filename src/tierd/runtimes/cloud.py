@@ -465,7 +465,7 @@ class CloudRuntime:
         try:
             response = self._send(self._chat_url, body, b"text/event-stream")
             try:
-                if response.status_code >= 400:
+                if response.status_code >= 300:
                     response.read()
                     raise self._status_error(response, body.get("model", ""))
                 self._report_limits(response, body.get("model", ""))
@@ -494,6 +494,9 @@ class CloudRuntime:
                 f"{state.text_pieces} tokens")) from None
         except httpx.RemoteProtocolError:
             raise self._closed_early(state) from None
+        except httpx.DecodingError:
+            raise RuntimeUnavailable(f"{self._where()} sent a reply its Content-Encoding does "
+                                     f"not decode, after {state.text_pieces} tokens") from None
         except httpx.TransportError as err:
             raise RuntimeUnavailable(self._scrub(
                 f"{self._where()} cannot be reached ({type(err).__name__})")) from None
@@ -541,8 +544,12 @@ class CloudRuntime:
 
     def _status_error(self, response: httpx.Response, model: str) -> TierdError:
         status = response.status_code
-        detail = self._scrub(_error_message(response))
         where = self._where()
+        if status < 400:  # not followed, as an httpx Client would not: the key goes with it
+            to = self._scrub(response.headers.get("location", "")[:_SNIPPET]) or "nowhere named"
+            return ProviderRejected(f"{where} redirects (HTTP {status}) to {to}, which tierd "
+                                    "does not follow: set the provider's base_url to it")
+        detail = self._scrub(_error_message(response))
         if status == 429:
             report = self._report_limits(response, model, response.text)
             stated = report.retry_after if report.retry_after is not None else \
@@ -562,7 +569,7 @@ class CloudRuntime:
 def _error_message(response: httpx.Response) -> str:
     """The provider's own words: OpenAI's and Anthropic's {"error": {"message"}} or the text."""
     try:
-        payload = response.json()
+        payload = fastjson.loads(response.content)
         error = payload.get("error", payload)
         message = error.get("message") if isinstance(error, dict) else error
         return str(message)[:_SNIPPET]
@@ -602,14 +609,17 @@ class OpenAIRuntime(CloudRuntime):
         except httpx.TimeoutException as err:
             raise RuntimeUnavailable(
                 f"{self._where()} did not answer in time ({type(err).__name__})") from None
+        except httpx.DecodingError:
+            raise RuntimeUnavailable(
+                f"{self._where()} sent a reply its Content-Encoding does not decode") from None
         except httpx.TransportError as err:
             raise RuntimeUnavailable(
                 f"{self._where()} cannot be reached ({type(err).__name__})") from None
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise self._status_error(response, model)
         self._report_limits(response, model)
         try:
-            payload = response.json()
+            payload = fastjson.loads(response.content)
             rows = sorted(payload["data"], key=lambda row: row["index"])
             vectors = [[float(x) for x in row["embedding"]] for row in rows]
             tokens = int((payload.get("usage") or {}).get("prompt_tokens") or 0)

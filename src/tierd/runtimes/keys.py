@@ -41,15 +41,31 @@ def read_env_file(path: str) -> dict[str, Secret]:
 
 
 def provider_key(provider: ProviderConfig, config: Config) -> Secret:
-    """The provider's key: the environment wins, then its env_file, then the top-level one."""
+    """The provider's key: the environment wins, then its env_file, then the top-level one.
+    Refused when it cannot go in an HTTP header as it is (`_sendable`)."""
     if value := os.environ.get(provider.api_key_env):
-        return Secret(value)
+        return _sendable(provider, Secret(value), "the environment")
     searched = ["the environment"]
     for path in (provider.env_file, config.env_file):
         if path:
             if value := read_env_file(path).get(provider.api_key_env):
-                return value
+                return _sendable(provider, value, path)
             searched.append(path)
     raise ConfigError([
         f"provider {provider.name!r}: its API key variable {provider.api_key_env} is not set "
         f"(looked in {' and '.join(searched)}); set it, or remove the provider from the config"])
+
+
+def _sendable(provider: ProviderConfig, key: Secret, where: str) -> Secret:
+    """`key`, unless a character of it cannot be sent in a header as it is: one past ASCII
+    (a pasted non-breaking space or curly quote) would go out as UTF-8 bytes the provider
+    refuses as a wrong key, and a control character (a CR left by a Windows editor) fails
+    every call as a broken connection. Named by position, never shown."""
+    for at, char in enumerate(key, 1):
+        if not " " <= char <= "~":
+            kind = "a control character" if char.isascii() else "a character past ASCII"
+            raise ConfigError([
+                f"provider {provider.name!r}: its API key {provider.api_key_env} (from {where})"
+                f" holds {kind} at position {at} of {len(key)}, which cannot be sent in an "
+                "HTTP header; copy the key again"])
+    return key
