@@ -169,7 +169,9 @@ def connect(path: str | os.PathLike, *, vec: bool = False, readonly: bool = Fals
 
 @contextlib.contextmanager
 def transaction(conn: Any, immediate: bool = True) -> Iterator[Any]:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception.
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception, the COMMIT's own too (a
+    deferred constraint, a full disk): a connection left inside the transaction would fail
+    every later BEGIN.
 
     IMMEDIATE takes the write lock up front, so two writers queue on busy_timeout instead of
     one failing with "database is locked" halfway through.
@@ -177,11 +179,11 @@ def transaction(conn: Any, immediate: bool = True) -> Iterator[Any]:
     conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
 
 
 def checkpoint(conn: Any) -> None:
