@@ -466,6 +466,12 @@ class _Walk:
     def key(self) -> str:
         return self.caller.key.name if self.caller is not None and self.caller.key else ""
 
+    def labelled(self) -> Route:
+        """The route with its task: an exact model's label is awaited where it is used (the
+        ledger rows, the headers, a verify check), not before the call."""
+        self.route = self.route.labelled()
+        return self.route
+
     @property
     def arrived_because(self) -> str | None:
         return self.fallbacks[-1][1] if self.fallbacks else None
@@ -489,9 +495,9 @@ class _Walk:
             listed = cost_usd(price_for(self.app.config, candidate.target, candidate.model),
                               prompt_tokens, completion_tokens, cache_read, cache_write)
             cost = coverage.marginal(listed)
-        self.route = self.route.labelled()
+        route = self.labelled()
         call = CallRecord(
-            request_id=self.request_id, task=self.route.task, tier=self.route.tier,
+            request_id=self.request_id, task=route.task, tier=route.tier,
             provider=candidate.target, model=candidate.model,
             host=candidate.target if candidate.kind == "local" else "",
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
@@ -667,14 +673,11 @@ class RoutedReply:
 
     @property
     def route(self) -> Route:
-        """The route, its task filled in once the label was needed (the walk's own copy)."""
+        """The walk's route (its task filled in once the label was needed)."""
         return self.walk.route
 
     def labelled(self) -> Route:
-        """The route with its task: an exact model's label is awaited here, where it is
-        used (the headers, the cache key, the ledger row)."""
-        self.walk.route = self.walk.route.labelled()
-        return self.walk.route
+        return self.walk.labelled()
 
     def headers(self) -> dict[str, str]:
         headers = {"X-Tierd-Task": self.labelled().task,
