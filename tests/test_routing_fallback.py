@@ -229,10 +229,9 @@ def test_unknown_tiers_tasks_and_models_are_4xx_listing_the_known_ones(daemon):
 
 
 def test_an_exact_model_call_is_labelled_as_the_rules_read_it(daemon):
-    """The label is read while the call runs, and is the rules' own, in the header and the
-    ledger row, streaming or not (each prompt sent once: no cache hit answers it; the stream
-    pauses midway, so its headers go out before its ledger row is written); a task the
-    caller names is kept."""
+    """The label is the rules' own, in the header and the ledger row, streaming or not
+    (each prompt sent once: no cache hit answers it; the stream pauses midway, so its headers
+    go out before its ledger row is written); a task the caller names is kept."""
     prompts = ["Please review this diff:\n```python\ndef add(a, b):\n    return a - b\n```",
                "Summarize the release notes below in three bullet points.\nv2 adds tiers.",
                "Reply briefly about w17 w4242 w99."]

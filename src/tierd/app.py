@@ -31,7 +31,6 @@ from tierd.routing.breaker import Breaker
 from tierd.routing.cache import ResponseCache
 from tierd.routing.exemplar_store import ExemplarStore
 from tierd.routing.inflight import InFlight
-from tierd.routing.labels import Labeller
 from tierd.routing.loops import LoopBreaker
 from tierd.routing.rate_windows import RateWindows
 from tierd.runtimes.base import ParallelSetting, Runtime
@@ -71,8 +70,6 @@ class Tierd:
     """SHA-256 of the GGUF files the embedded hosts serve, hashed once (Ollama's `digest`)."""
     exemplars: ExemplarClassifier
     """The exemplar classifier: its index (built on first need), taught and learned exemplars."""
-    labels: Labeller
-    """Reads exact-model calls' task labels while the calls run (tierd.routing.labels)."""
     scheduler: JobScheduler | None = None
     """The daemon's job scheduler (None in a CLI process); set once by `start_scheduler`."""
 
@@ -207,5 +204,4 @@ def open_tierd(config: Config) -> Tierd:
                  cache=ResponseCache(config.routing.cache_ttl), parallel=parallel,
                  inflight=InFlight(), rate_windows=rate_windows,
                  loops=LoopBreaker(config.loop_breaker),
-                 digests=DigestStore(connect(state_db_path(config))), exemplars=exemplars,
-                 labels=Labeller())
+                 digests=DigestStore(connect(state_db_path(config))), exemplars=exemplars)

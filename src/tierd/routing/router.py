@@ -82,7 +82,6 @@ from tierd.routing.chains import (
     offered_models,
     resolve_entry,
 )
-from tierd.routing.labels import Pending
 from tierd.routing.semantic import Decision
 from tierd.routing.tasks import (
     AUTO,
@@ -163,13 +162,6 @@ class Route:
     """The classifier's decision, when it picked the task (the rule, the exemplars, why)."""
     explicit_task: bool = False
     """The caller named the task (`task:NAME` or X-Tierd-Task): a label routing.learn keeps."""
-    labelling: Pending[Route] | None = None
-    """An exact model's route whose task is still being read from the prompt (task is ""
-    until then): `labelled()` waits for it (tierd.routing.labels)."""
-
-    def labelled(self) -> Route:
-        """This route with its task, waiting for the label when it is still being read."""
-        return self if self.labelling is None else self.labelling.result()
 
 
 @dataclass(frozen=True)
@@ -314,15 +306,13 @@ def _enforced(app: Tierd, task: str, tier: str) -> tuple[str, str | None]:
 def resolve_route(app: Tierd, model: str, header_task: str | None = None,
                   request: ChatRequest | None = None,
                   capability: Capability = "generate",
-                  needs: frozenset[Feature] | None = None, explain: bool = False,
-                  label_later: bool = False) -> Route:
+                  needs: frozenset[Feature] | None = None, explain: bool = False) -> Route:
     """Decide task, tier and chain for a request. Unknown tiers, tasks and models raise
     4xx errors naming the known ones; a tier with no usable candidate raises
     NoUsableCandidate naming what to configure; candidates lacking what the request needs
     (its `needs`, else what `request` needs) are skipped, and MissingFeature is raised when
     none is left. `explain` consults the exemplars even where a rule decides, to show both
-    signals. `label_later` lets an exact model's task, which only labels the call, be read
-    on the labelling thread while the call runs (`Route.labelled()` gives it)."""
+    signals."""
     if needs is None:
         needs = request.needs() if request is not None else frozenset()
     messages = request.text_messages() if request is not None else []
@@ -359,20 +349,12 @@ def resolve_route(app: Tierd, model: str, header_task: str | None = None,
     else:
         candidate = _exact(app, model, capability, offered)
         _fit(app, (candidate,), needs, request, offered, f"model {model}")
-        listed = _tier_listing(app, candidate)
-
-        def labelled() -> Route:
-            # The caller chose the model: the task only labels the ledger row, which the
-            # rules can do without an embedding.
-            task, why = pick_task(exemplars=False)
-            return Route(task, listed, (candidate,),
-                         f"exact model {model}; task {task} from {why}", exact=True,
-                         key=model, decision=decision, explicit_task=explicit)
-
-        if not (label_later and not task and capability == "generate"):
-            return labelled()
-        return Route("", listed, (candidate,), f"exact model {model}; task being read",
-                     exact=True, key=model, labelling=app.labels.start(labelled))
+        # The caller chose the model: the task only labels the ledger row, which the rules
+        # can do without an embedding.
+        task, why = pick_task(exemplars=False)
+        return Route(task, _tier_listing(app, candidate), (candidate,),
+                     f"exact model {model}; task {task} from {why}", exact=True, key=model,
+                     decision=decision, explicit_task=explicit)
     tier, warning = _enforced(app, task, tier)
     candidates, skipped = _chain(app, tier, capability, offered)
     route = Route(task, tier, candidates, reason, skipped,
@@ -466,12 +448,6 @@ class _Walk:
     def key(self) -> str:
         return self.caller.key.name if self.caller is not None and self.caller.key else ""
 
-    def labelled(self) -> Route:
-        """The route with its task: an exact model's label is awaited where it is used (the
-        ledger rows, the headers, a verify check), not before the call."""
-        self.route = self.route.labelled()
-        return self.route
-
     @property
     def arrived_because(self) -> str | None:
         return self.fallbacks[-1][1] if self.fallbacks else None
@@ -495,9 +471,8 @@ class _Walk:
             listed = cost_usd(price_for(self.app.config, candidate.target, candidate.model),
                               prompt_tokens, completion_tokens, cache_read, cache_write)
             cost = coverage.marginal(listed)
-        route = self.labelled()
         call = CallRecord(
-            request_id=self.request_id, task=route.task, tier=route.tier,
+            request_id=self.request_id, task=self.route.task, tier=self.route.tier,
             provider=candidate.target, model=candidate.model,
             host=candidate.target if candidate.kind == "local" else "",
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
@@ -650,6 +625,7 @@ class RoutedReply:
                  client_request_id: str | None = None, caller: Caller | None = None,
                  answered: Callable[[], None] | None = None):
         self.app = app
+        self.route = route
         self.request = request
         self.request_id = request_id
         self.client_request_id = client_request_id
@@ -657,6 +633,8 @@ class RoutedReply:
         self.raw_prompt = raw_prompt
         self.answer: Answer | None = None
         self.cache_hit = False
+        self.verify = getattr(app.config.routing.verify, route.task)
+        """Whether a whole local answer is checked before it is handed on (routing.verify)."""
         self.check_failure: Failure | None = None
         """Set when the answer handed on failed its check and nothing better could answer."""
         self.walk = _Walk(app, route, request_id, client_request_id, request, caller,
@@ -665,22 +643,10 @@ class RoutedReply:
         """Tells the loop breaker this request was answered (whichever way it ended)."""
         self._complete: CachedReply | None = None
         cacheable = raw_prompt is None and app.cache.enabled  # the key hashes the request
-        # An exact model's task, unless the caller named it, is what the rules read from
-        # this very request, which the key hashes whole: it adds nothing to the key, and
-        # waiting for it here would put the label back on the call's critical path.
-        keyed_task = "" if route.exact and not route.explicit_task else route.task
-        self.cache_key = cache_key(route.key, keyed_task, request) if cacheable else ""
-
-    @property
-    def route(self) -> Route:
-        """The walk's route (its task filled in once the label was needed)."""
-        return self.walk.route
-
-    def labelled(self) -> Route:
-        return self.walk.labelled()
+        self.cache_key = cache_key(route.key, route.task, request) if cacheable else ""
 
     def headers(self) -> dict[str, str]:
-        headers = {"X-Tierd-Task": self.labelled().task,
+        headers = {"X-Tierd-Task": self.route.task,
                    "X-Tierd-Cache": "hit" if self.cache_hit else "miss"}
         if self.answer is not None:
             headers.update({"X-Tierd-Tier": self.answer.tier, "X-Tierd-Model": self.answer.model,
@@ -728,7 +694,7 @@ class RoutedReply:
         self.cache_hit = True
         self.answer = Answer(hit.tier, hit.provider, hit.model)
         self.app.costs.ledger.record(CallRecord(
-            request_id=self.request_id, task=self.labelled().task, tier=hit.tier,
+            request_id=self.request_id, task=self.route.task, tier=hit.tier,
             provider=hit.provider, model=hit.model, host="", prompt_tokens=0,
             completion_tokens=0, cost_usd=0.0, latency_ms=0.0, ttft_ms=None,
             fallback_reason=None, cache_hit=True, status="ok",
@@ -836,14 +802,11 @@ class RoutedReply:
         """The check a whole local answer fails, when a candidate after it could be asked
         instead (tierd.routing.verify); None when it passes or is not checked."""
         candidate = opened.attempt.candidate
-        if (opened.whole is None or candidate.kind != "local"
+        if (opened.whole is None or candidate.kind != "local" or not self.verify
                 or candidate == self.route.candidates[-1]):
             return None
-        task = self.labelled().task
-        if not getattr(self.app.config.routing.verify, task):  # routing.verify: checked?
-            return None
         final = opened.whole[-1]
-        return verify(Asked.of(self.request, task),
+        return verify(Asked.of(self.request, self.route.task),
                       Answered("".join(c.text for c in opened.whole),
                                final.finish_reason if final.done else None,
                                tuple(call for c in opened.whole for call in c.tool_calls)))
@@ -925,7 +888,7 @@ def check_caller(caller: Caller | None, route: Route) -> None:
     if route.tier not in caller.key.tiers:
         raise KeyNotAllowed(
             f"key {caller.key.name!r} may use tiers {', '.join(caller.key.tiers)}, and this "
-            f"request routes to tier {route.tier} ({route.labelled().reason})")
+            f"request routes to tier {route.tier} ({route.reason})")
 
 
 def open_chat(app: Tierd, model: str, header_task: str | None, request: ChatRequest,
@@ -940,7 +903,7 @@ def open_chat(app: Tierd, model: str, header_task: str | None, request: ChatRequ
     prompt sent to different models apart (a comparison, not a loop); its named task
     (`task:NAME`, X-Tierd-Task) routing.learn may keep as an exemplar (tierd's own requests,
     such as the index's summaries, have no caller)."""
-    route = resolve_route(app, model, header_task, request, label_later=True)
+    route = resolve_route(app, model, header_task, request)
     check_caller(caller, route)
     answered = None
     if caller is not None:
