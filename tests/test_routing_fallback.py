@@ -19,6 +19,7 @@ from tests.conftest import free_port, start_daemon, state_conn
 from tests.openai_test_server import start_openai_server
 from tests.routing_helpers import KEY_VARIABLE, chat, path_of, rows
 from tierd.costs.ledger import Ledger
+from tierd.routing.classifier import classify
 
 
 def provider(name: str, port: int, models: list[str], timeout: float = 20.0) -> str:
@@ -225,3 +226,32 @@ def test_unknown_tiers_tasks_and_models_are_4xx_listing_the_known_ones(daemon):
     ollama = httpx.post(f"{daemon.url}/api/chat", json={
         "model": "tier:huge", "messages": [{"role": "user", "content": "x"}]})
     assert ollama.status_code == 404 and "known tiers" in ollama.json()["error"]
+
+
+def test_an_exact_model_call_is_labelled_as_the_rules_read_it(daemon):
+    """The label is the rules' own, in the header and the ledger row, streaming or not
+    (each prompt sent once: no cache hit answers it; the stream pauses midway, so its headers
+    go out before its ledger row is written); a task the caller names is kept."""
+    prompts = ["Please review this diff:\n```python\ndef add(a, b):\n    return a - b\n```",
+               "Summarize the release notes below in three bullet points.\nv2 adds tiers.",
+               "Reply briefly about w17 w4242 w99."]
+    for text in prompts:
+        task = classify([{"role": "user", "content": text}]).task
+        plain = chat(daemon, "good/gpt-4o-mini", text)
+        assert plain.status_code == 200, plain.text
+        assert plain.headers["X-Tierd-Cache"] == "miss"
+        assert plain.headers["X-Tierd-Task"] == task
+        assert [r["task"] for r in rows(daemon, plain)] == [task]
+        text = f"{text}\n(streamed)"
+        task = classify([{"role": "user", "content": text}]).task
+        with httpx.stream("POST", f"{daemon.url}/v1/chat/completions", timeout=60, json={
+                "model": "laggy/gpt-4o-mini", "stream": True, "max_tokens": 5,
+                "messages": [{"role": "user", "content": text}]}) as streamed:
+            assert streamed.status_code == 200
+            assert streamed.headers["X-Tierd-Cache"] == "miss"
+            assert streamed.headers["X-Tierd-Task"] == task
+            streamed.read()
+        assert [r["task"] for r in rows(daemon, streamed)] == [task]
+    named = chat(daemon, "good/gpt-4o-mini", prompts[2], task="extract")
+    assert named.headers["X-Tierd-Task"] == "extract"
+    assert [r["task"] for r in rows(daemon, named)] == ["extract"]

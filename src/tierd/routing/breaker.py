@@ -5,11 +5,14 @@ After the cooldown the next request tries the candidate again (half-open); succe
 the breaker, another failure opens it for another cooldown. Only failures of the candidate
 itself open it (refused, timed out, 5xx, key rejected) — a full queue or a prompt too long for
 a model says nothing about the next request.
+
+Every call asks it twice (cooling? then succeeded), so it holds no lock: each method is one
+read, write or pop of a dict, which the GIL makes atomic, and a lock around any of them would
+only queue it before or after a concurrent one, as the GIL already does.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from typing import Callable
 
@@ -19,18 +22,14 @@ class Breaker:
         self.cooldown = cooldown
         self._clock = clock
         self._open_until: dict[str, float] = {}
-        self._lock = threading.Lock()
 
     def cooling(self, candidate: str) -> float:
         """Seconds left before `candidate` may be tried again; 0 when it may be tried now."""
-        with self._lock:
-            until = self._open_until.get(candidate)
+        until = self._open_until.get(candidate)
         return max(0.0, until - self._clock()) if until is not None else 0.0
 
     def failed(self, candidate: str) -> None:
-        with self._lock:
-            self._open_until[candidate] = self._clock() + self.cooldown
+        self._open_until[candidate] = self._clock() + self.cooldown
 
     def succeeded(self, candidate: str) -> None:
-        with self._lock:
-            self._open_until.pop(candidate, None)
+        self._open_until.pop(candidate, None)

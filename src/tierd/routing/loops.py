@@ -51,30 +51,26 @@ SAMPLE_CHARS = 1024
 itself at both ends, and a 20k-token document must not cost milliseconds per request."""
 
 
-def shingles(text: str) -> frozenset[tuple[str, ...]]:
+def shingles(text: str) -> frozenset[str]:
     """The message's runs of three words (case, spacing and punctuation ignored): two texts
     share almost all of them only when they say almost the same thing, while a batch job's
-    prompts built on one template ("... about item 17") share few."""
+    prompts built on one template ("... about item 17") share few. A run is kept as its words
+    joined by a space (a word never holds one, so two runs are equal exactly when their words
+    are): a string keeps its hash, where a tuple's is recomputed at every comparison of a
+    request with each remembered one."""
     if len(text) > 2 * SAMPLE_CHARS:
         text = text[:SAMPLE_CHARS] + " " + text[-SAMPLE_CHARS:]
     words = _WORD.findall(text.casefold())
     if len(words) < 3:
-        return frozenset({tuple(words)}) if words else frozenset()
-    return frozenset(tuple(words[i:i + 3]) for i in range(len(words) - 2))
-
-
-def similarity(a: frozenset, b: frozenset) -> float:
-    """Jaccard: shared over all, the union counted from the intersection (not built)."""
-    if not a and not b:
-        return 1.0
-    shared = len(a & b)
-    return shared / (len(a) + len(b) - shared)
+        return frozenset({" ".join(words)}) if words else frozenset()
+    return frozenset(map(" ".join, zip(words, words[1:], words[2:])))
 
 
 @dataclass
 class _Seen:
     at: float
-    shape: frozenset
+    shape: frozenset[str]
+    size: int
     answered: bool = False
 
 
@@ -101,7 +97,7 @@ class LoopBreaker:
         if not shape:
             return _nothing
         now = self._clock()
-        seen = _Seen(now, shape)
+        seen = _Seen(now, shape, len(shape))
         with self._lock:
             recent = self._seen.pop(caller, None) or deque(maxlen=MAX_REMEMBERED)
             self._seen[caller] = recent
@@ -109,8 +105,13 @@ class LoopBreaker:
                 self._seen.popitem(last=False)
             while recent and recent[0].at <= now - config.window:
                 recent.popleft()
+            # Jaccard similarity, shared over all, the union counted from the intersection
+            # (not built), inline: a function call per remembered request cost more than the
+            # sets' own work. Neither shape is empty, so the union never is.
+            size, threshold = len(shape), config.similarity
             similar = [old for old in recent
-                       if similarity(shape, old.shape) >= config.similarity]
+                       if (shared := len(shape & old.shape)) / (size + old.size - shared)
+                       >= threshold]
             alike = sum(1 for old in similar if old.answered)
             # One still unanswered means a fan-out is under way (a pool of workers sending the
             # same prompt): an agent replying to itself waits for each answer, one at a time.
