@@ -190,15 +190,8 @@ def test_a_body_its_encoding_does_not_decode_is_the_provider_failing(cloud, open
     server.fail_status = 500
     with pytest.raises(RuntimeUnavailable, match=f"{runtime.host}.*does not decode"):
         list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
-    embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
-                             Secret(PLANTED_KEY), ["text-embedding-3-small"])
-    openai_server.reset()
-    openai_server.false_gzip = True
-    try:
-        with pytest.raises(RuntimeUnavailable, match="oai.*does not decode"):
-            embedder.embed("text-embedding-3-small", ["abc"])
-    finally:
-        embedder.close()
+    _embedding_fails(openai_server, RuntimeUnavailable, "oai.*does not decode",
+                     false_gzip=True)
 
 
 def test_a_redirect_is_refused_with_where_it_points(cloud, openai_server):
@@ -210,15 +203,8 @@ def test_a_redirect_is_refused_with_where_it_points(cloud, openai_server):
     with pytest.raises(ProviderRejected, match=r"redirects \(HTTP 307\) to https://elsewhere"
                        r"\.example/v1/chat/completions, which tierd does not follow"):
         list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
-    embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
-                             Secret(PLANTED_KEY), ["text-embedding-3-small"])
-    openai_server.reset()
-    openai_server.fail_status = 308
-    try:
-        with pytest.raises(ProviderRejected, match=r"redirects \(HTTP 308\) to nowhere named"):
-            embedder.embed("text-embedding-3-small", ["abc"])
-    finally:
-        embedder.close()
+    _embedding_fails(openai_server, ProviderRejected, r"redirects \(HTTP 308\) to nowhere named",
+                     fail_status=308)
 
 
 @pytest.mark.parametrize("switch", ["garbage", "deep_event"])
@@ -239,12 +225,19 @@ def test_a_json_answer_nested_past_any_parser_is_the_provider_failing(cloud, ope
     server.deep_event, server.fail_status = True, 500
     with pytest.raises(RuntimeUnavailable, match=rf"'{runtime.host}'.*failed \(HTTP 500\)"):
         list(runtime.chat("gpt-4o-mini", turns(MESSAGES)))
+    _embedding_fails(openai_server, RuntimeUnavailable, "embeddings reply that is not the JSON",
+                     deep_event=True)
+
+
+def _embedding_fails(openai_server, error: type[Exception], match: str, **switches) -> None:
+    """An embeddings call to the OpenAI stand-in with `switches` set raises `error`."""
     embedder = OpenAIRuntime("oai", f"http://127.0.0.1:{openai_server.port}/v1",
                              Secret(PLANTED_KEY), ["text-embedding-3-small"])
     openai_server.reset()
-    openai_server.deep_event = True
+    for name, value in switches.items():
+        setattr(openai_server, name, value)
     try:
-        with pytest.raises(RuntimeUnavailable, match="embeddings reply that is not the JSON"):
+        with pytest.raises(error, match=match):
             embedder.embed("text-embedding-3-small", ["abc"])
     finally:
         embedder.close()
