@@ -118,6 +118,22 @@ def test_the_alert_is_logged_once_per_period_even_across_restarts(tmp_path, capl
             in alerts[0].getMessage())
 
 
+def test_an_alert_fires_once_in_each_period_and_remembers_only_the_latest(tmp_path, caplog):
+    """A daemon that runs for years keeps one remembered firing per alert, not one per day,
+    and still fires again when a new period starts."""
+    config = config_with(tmp_path, '[[alerts]]\nname = "any"\nthreshold = 0.0')
+    caplog.set_level(logging.WARNING, logger="tierd.costs")
+    costs = open_costs(config, state_conn(tmp_path / "state.db"))
+    day0 = 1_779_926_400.0  # a midnight, UTC
+    for day in range(30):
+        for hour in (1, 9, 17):
+            costs.alerts.check(record(), now=day0 + day * 86400 + hour * 3600)
+    firings = costs.ledger.conn.execute("SELECT COUNT(*) FROM alert_firings").fetchone()[0]
+    assert firings == 30
+    assert len([r for r in caplog.records if "alert any:" in r.getMessage()]) == 30
+    assert len(costs.alerts._fired) == 1
+
+
 @pytest.fixture(scope="module")
 def cloud_stand_in():
     server = start_openai_server(api_key="sk-budget-test", reply_tokens=12)

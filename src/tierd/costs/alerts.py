@@ -104,9 +104,10 @@ class Alerts:
         self._worker: threading.Thread | None = None
         self._delivering = 0
         self._closed = False
-        self._fired: set[tuple[str, float]] = set()
-        """(alert, period start) known to have fired: past its threshold, each call would
-        otherwise write (and ignore) the same firing again."""
+        self._fired: dict[str, float] = {}
+        """Each alert's latest period start known to have fired: past its threshold, each call
+        would otherwise write (and ignore) the same firing again. Only the latest is kept, so
+        a daemon running for years holds one entry per alert."""
 
     # -- checking ----------------------------------------------------------------------------
 
@@ -161,7 +162,7 @@ class Alerts:
         if value < threshold - 1e-12 or (alert.fraction is not None and threshold <= 0):
             return  # a $0 cap turns the cloud off; it is not an alert at every call
         start = period_bounds(alert.period, now)[0]
-        if (alert.name, start) in self._fired:
+        if self._fired.get(alert.name) == start:
             return
         message = self.describe(alert, value, threshold)
         with self.ledger.write() as conn:
@@ -169,7 +170,7 @@ class Alerts:
                 "INSERT OR IGNORE INTO alert_firings (alert, period_start, fired_at, value, "
                 "threshold, message) VALUES (?, ?, ?, ?, ?, ?)",
                 (alert.name, start, now, value, threshold, message)).rowcount == 1
-        self._fired.add((alert.name, start))
+        self._fired[alert.name] = start
         if not fired:
             return
         log.warning("alert %s: %s", alert.name, message)
