@@ -117,6 +117,22 @@ def test_one_failing_write_spares_the_rest_of_its_group(tmp_path, caplog):
     assert "a ledger write failed and was rolled back alone" in caplog.text
 
 
+def test_a_write_whose_commit_fails_is_dropped_not_tried_again_with_later_writes(tmp_path):
+    """COMMIT itself can fail (here a deferred constraint; a full disk, a lock that timed
+    out): the committing caller is told, and its write does not come back to sink, or land
+    inside, whatever the next caller commits."""
+    ledger = Ledger(state_conn(tmp_path / "state.db"))
+    ledger.conn.execute("PRAGMA foreign_keys = ON")
+    ledger.conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+    ledger.conn.execute("CREATE TABLE child (parent INTEGER REFERENCES parent (id) "
+                        "DEFERRABLE INITIALLY DEFERRED)")
+    with pytest.raises(Exception, match="FOREIGN KEY constraint failed"):
+        ledger.commit(lambda conn: conn.execute("INSERT INTO child VALUES (7)"))
+    ledger.record(record(request_id="next"))
+    assert [r["request_id"] for r in ledger.recent(10)] == ["next"]
+    assert ledger.conn.execute("SELECT COUNT(*) FROM child").fetchone()[0] == 0
+
+
 def test_a_refused_admission_keeps_the_settlements_it_carried(tmp_path):
     costs = open_costs(config_with(tmp_path, "[budgets]\ndaily = 1.0"),
                        state_conn(tmp_path / "state.db"))

@@ -217,7 +217,7 @@ class Budgets:
             made.append(Reservation(self, cursor.lastrowid, held, coverage, caps, held_by))
 
         self.ledger.commit(hold)
-        return made[0]
+        return made[-1]  # a group whose COMMIT failed is run again: the last attempt landed
 
     def _sweep(self, conn: Any, now: float) -> None:
         """Drop reservations left by a crash, at most every SWEEP_EVERY_S."""

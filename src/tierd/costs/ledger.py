@@ -395,7 +395,7 @@ class Ledger:
         self._queued.append(queued)
         with self.lock:
             if not queued.done:  # else a caller that held the lock before committed it
-                with self._committing():
+                with self._committing(queued):
                     pass
         if queued.error is not None:
             raise queued.error
@@ -405,9 +405,11 @@ class Ledger:
             self.conn.close()
 
     @contextlib.contextmanager
-    def _committing(self) -> Iterator[Any]:
+    def _committing(self, own: _Queued | None = None) -> Iterator[Any]:
         """Inside `lock`: a transaction that starts with the queued writes; should it fail as
-        a whole, they are put back, for their callers to try again."""
+        a whole, they are put back for their callers to try again, all but the committing
+        caller's `own` write: that caller is told of the failure, so its write must not land
+        later behind its back, and a write whose COMMIT always fails is not tried forever."""
         group = [self._queued.popleft() for _ in range(len(self._queued))]
         then: list[Callable[[], None]] = []
         try:
@@ -432,7 +434,7 @@ class Ledger:
                 yield conn
         except BaseException:
             self.forget()
-            self._queued.extendleft(reversed(group))
+            self._queued.extendleft(reversed([queued for queued in group if queued is not own]))
             raise
         finally:
             self._synced = False
