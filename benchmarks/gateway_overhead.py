@@ -72,8 +72,9 @@ daily = 1000000.0
 cache_ttl = 0
 """
 REPLY_WORDS = 12
-FLOORS = ("httpx", "thread", "raw")
-ORDER = ["direct", "floor-raw", "floor-httpx", "floor-thread", "tierd", "baseline", "litellm"]
+FLOORS = ("httpx", "thread", "stdlib", "raw")
+ORDER = ["direct", "floor-raw", "floor-httpx", "floor-thread", "floor-stdlib", "tierd",
+         "baseline", "litellm"]
 
 
 def completion_bytes(model: str, stream: bool) -> bytes:
@@ -142,6 +143,7 @@ def floor_app(upstream: int, relay: str):
     httpx's blocking transport in a worker thread, the whole answer read there and handed
     back (one pool; a thread per concurrent request, kept), `raw` through asyncio streams of
     its own (an idle connection reused, else a new one)."""
+    import http.client
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
@@ -149,6 +151,7 @@ def floor_app(upstream: int, relay: str):
     transport = httpx.AsyncHTTPTransport()
     blocking = httpx.HTTPTransport()
     threads = ThreadPoolExecutor(max_workers=64)
+    kept: list[http.client.HTTPConnection] = []
     url = f"http://127.0.0.1:{upstream}/v1/chat/completions"
     idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
@@ -178,9 +181,20 @@ def floor_app(upstream: int, relay: str):
         finally:
             response.close()
 
+    def call_stdlib(payload: bytes, headers: list) -> tuple[int, list, list[bytes]]:
+        connection = kept.pop() if kept else http.client.HTTPConnection("127.0.0.1", upstream)
+        connection.request("POST", "/v1/chat/completions", body=payload,
+                           headers={k.decode(): v.decode() for k, v in headers})
+        response = connection.getresponse()
+        chunks = [response.read()]
+        kept.append(connection)
+        return response.status, [(k.encode(), v.encode()) for k, v in response.getheaders()], \
+            chunks
+
     async def via_thread(payload: bytes, headers: list, send) -> None:
+        call = call_stdlib if relay == "stdlib" else call_blocking
         status, answer, chunks = await asyncio.get_running_loop().run_in_executor(
-            threads, call_blocking, payload, headers)
+            threads, call, payload, headers)
         await start(send, status, answer)
         for chunk in chunks:
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
@@ -221,7 +235,8 @@ def floor_app(upstream: int, relay: str):
             return
         headers = [(k, v) for k, v in scope["headers"] if k in FLOOR_HEADERS]
         payload = await read_body(receive)
-        relay_with = {"httpx": via_httpx, "thread": via_thread, "raw": via_raw}[relay]
+        relay_with = {"httpx": via_httpx, "thread": via_thread, "stdlib": via_thread,
+                      "raw": via_raw}[relay]
         await relay_with(payload, headers, send)
         await send({"type": "http.response.body", "body": b""})
 
