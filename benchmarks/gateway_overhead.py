@@ -440,9 +440,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4,
                         help="the concurrent requests are sent in this many rounds, the paths "
                              "taking turns")
-    parser.add_argument("--compare-src", metavar="DIR",
+    parser.add_argument("--compare-src", metavar="DIR", action="append", default=[],
                         help="also run the tierd of another source tree (say, main's src/) as "
-                             "'baseline', interleaved with the rest")
+                             "'baseline', interleaved with the rest; given again, each further "
+                             "tree runs as 'baseline-2', 'baseline-3', ...")
     parser.add_argument("--no-floor", action="store_true",
                         help="leave out the pass-through floors")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
@@ -474,8 +475,8 @@ def main() -> int:
                 targets[f"floor-{relay}"] = (url, MODEL)
                 pids[f"floor-{relay}"] = process.pid
             trees = {"tierd": REPO / "src"}
-            if args.compare_src:
-                trees["baseline"] = Path(args.compare_src).resolve()
+            for n, tree in enumerate(args.compare_src, 1):
+                trees["baseline" if n == 1 else f"baseline-{n}"] = Path(tree).resolve()
             for name, tree in trees.items():
                 process, url = start_tierd(root / name, tree, keys, upstream)
                 children.append(process)
@@ -527,7 +528,8 @@ def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: floa
           f"{'vs direct':>10}{'RSS MiB':>9}")
     print("-" * 107)
     added: dict[str, tuple[float, float, float]] = {}
-    for name in sorted({n for n, _ in seq}, key=ORDER.index):
+    for name in sorted({n for n, _ in seq}, key=lambda n: (
+            ORDER.index(n) if n in ORDER else ORDER.index("baseline"), n)):
         plain, stream = seq[(name, False)], seq[(name, True)]
         row = (percentile(plain, 0.5) - percentile(direct[False], 0.5),
                percentile(stream, 0.5) - percentile(direct[True], 0.5),
