@@ -6,8 +6,8 @@ same requests sent to it directly and through `tierd serve` (another child proce
 named exactly, the response cache off):
 
 - sequential: `--requests` of each (default 300), interleaved request by request (direct plain,
-  tierd plain, direct streaming, tierd streaming), so drift on a busy machine hits all alike;
-  a streaming request is timed to its last byte;
+  tierd plain, direct streaming, tierd streaming; the paths' order turned by one each round),
+  so drift on a busy machine hits all alike; a streaming request is timed to its last byte;
 - concurrent: `--burst` requests (default 2,000) at `--concurrency` (default 32), plain, as
   requests per second, in `--rounds` (default 4) that take the paths in turn, the order
   reversed each round, so a busy machine's load, which comes and goes, hits all alike;
@@ -314,14 +314,19 @@ def one(client: httpx.Client, url: str, payload: dict) -> float:
 
 
 def sequential(targets: dict[str, tuple[str, str]], n: int) -> dict[tuple[str, bool], list]:
-    """`n` plain and `n` streaming requests per target, interleaved request by request."""
+    """`n` plain and `n` streaming requests per target, interleaved request by request, the
+    order of the targets turned by one each round: a path always sent right after another
+    (say, right after the upstream's own answer) would meet the machine in one state only."""
     times: dict[tuple[str, bool], list[float]] = {(name, s): [] for name in targets
                                                   for s in (False, True)}
     clients = {name: httpx.Client(timeout=30, headers=AUTH) for name in targets}
+    names = list(targets)
     try:
         for i in range(-20, n):  # 20 rounds of warm-up: connections, caches, JIT-less paths
+            turn = i % len(names)
             for stream in (False, True):
-                for name, (url, model) in targets.items():
+                for name in names[turn:] + names[:turn]:
+                    url, model = targets[name]
                     elapsed = one(clients[name], url, body(i, stream, model))
                     if i >= 0:
                         times[(name, stream)].append(elapsed)
