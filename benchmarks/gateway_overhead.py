@@ -6,16 +6,24 @@ same requests sent to it directly and through `tierd serve` (another child proce
 named exactly, the response cache off):
 
 - sequential: `--requests` of each (default 300), interleaved request by request (direct plain,
-  tierd plain, direct streaming, tierd streaming), so drift on a busy machine hits all alike;
-  a streaming request is timed to its last byte;
+  tierd plain, direct streaming, tierd streaming; the paths' order turned by one each round),
+  so drift on a busy machine hits all alike; a streaming request is timed to its last byte;
 - concurrent: `--burst` requests (default 2,000) at `--concurrency` (default 32), plain, as
   requests per second, in `--rounds` (default 4) that take the paths in turn, the order
   reversed each round, so a busy machine's load, which comes and goes, hits all alike;
 - the ledger: right after the load, tierd's `calls` rows for the upstream must equal the
   calls sent through it, every one `ok` (a call's row is committed before its answer ends);
-- LiteLLM's proxy, when its `litellm` command is installed, as an optional comparison.
+- LiteLLM's proxy, when its `litellm` command is installed, as an optional comparison;
+- the pass-through floor, as context (not a target): the server stack tierd serves through
+  (uvicorn on uvloop with httptools, one process) with a raw ASGI app of a few lines in place
+  of tierd, forwarding each request's body to the upstream and relaying its bytes back, plain
+  and streaming, with no routing, ledger or budget: `floor-httpx` through httpx's pooled async
+  transport on the event loop, `floor-thread` through httpx's pooled blocking transport in a
+  worker thread (as tierd calls a provider: one hop from the loop and back), and `floor-raw`
+  through a hand-written relay over pooled asyncio connections. What a floor adds is the cost
+  of the stack on this machine; what tierd adds beyond it is tierd's own work.
 
-"Added" is tierd's percentile minus the direct one. Targets (exit 1 when one is missed): added
+"Added" is a path's percentile minus the direct one. Targets (exit 1 when one is missed): added
 p50 <= 1.0 ms plain and streaming, added p99 <= 3 ms sequential, at 32 concurrent >= 80 % of
 the direct throughput, ledger rows = calls. The local embedded path is measured the same way
 by benchmarks/api_overhead.py.
@@ -64,6 +72,9 @@ daily = 1000000.0
 cache_ttl = 0
 """
 REPLY_WORDS = 12
+FLOORS = ("httpx", "thread", "stdlib", "raw")
+ORDER = ["direct", "floor-raw", "floor-httpx", "floor-thread", "floor-stdlib", "tierd",
+         "baseline", "litellm"]
 
 
 def completion_bytes(model: str, stream: bool) -> bytes:
@@ -120,6 +131,138 @@ async def serve_upstream() -> None:
         await server.serve_forever()
 
 
+FLOOR_HEADERS = (b"content-type", b"authorization")
+"""What the floor passes on, each way: the body's type and the client's key."""
+
+
+def floor_app(upstream: int, relay: str):
+    """The pass-through floor: a raw ASGI app (no FastAPI, no middleware) that forwards each
+    POST's body to the upstream and relays the answer's bytes as they come, the way the
+    thinnest proxy on tierd's server stack would. `relay` says how it reaches the upstream:
+    `httpx` through httpx's async transport (one pool, connections kept), `thread` through
+    httpx's blocking transport in a worker thread, the whole answer read there and handed
+    back (one pool; a thread per concurrent request, kept), `raw` through asyncio streams of
+    its own (an idle connection reused, else a new one)."""
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    transport = httpx.AsyncHTTPTransport()
+    blocking = httpx.HTTPTransport()
+    threads = ThreadPoolExecutor(max_workers=64)
+    kept: list[http.client.HTTPConnection] = []
+    url = f"http://127.0.0.1:{upstream}/v1/chat/completions"
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def read_body(receive) -> bytes:
+        parts, more = [], True
+        while more:
+            message = await receive()
+            parts.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        return b"".join(parts)
+
+    async def via_httpx(payload: bytes, headers: list, send) -> None:
+        request = httpx.Request("POST", url, headers=headers, content=payload)
+        response = await transport.handle_async_request(request)
+        try:
+            await start(send, response.status_code, response.headers.raw)
+            async for chunk in response.stream:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        finally:
+            await response.aclose()
+
+    def call_blocking(payload: bytes, headers: list) -> tuple[int, list, list[bytes]]:
+        response = blocking.handle_request(httpx.Request("POST", url, headers=headers,
+                                                         content=payload))
+        try:
+            return response.status_code, response.headers.raw, list(response.stream)
+        finally:
+            response.close()
+
+    def call_stdlib(payload: bytes, headers: list) -> tuple[int, list, list[bytes]]:
+        connection = kept.pop() if kept else http.client.HTTPConnection("127.0.0.1", upstream)
+        connection.request("POST", "/v1/chat/completions", body=payload,
+                           headers={k.decode(): v.decode() for k, v in headers})
+        response = connection.getresponse()
+        chunks = [response.read()]
+        kept.append(connection)
+        return response.status, [(k.encode(), v.encode()) for k, v in response.getheaders()], \
+            chunks
+
+    async def via_thread(payload: bytes, headers: list, send) -> None:
+        call = call_stdlib if relay == "stdlib" else call_blocking
+        status, answer, chunks = await asyncio.get_running_loop().run_in_executor(
+            threads, call, payload, headers)
+        await start(send, status, answer)
+        for chunk in chunks:
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+
+    async def via_raw(payload: bytes, headers: list, send) -> None:
+        reader, writer = idle.pop() if idle else await asyncio.open_connection(
+            "127.0.0.1", upstream)
+        head = b"".join(b"%s: %s\r\n" % pair for pair in headers)
+        writer.write(b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n%s"
+                     b"content-length: %d\r\n\r\n%s" % (head, len(payload), payload))
+        lines = (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")
+        answer = [tuple(part.strip() for part in line.split(b":", 1))
+                  for line in lines[1:] if b":" in line]
+        await start(send, int(lines[0].split()[1]), answer)
+        length = next(int(v) for k, v in answer if k.lower() == b"content-length")
+        while length:
+            chunk = await reader.read(min(length, 65536))
+            if not chunk:
+                raise ConnectionError("the upstream closed mid-answer")
+            length -= len(chunk)
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        idle.append((reader, writer))
+
+    async def start(send, status: int, headers) -> None:
+        kept = [(k.lower(), v) for k, v in headers if k.lower() == b"content-type"]
+        await send({"type": "http.response.start", "status": status, "headers": kept})
+
+    async def app(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                await send({"type": message["type"] + ".complete"})
+                if message["type"] == "lifespan.shutdown":
+                    return
+        if scope["method"] == "GET":  # the readiness check
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b"ok"})
+            return
+        headers = [(k, v) for k, v in scope["headers"] if k in FLOOR_HEADERS]
+        payload = await read_body(receive)
+        relay_with = {"httpx": via_httpx, "thread": via_thread, "stdlib": via_thread,
+                      "raw": via_raw}[relay]
+        await relay_with(payload, headers, send)
+        await send({"type": "http.response.body", "body": b""})
+
+    return app
+
+
+def serve_floor(upstream: int, relay: str, port: int) -> None:
+    """The floor on the stack tierd serves through: uvicorn, uvloop, httptools, one process."""
+    import uvicorn
+
+    uvicorn.run(floor_app(upstream, relay), host="127.0.0.1", port=port, loop="uvloop",
+                http="httptools", log_level="warning", access_log=False, lifespan="on")
+
+
+def start_floor(relay: str, upstream: int, root: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    log = root / f"floor-{relay}.log"
+    with open(log, "w") as out:
+        process = subprocess.Popen([sys.executable, __file__, "--serve-floor", relay,
+                                    "--upstream", str(upstream), "--port", str(port)],
+                                   stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    wait_for(f"{url}/ready", process, log)
+    return process, f"{url}/v1/chat/completions"
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -171,14 +314,19 @@ def one(client: httpx.Client, url: str, payload: dict) -> float:
 
 
 def sequential(targets: dict[str, tuple[str, str]], n: int) -> dict[tuple[str, bool], list]:
-    """`n` plain and `n` streaming requests per target, interleaved request by request."""
+    """`n` plain and `n` streaming requests per target, interleaved request by request, the
+    order of the targets turned by one each round: a path always sent right after another
+    (say, right after the upstream's own answer) would meet the machine in one state only."""
     times: dict[tuple[str, bool], list[float]] = {(name, s): [] for name in targets
                                                   for s in (False, True)}
     clients = {name: httpx.Client(timeout=30, headers=AUTH) for name in targets}
+    names = list(targets)
     try:
         for i in range(-20, n):  # 20 rounds of warm-up: connections, caches, JIT-less paths
+            turn = i % len(names)
             for stream in (False, True):
-                for name, (url, model) in targets.items():
+                for name in names[turn:] + names[:turn]:
+                    url, model = targets[name]
                     elapsed = one(clients[name], url, body(i, stream, model))
                     if i >= 0:
                         times[(name, stream)].append(elapsed)
@@ -297,13 +445,22 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=4,
                         help="the concurrent requests are sent in this many rounds, the paths "
                              "taking turns")
-    parser.add_argument("--compare-src", metavar="DIR",
+    parser.add_argument("--compare-src", metavar="DIR", action="append", default=[],
                         help="also run the tierd of another source tree (say, main's src/) as "
-                             "'baseline', interleaved with the rest")
+                             "'baseline', interleaved with the rest; given again, each further "
+                             "tree runs as 'baseline-2', 'baseline-3', ...")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="leave out the pass-through floors")
     parser.add_argument("--serve-upstream", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--serve-floor", choices=FLOORS, help=argparse.SUPPRESS)
+    parser.add_argument("--upstream", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve_upstream:
         asyncio.run(serve_upstream())
+        return 0
+    if args.serve_floor:
+        serve_floor(args.upstream, args.serve_floor, args.port)
         return 0
     children: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as folder:
@@ -316,10 +473,15 @@ def main() -> int:
             keys = root / "keys.env"
             keys.write_text(f"GATEWAY_STANDIN_KEY={KEY}\n")
             targets = {"direct": (f"http://127.0.0.1:{upstream}/v1/chat/completions", MODEL)}
-            trees = {"tierd": REPO / "src"}
             pids: dict[str, int] = {}
-            if args.compare_src:
-                trees["baseline"] = Path(args.compare_src).resolve()
+            for relay in () if args.no_floor else FLOORS:
+                process, url = start_floor(relay, upstream, root)
+                children.append(process)
+                targets[f"floor-{relay}"] = (url, MODEL)
+                pids[f"floor-{relay}"] = process.pid
+            trees = {"tierd": REPO / "src"}
+            for n, tree in enumerate(args.compare_src, 1):
+                trees["baseline" if n == 1 else f"baseline-{n}"] = Path(tree).resolve()
             for name, tree in trees.items():
                 process, url = start_tierd(root / name, tree, keys, upstream)
                 children.append(process)
@@ -366,12 +528,13 @@ def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: floa
     print(f"gateway overhead: {args.requests} sequential requests per path and kind "
           f"(interleaved), {args.burst} at {args.concurrency} concurrent; load average "
           f"{load_before:.2f} -> {load_after:.2f} on {os.cpu_count()} cores\n")
-    print(f"{'path':<10}{'p50 plain':>10}{'p50 stream':>11}{'p99 plain':>10}"
+    print(f"{'path':<13}{'p50 plain':>10}{'p50 stream':>11}{'p99 plain':>10}"
           f"{'added p50 plain/stream':>24}{'added p99':>10}{'rps c=' + str(args.concurrency):>10}"
           f"{'vs direct':>10}{'RSS MiB':>9}")
-    print("-" * 104)
+    print("-" * 107)
     added: dict[str, tuple[float, float, float]] = {}
-    for name in sorted({n for n, _ in seq}, key=["direct", "tierd", "baseline", "litellm"].index):
+    for name in sorted({n for n, _ in seq}, key=lambda n: (
+            ORDER.index(n) if n in ORDER else ORDER.index("baseline"), n)):
         plain, stream = seq[(name, False)], seq[(name, True)]
         row = (percentile(plain, 0.5) - percentile(direct[False], 0.5),
                percentile(stream, 0.5) - percentile(direct[True], 0.5),
@@ -380,7 +543,7 @@ def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: floa
         extra = "—" if name == "direct" else f"{row[0]:.2f} / {row[1]:.2f} ms"
         extra_p99 = "—" if name == "direct" else f"{row[2]:.2f} ms"
         memory = f"{rss[name]:.0f}" if name in rss else "—"
-        print(f"{name:<10}{percentile(plain, 0.5):>8.2f}ms{percentile(stream, 0.5):>9.2f}ms"
+        print(f"{name:<13}{percentile(plain, 0.5):>8.2f}ms{percentile(stream, 0.5):>9.2f}ms"
               f"{percentile(plain, 0.99):>8.2f}ms{extra:>24}{extra_p99:>10}{rps[name]:>10.0f}"
               f"{rps[name] / rps['direct']:>9.0%}{memory:>9}")
     print("\nCPU time per sequential call (user + system, all its threads) — what a busy "
@@ -389,6 +552,13 @@ def report(args, seq, rps, rss, sent: int, rows: int, ok: int, load_before: floa
     print(f"CPU time per call at {args.concurrency} concurrent: " + ", ".join(
         f"{name} {ms:.2f} ms" for name, ms in cpu_ms_burst.items()))
     print(f"ledger: {rows} rows for {sent} calls sent through tierd, {ok} ok")
+    for floor in (name for name in ORDER if name.startswith("floor-") and name in added):
+        own = [t - f for t, f in zip(added["tierd"], added[floor])]
+        print(f"context: the floor ({floor}, the server stack alone) adds p50 "
+              f"{added[floor][0]:.2f} / {added[floor][1]:.2f} ms, p99 {added[floor][2]:.2f} ms, "
+              f"{rps[floor] / rps['direct']:.0%} of direct at c={args.concurrency}; tierd adds "
+              f"beyond it p50 {own[0]:.2f} / {own[1]:.2f} ms, p99 {own[2]:.2f} ms, and serves "
+              f"{rps['tierd'] / rps[floor]:.0%} of its throughput")
     tierd = added["tierd"]
     ratio = rps["tierd"] / rps["direct"]
     targets = [("added p50 <= 1.0 ms (plain)", tierd[0] <= 1.0, f"{tierd[0]:.2f} ms"),

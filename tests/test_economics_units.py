@@ -19,7 +19,7 @@ from tierd.costs.windows import BadWindow, parse_window
 from tierd.errors import ConfigError
 from tierd.routing.loops import LoopBreaker, LoopDetected
 from tierd.routing.rate_windows import RateWindows
-from tierd.runtimes.limit_headers import duration_s, read_rate_limits
+from tierd.runtimes.limit_headers import duration_s, limit_headers, read_rate_limits
 
 PROVIDERS = """
 [[providers]]
@@ -185,6 +185,21 @@ def test_rate_limit_headers_and_bodies():
     assert read_rate_limits({}, now, body).retry_after == 90.0
     assert read_rate_limits({"x-ratelimit-remaining-requests": "3",
                              "x-ratelimit-reset-requests": "30s"}, now).exhausted_for is None
+
+
+def test_rate_limit_headers_read_from_a_replys_raw_headers_as_from_httpx():
+    import httpx
+
+    now = time.time()
+    raw = [(b"Content-Type", b"text/event-stream"), (b"X-RateLimit-Remaining-Requests", b"0"),
+           (b"x-ratelimit-reset-requests", b"30s"), (b"Anthropic-Ratelimit-Tokens-Remaining", b"0"),
+           (b"anthropic-ratelimit-tokens-reset",
+            time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now + 50)).encode()),
+           (b"Retry-After", b"7"), (b"retry-after", b"9"), (b"Retry-After-Ms", b"x")]
+    picked = limit_headers(raw)
+    assert "content-type" not in picked and picked["retry-after"] == "7, 9"
+    assert read_rate_limits(picked, now) == read_rate_limits(httpx.Headers(raw), now)
+    assert 48 <= read_rate_limits(picked, now).exhausted_for <= 50
 
 
 def test_a_window_closed_for_30s_stays_closed_30s_not_less():

@@ -193,3 +193,23 @@ def test_strong_work_with_pasted_material_keeps_its_tier():
                          f"and a cut-over without downtime.\n{rfc}")).task == "architecture"
     assert classify(user(f"Final proofread before this goes on the blog tonight.\n{notes}"))\
         .task == "final_review"
+
+
+def test_a_one_line_request_is_read_once_by_each_keyword_rule(monkeypatch):
+    """Its first line and its "first and last lines" are one text: the rules that did not
+    match the first are not tried on it again (each costs a regex scan, on every call)."""
+    from tierd.routing import classifier
+
+    tried: Counter[str] = Counter()
+    counted = []
+    for rule in classifier.KEYWORD_RULES:
+        def matches(prompt, rule=rule):
+            tried[rule.name] += 1
+            return rule.matches(prompt)
+        counted.append(classifier.Rule(rule.name, rule.task, rule.description, matches))
+    monkeypatch.setattr(classifier, "KEYWORD_RULES", tuple(counted))
+    assert classify(user("Reply briefly about the weather.")).task == "chat"
+    assert set(tried.values()) == {1} and len(tried) == len(counted)
+    tried.clear()
+    assert classify(user("Reply briefly.\nAbout the weather.")).task == "chat"
+    assert set(tried.values()) == {2}  # two lines: the second reading is another text

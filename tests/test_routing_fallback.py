@@ -255,3 +255,25 @@ def test_an_exact_model_call_is_labelled_as_the_rules_read_it(daemon):
     named = chat(daemon, "good/gpt-4o-mini", prompts[2], task="extract")
     assert named.headers["X-Tierd-Task"] == "extract"
     assert [r["task"] for r in rows(daemon, named)] == ["extract"]
+
+
+def test_a_provider_model_named_exactly_needs_no_host_listed(tmp_path, packaged_models_dir,
+                                                              cloud):
+    """A request naming a provider's model never looks at the hosts' model lists: an Ollama
+    host that is down (or slow) neither fails it nor is asked, on every call, what it has."""
+    keys = tmp_path / "keys.env"
+    keys.write_text(f"{KEY_VARIABLE}={cloud['good'].api_key}\n")
+    dead = f"http://127.0.0.1:{free_port()}"
+    d = start_daemon(tmp_path, packaged_models_dir,
+                     f'env_file = "{keys}"\n'
+                     f'[[hosts]]\nname = "box"\nruntime = "ollama"\nurl = "{dead}"\n'
+                     'memory_budget = "8GiB"\n' + provider("good", cloud["good"].port, MODELS))
+    try:
+        response = chat(d, "good/gpt-4o-mini", "Hello there.")
+        assert response.status_code == 200, response.text
+        assert path_of(rows(d, response)) == [("good", "ok", None)]
+        # A model named without its provider is looked for on the hosts first, as before.
+        refused = chat(d, "gpt-4o-mini", "Hello there.")
+        assert refused.status_code == 503 and dead in refused.text
+    finally:
+        d.stop()

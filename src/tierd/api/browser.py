@@ -23,6 +23,7 @@ Refusals are 403 (origin, host) and 415 (content type), in the API's own error s
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import urllib.parse
 
@@ -48,7 +49,11 @@ def host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+@functools.lru_cache(maxsize=256)
 def is_loopback_name(name: str) -> bool:
+    """Kept per name: a client sends the same Host on every request, and parsing it as an
+    address cost more than the rest of the browser checks (bounded: a client cycling names
+    only evicts its own)."""
     if name == "localhost" or name.endswith(".localhost"):
         return True
     try:

@@ -12,7 +12,7 @@ chains name cloud models a fresh machine has no keys for, and that is not an err
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Iterator, Literal, Mapping
 
 from tierd.app import Tierd
 from tierd.chat.capabilities import features_of
@@ -63,7 +63,7 @@ def _local(app: Tierd, host: str, info: ModelInfo) -> Candidate:
 
 
 def resolve_entry(app: Tierd, entry: str, capability: Capability,
-                  offered: dict[str, list[ModelInfo]]) -> Candidate | Skipped:
+                  offered: Mapping[str, list[ModelInfo]]) -> Candidate | Skipped:
     """The candidate `entry` names, or why it is skipped. `offered` maps each host to its
     available models (listed once per request: an Ollama host answers over HTTP)."""
     prefix, slash, rest = entry.partition("/")
@@ -94,11 +94,34 @@ def resolve_entry(app: Tierd, entry: str, capability: Capability,
                           f"models list {entry!r}, with its key)")
 
 
-def offered_models(app: Tierd) -> dict[str, list[ModelInfo]]:
-    return {host: runtime.available() for host, runtime in app.runtimes.items()}
+class OfferedModels(Mapping[str, list[ModelInfo]]):
+    """Each host's available models, listed when a route first looks at that host and kept
+    for the rest of the request. A request naming a provider's model (`openai/gpt-4o`) looks
+    at none: an Ollama host answers its listing over HTTP, so listing every host up front
+    cost each such call a round trip per host, and failed it when one was down."""
+
+    def __init__(self, app: Tierd):
+        self._runtimes = app.runtimes
+        self._listed: dict[str, list[ModelInfo]] = {}
+
+    def __getitem__(self, host: str) -> list[ModelInfo]:
+        listed = self._listed.get(host)
+        if listed is None:
+            listed = self._listed[host] = self._runtimes[host].available()
+        return listed
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._runtimes)
+
+    def __len__(self) -> int:
+        return len(self._runtimes)
 
 
-def models_with(app: Tierd, offered: dict[str, list[ModelInfo]], feature: Feature
+def offered_models(app: Tierd) -> OfferedModels:
+    return OfferedModels(app)
+
+
+def models_with(app: Tierd, offered: Mapping[str, list[ModelInfo]], feature: Feature
                 ) -> list[str]:
     """Every model, local or cloud, that has `feature` (for an error that says where to go)."""
     names = [info.name for host, infos in offered.items() for info in infos
@@ -108,7 +131,7 @@ def models_with(app: Tierd, offered: dict[str, list[ModelInfo]], feature: Featur
     return list(dict.fromkeys(names))
 
 
-def catalog(app: Tierd, offered: dict[str, list[ModelInfo]] | None = None) -> list[dict]:
+def catalog(app: Tierd, offered: Mapping[str, list[ModelInfo]] | None = None) -> list[dict]:
     """Every name a request may give as its model, with its owner: each host's models
     (owner: the host), each provider's (owner: the provider) and the routes (owner: tierd);
     models with what they can do and their context length. What /v1/models lists and an

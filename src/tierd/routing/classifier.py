@@ -673,8 +673,11 @@ def read_prompts(messages: list[dict]) -> tuple[Prompt, Prompt, Prompt]:
         return Prompt(instruction, system, has_code, files, tool_turns,
                       _requested_words(instruction))
 
-    return (prompt(first), prompt(f"{first}\n{last}"),
-            prompt(f"{system}\n{first}\n{last}" if system else f"{first}\n{last}"))
+    # Without a last line the second reading is the first one: the same text, so classify
+    # does not try every keyword rule on it again (a one-line request, the commonest kind).
+    both_ends = prompt(f"{first}\n{last}") if last else prompt(first)
+    return (prompt(first), both_ends,
+            prompt(f"{system}\n{first}\n{last}") if system else both_ends)
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, Iterator, Mapping, TypeVar
 
 from tierd.app import Tierd
 from tierd.chat.capabilities import missing
@@ -208,7 +208,7 @@ def standing(app: Tierd, candidate: Candidate) -> str:
 
 
 def _chain(app: Tierd, tier: str, capability: Capability,
-           offered: dict[str, list[ModelInfo]]) -> tuple[tuple[Candidate, ...],
+           offered: Mapping[str, list[ModelInfo]]) -> tuple[tuple[Candidate, ...],
                                                          tuple[Skipped, ...]]:
     candidates, skipped = [], []
     for entry in tier_config(app.config, tier).candidates:
@@ -220,7 +220,7 @@ def _chain(app: Tierd, tier: str, capability: Capability,
 
 
 def _exact(app: Tierd, name: str, capability: Capability,
-           offered: dict[str, list[ModelInfo]]) -> Candidate:
+           offered: Mapping[str, list[ModelInfo]]) -> Candidate:
     found = resolve_entry(app, name, capability, offered)
     if isinstance(found, Candidate):
         return found
@@ -255,7 +255,7 @@ def _unfit_reason(candidate: Candidate, needs: frozenset[Feature], request: Chat
 
 
 def _fit(app: Tierd, candidates: tuple[Candidate, ...], needs: frozenset[Feature],
-         request: ChatRequest | None, offered: dict[str, list[ModelInfo]], where: str
+         request: ChatRequest | None, offered: Mapping[str, list[ModelInfo]], where: str
          ) -> tuple[tuple[Candidate, ...], tuple[tuple[str, str], ...]]:
     """The candidates that have what the request needs, and (label, reason) for the others;
     MissingFeature when none is left."""

@@ -53,7 +53,7 @@ from tierd.runtimes.base import (
     ToolCallDelta,
 )
 from tierd.runtimes.keys import provider_key
-from tierd.runtimes.limit_headers import RateLimitReport, read_rate_limits
+from tierd.runtimes.limit_headers import RateLimitReport, limit_headers, read_rate_limits
 from tierd.runtimes.ollama import estimate_chat_tokens, estimate_text_tokens
 
 LimitObserver = Callable[[str, str, RateLimitReport], None]
@@ -537,7 +537,7 @@ class CloudRuntime:
 
     def _report_limits(self, response: httpx.Response, model: str,
                        body: str | None = None) -> RateLimitReport:
-        report = read_rate_limits(response.headers, time.time(), body)
+        report = read_rate_limits(limit_headers(response.headers.raw), time.time(), body)
         if self._on_limits is not None:
             self._on_limits(self.host, model, report)
         return report

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 _UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86_400.0}
@@ -100,6 +100,23 @@ def _body_delay(body: str) -> float | None:
         return max(found)
     match = _IN_MESSAGE.search(body)
     return duration_s(match.group(1)) if match else None
+
+
+_LIMIT_PREFIXES = (b"x-ratelimit-", b"anthropic-ratelimit-", b"retry-after")
+
+
+def limit_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The headers read_rate_limits reads, from a response's raw (name, value) pairs: names
+    lower-cased, a repeated one's values joined with ", " (as httpx's own lookup joins them).
+    One pass over a reply's few headers, where each of read_rate_limits' dozen lookups in
+    httpx's headers scans and lower-cases all of them again (on every provider call)."""
+    found: dict[str, str] = {}
+    for name, value in raw:
+        name = name.lower()
+        if name.startswith(_LIMIT_PREFIXES):
+            key, text = name.decode("latin-1"), value.decode("latin-1")
+            found[key] = f"{found[key]}, {text}" if key in found else text
+    return found
 
 
 def read_rate_limits(headers: Mapping[str, str], now: float,
