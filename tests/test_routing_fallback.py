@@ -272,8 +272,45 @@ def test_a_provider_model_named_exactly_needs_no_host_listed(tmp_path, packaged_
         response = chat(d, "good/gpt-4o-mini", "Hello there.")
         assert response.status_code == 200, response.text
         assert path_of(rows(d, response)) == [("good", "ok", None)]
-        # A model named without its provider is looked for on the hosts first, as before.
-        refused = chat(d, "gpt-4o-mini", "Hello there.")
-        assert refused.status_code == 503 and dead in refused.text
+        # A model named without its provider is looked for on the hosts first, and a host
+        # that does not answer offers nothing: the provider that lists it serves it.
+        bare = chat(d, "gpt-4o-mini", "Hello there.")
+        assert bare.status_code == 200, bare.text
+        assert path_of(rows(d, bare)) == [("good", "ok", None)]
+    finally:
+        d.stop()
+
+
+def test_a_host_that_is_down_is_skipped_by_a_chain_and_named_when_it_was_the_only_way(
+        tmp_path, packaged_models_dir, cloud):
+    """An Ollama box that is off (or asleep) makes its candidates skipped, with why: the
+    chain goes on to its next candidate, /v1/models still lists everything else, and a model
+    only that box could serve is refused 503 naming the box, not 404 as if it did not exist."""
+    keys = tmp_path / "keys.env"
+    keys.write_text(f"{KEY_VARIABLE}={cloud['good'].api_key}\n")
+    dead = f"http://127.0.0.1:{free_port()}"
+    d = start_daemon(tmp_path, packaged_models_dir,
+                     f'env_file = "{keys}"\n'
+                     f'[[hosts]]\nname = "box"\nruntime = "ollama"\nurl = "{dead}"\n'
+                     'memory_budget = "8GiB"\n' + provider("good", cloud["good"].port, MODELS)
+                     + '[routing.tiers.local]\ncandidates = ["box/llama3.1:8b", '
+                       '"good/gpt-4o-mini"]\n'
+                     + '[routing.tiers.mid]\ncandidates = ["box/qwen3:14b"]\n')
+    try:
+        served = chat(d, "tier:local", "Hello there.")
+        assert served.status_code == 200, served.text
+        assert path_of(rows(d, served)) == [("good", "ok", None)]
+        explained = httpx.post(f"{d.url}/route/explain", json={
+            "model": "tier:local", "messages": [{"role": "user", "content": "Hello there."}]},
+            timeout=30)
+        assert explained.status_code == 200, explained.text
+        assert dead in json.dumps(explained.json())
+        models = httpx.get(f"{d.url}/v1/models", timeout=30)
+        assert models.status_code == 200, models.text
+        assert "gpt-4o-mini" in {card["id"] for card in models.json()["data"]}
+        only_box = chat(d, "tier:mid", "Hello there.")
+        assert only_box.status_code == 503 and dead in only_box.text
+        named = chat(d, "llama3.1:8b", "Hello there.")
+        assert named.status_code == 503 and dead in named.text
     finally:
         d.stop()

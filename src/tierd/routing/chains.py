@@ -17,6 +17,7 @@ from typing import Iterator, Literal, Mapping
 from tierd.app import Tierd
 from tierd.chat.capabilities import features_of
 from tierd.config import same_model_id
+from tierd.errors import RuntimeUnavailable
 from tierd.routing.tasks import route_names
 from tierd.runtimes.base import FEATURES, Capability, Feature, ModelInfo
 
@@ -63,7 +64,7 @@ def _local(app: Tierd, host: str, info: ModelInfo) -> Candidate:
 
 
 def resolve_entry(app: Tierd, entry: str, capability: Capability,
-                  offered: Mapping[str, list[ModelInfo]]) -> Candidate | Skipped:
+                  offered: OfferedModels) -> Candidate | Skipped:
     """The candidate `entry` names, or why it is skipped. `offered` maps each host to its
     available models (listed once per request: an Ollama host answers over HTTP)."""
     prefix, slash, rest = entry.partition("/")
@@ -71,7 +72,8 @@ def resolve_entry(app: Tierd, entry: str, capability: Capability,
         info = _offers(offered[prefix], rest, capability)
         if info is not None:
             return _local(app, prefix, info)
-        return Skipped(entry, f"host {prefix!r} offers no {capability} model {rest!r}")
+        return Skipped(entry, offered.unreachable.get(prefix)
+                       or f"host {prefix!r} offers no {capability} model {rest!r}")
     if slash and prefix in app.providers:
         if capability == "embed":
             return Skipped(entry, "cloud candidates serve chat only")
@@ -98,16 +100,26 @@ class OfferedModels(Mapping[str, list[ModelInfo]]):
     """Each host's available models, listed when a route first looks at that host and kept
     for the rest of the request. A request naming a provider's model (`openai/gpt-4o`) looks
     at none: an Ollama host answers its listing over HTTP, so listing every host up front
-    cost each such call a round trip per host, and failed it when one was down."""
+    cost each such call a round trip per host, and failed it when one was down.
+
+    A host that cannot be reached offers nothing, and `unreachable` says why: its candidates
+    are skipped with that reason, so a chain goes on to its next candidate (and the models of
+    the hosts that answer are still listed) instead of the whole request failing."""
 
     def __init__(self, app: Tierd):
         self._runtimes = app.runtimes
         self._listed: dict[str, list[ModelInfo]] = {}
+        self.unreachable: dict[str, str] = {}
 
     def __getitem__(self, host: str) -> list[ModelInfo]:
         listed = self._listed.get(host)
         if listed is None:
-            listed = self._listed[host] = self._runtimes[host].available()
+            try:
+                listed = self._runtimes[host].available()
+            except RuntimeUnavailable as err:
+                self.unreachable[host] = str(err)
+                listed = []
+            self._listed[host] = listed
         return listed
 
     def __iter__(self) -> Iterator[str]:
@@ -121,7 +133,7 @@ def offered_models(app: Tierd) -> OfferedModels:
     return OfferedModels(app)
 
 
-def models_with(app: Tierd, offered: Mapping[str, list[ModelInfo]], feature: Feature
+def models_with(app: Tierd, offered: OfferedModels, feature: Feature
                 ) -> list[str]:
     """Every model, local or cloud, that has `feature` (for an error that says where to go)."""
     names = [info.name for host, infos in offered.items() for info in infos
@@ -131,7 +143,7 @@ def models_with(app: Tierd, offered: Mapping[str, list[ModelInfo]], feature: Fea
     return list(dict.fromkeys(names))
 
 
-def catalog(app: Tierd, offered: Mapping[str, list[ModelInfo]] | None = None) -> list[dict]:
+def catalog(app: Tierd, offered: OfferedModels | None = None) -> list[dict]:
     """Every name a request may give as its model, with its owner: each host's models
     (owner: the host), each provider's (owner: the provider) and the routes (owner: tierd);
     models with what they can do and their context length. What /v1/models lists and an

@@ -50,7 +50,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterator, Mapping, TypeVar
+from typing import Callable, Iterator, TypeVar
 
 from tierd.app import Tierd
 from tierd.chat.capabilities import missing
@@ -76,6 +76,7 @@ from tierd.models import inference
 from tierd.routing.cache import CachedReply, cache_key
 from tierd.routing.chains import (
     Candidate,
+    OfferedModels,
     Skipped,
     catalog,
     models_with,
@@ -95,7 +96,7 @@ from tierd.routing.tasks import (
     tier_of_task,
 )
 from tierd.routing.verify import Answered, Asked, Failure, verify
-from tierd.runtimes.base import Cancel, Capability, Chunk, Embeddings, Feature, ModelInfo
+from tierd.runtimes.base import Cancel, Capability, Chunk, Embeddings, Feature
 from tierd.runtimes.ollama import chat_tokens_at_most, estimate_chat_tokens
 
 log = logging.getLogger("tierd.routing")
@@ -208,7 +209,7 @@ def standing(app: Tierd, candidate: Candidate) -> str:
 
 
 def _chain(app: Tierd, tier: str, capability: Capability,
-           offered: Mapping[str, list[ModelInfo]]) -> tuple[tuple[Candidate, ...],
+           offered: OfferedModels) -> tuple[tuple[Candidate, ...],
                                                          tuple[Skipped, ...]]:
     candidates, skipped = [], []
     for entry in tier_config(app.config, tier).candidates:
@@ -220,7 +221,7 @@ def _chain(app: Tierd, tier: str, capability: Capability,
 
 
 def _exact(app: Tierd, name: str, capability: Capability,
-           offered: Mapping[str, list[ModelInfo]]) -> Candidate:
+           offered: OfferedModels) -> Candidate:
     found = resolve_entry(app, name, capability, offered)
     if isinstance(found, Candidate):
         return found
@@ -228,6 +229,9 @@ def _exact(app: Tierd, name: str, capability: Capability,
         other = "an embedding model" if capability == "generate" else "not an embedding model"
         raise TierdError(f"{name} is {other}: use "
                          f"{'/v1/embeddings' if capability == 'generate' else 'chat'} with it")
+    if offered.unreachable:  # it may be there: say so, rather than that it does not exist
+        raise RuntimeUnavailable(f"no host or provider that answered serves {name!r}; "
+                                 + "; ".join(offered.unreachable.values()))
     raise UnknownModel(name, [card["id"] for card in catalog(app, offered)])
 
 
@@ -255,7 +259,7 @@ def _unfit_reason(candidate: Candidate, needs: frozenset[Feature], request: Chat
 
 
 def _fit(app: Tierd, candidates: tuple[Candidate, ...], needs: frozenset[Feature],
-         request: ChatRequest | None, offered: Mapping[str, list[ModelInfo]], where: str
+         request: ChatRequest | None, offered: OfferedModels, where: str
          ) -> tuple[tuple[Candidate, ...], tuple[tuple[str, str], ...]]:
     """The candidates that have what the request needs, and (label, reason) for the others;
     MissingFeature when none is left."""
