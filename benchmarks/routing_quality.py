@@ -2,17 +2,18 @@
 users' day costs routed that way.
 
     .venv/bin/python benchmarks/routing_quality.py [--runs 3]
-        [--split test|tune|dev|dev2|dev3|dev4|dev5]
+        [--split test|tune|dev|dev2|dev3|dev4|dev5|dev6]
 
 The classifier is the one a running tierd uses (`Tierd.exemplars`): rules first, the shipped
 exemplars embedded with the packaged MiniLM through the model manager (queued and leased like
 any request), every decision as a request would get it. Prompts come from the labelled data
 set's test part (nothing was tuned on it), with `--split tune` from its tuning part (the
-exemplars themselves), or with `--split dev`, `dev2`, `dev3`, `dev4` or `dev5` from a development
-set that tuning decisions are made on (benchmarks/data/routing_dev.jsonl, used up writing the
-rules; routing_dev2.jsonl, routing_dev3.jsonl and routing_dev4.jsonl, written later from the
-task definitions alone; the fourth heavy on grunt work over pasted material; routing_dev5.jsonl,
-written blind from the task definitions as the check run once after tuning stops).
+exemplars themselves), or with `--split dev`, `dev2`, `dev3`, `dev4`, `dev5` or `dev6` from a
+development set that tuning decisions are made on (benchmarks/data/routing_dev.jsonl, used up
+writing the rules; routing_dev2.jsonl, routing_dev3.jsonl and routing_dev4.jsonl, written later
+from the task definitions alone; the fourth heavy on grunt work over pasted material;
+routing_dev5.jsonl and routing_dev6.jsonl, written blind from the task definitions as the checks
+run once after tuning stops).
 The misroutes are listed by prompt on every part but the test part, so that nothing is tuned
 on it.
 
@@ -70,7 +71,8 @@ DEV_SETS = {"dev": REPO / "benchmarks" / "data" / "routing_dev.jsonl",
             "dev2": REPO / "benchmarks" / "data" / "routing_dev2.jsonl",
             "dev3": REPO / "benchmarks" / "data" / "routing_dev3.jsonl",
             "dev4": REPO / "benchmarks" / "data" / "routing_dev4.jsonl",
-            "dev5": REPO / "benchmarks" / "data" / "routing_dev5.jsonl"}
+            "dev5": REPO / "benchmarks" / "data" / "routing_dev5.jsonl",
+            "dev6": REPO / "benchmarks" / "data" / "routing_dev6.jsonl"}
 EMBEDDER = "packaged:all-minilm"
 
 ACCURACY_TARGET = 0.92
