@@ -4,6 +4,7 @@ tests/ollama_test_server.py (a stand-in for Ollama that records what tierd asks 
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import socket
 import threading
@@ -38,6 +39,7 @@ from tierd.chat.request import (
 from tierd.errors import QueueFull, RuntimeUnavailable, UnknownModel
 from tierd.models.commands import progress_bars
 from tierd.models.service import progress_line
+from tierd.runtimes import ollama as ollama_runtime
 from tierd.runtimes.base import GenerateOptions, Runtime, Timings
 from tierd.runtimes.ollama import (
     OllamaRejected,
@@ -361,6 +363,51 @@ def test_a_host_that_never_answers_times_out_as_runtime_unavailable():
         runtime = OllamaRuntime("mac-mini", url, timeout=0.3)
         with pytest.raises(RuntimeUnavailable, match="did not answer in time"):
             runtime.loaded()
+
+
+def test_a_stuck_listing_fails_soon_and_is_remembered_for_a_while(monkeypatch):
+    """Routing lists a host's models to choose among them: an Ollama that accepts and never
+    answers must not hold each request for the load timeout, and one found down is not asked
+    again by every request that follows until LISTING_RETRY_S has passed."""
+    monkeypatch.setattr(ollama_runtime, "LISTING_TIMEOUT_S", 0.3)
+    accepted: list[socket.socket] = []
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+
+        def accept_forever() -> None:
+            with contextlib.suppress(OSError):
+                while True:
+                    accepted.append(listener.accept()[0])  # held open, never answered
+
+        threading.Thread(target=accept_forever, daemon=True).start()
+        runtime = OllamaRuntime("mac-mini", f"http://127.0.0.1:{listener.getsockname()[1]}",
+                                timeout=300.0)
+        outcome: list[BaseException] = []
+
+        def list_it() -> None:
+            try:
+                runtime.available()
+            except BaseException as err:  # noqa: BLE001 - the test reads it
+                outcome.append(err)
+
+        lister = threading.Thread(target=list_it, daemon=True)
+        lister.start()
+        lister.join(30)
+        assert not lister.is_alive(), "the listing waited for the load timeout"
+        assert isinstance(outcome[0], RuntimeUnavailable)
+        assert "did not answer in time" in str(outcome[0])
+        assert len(accepted) == 1
+        with pytest.raises(RuntimeUnavailable, match="did not answer in time"):
+            runtime.available()  # remembered: not asked again
+        assert len(accepted) == 1
+        monkeypatch.setattr(ollama_runtime, "LISTING_RETRY_S", 0.0)
+        with pytest.raises(RuntimeUnavailable):
+            runtime.available()
+        assert len(accepted) == 2
+        runtime.close()
+        for conn in accepted:
+            conn.close()
 
 
 def test_a_full_ollama_queue_is_queue_full(runtime, server):

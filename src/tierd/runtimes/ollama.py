@@ -66,6 +66,15 @@ DEFAULT_PORT = 11434
 CONNECT_TIMEOUT_S = 5.0
 """A host that does not accept a connection in this time is down; loads may take far longer."""
 
+LISTING_TIMEOUT_S = 10.0
+"""The most a model listing (/api/tags, /api/show) may take. It reads files, never loads a
+model, so an Ollama that takes longer is stuck, and routing, which lists a host's models to
+choose among them, must not wait the full load timeout on it."""
+
+LISTING_RETRY_S = 10.0
+"""After a listing fails, for this long the host is taken as down without being asked, so a
+box that is off or asleep costs one request a connect timeout, not every request."""
+
 EMBED_BATCH = EmbedBatch(max_texts=256, max_bytes=256 * 1024)
 """What one /api/embed call carries at most. Ollama takes any number of inputs and spreads them
 over its parallel slots, so a call saves a round trip per text (200 inputs in one call are
@@ -152,6 +161,10 @@ class OllamaRuntime:
         self._client = ollama.Client(
             host=self.url, timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT_S))
         )
+        self._lister = ollama.Client(host=self.url, timeout=httpx.Timeout(
+            min(timeout, LISTING_TIMEOUT_S), connect=min(timeout, CONNECT_TIMEOUT_S)))
+        self._listing_failed: tuple[float, str] | None = None
+        """When the last listing failed and why, while LISTING_RETRY_S has not passed."""
         self._lock = threading.Lock()
         self._ours: dict[str, int] = {}
         """Models this process loaded, with the num_ctx it loaded them with."""
@@ -163,6 +176,7 @@ class OllamaRuntime:
 
     def close(self) -> None:
         self._client.close()
+        self._lister.close()
 
     # -- what is there ------------------------------------------------------------------------
 
@@ -170,17 +184,26 @@ class OllamaRuntime:
         """Installed models with the architecture facts the memory estimate needs.
 
         /api/show is asked once per model digest: a model's facts change only when its digest does.
+        A listing that fails is remembered for LISTING_RETRY_S (RuntimeUnavailable again).
         """
-        with self._translated():
-            listing = self._client.list()
-            infos = []
-            for entry in listing.models:
-                name = canonical_name(entry.model or "")
-                digest = entry.digest or name
-                show = self._show_by_digest.get(digest)
-                if show is None:
-                    show = self._show_by_digest[digest] = self._client.show(name)
-                infos.append(_model_info(name, entry, show))
+        failed = self._listing_failed
+        if failed is not None and time.monotonic() - failed[0] < LISTING_RETRY_S:
+            raise RuntimeUnavailable(failed[1])
+        try:
+            with self._translated():
+                listing = self._lister.list()
+                infos = []
+                for entry in listing.models:
+                    name = canonical_name(entry.model or "")
+                    digest = entry.digest or name
+                    show = self._show_by_digest.get(digest)
+                    if show is None:
+                        show = self._show_by_digest[digest] = self._lister.show(name)
+                    infos.append(_model_info(name, entry, show))
+        except RuntimeUnavailable as err:
+            self._listing_failed = (time.monotonic(), str(err))
+            raise
+        self._listing_failed = None
         with self._lock:
             self._known = {info.name: info for info in infos}
         return infos
