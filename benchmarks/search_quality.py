@@ -51,6 +51,27 @@ a long class's first window (<= 0.876). Plurals' short forms and more abbreviati
 CODE_WORDS reached 0.642 / 0.902 on the tuning part (5-fold CV 0.642 / 0.902) and nothing on
 the test part (0.671 / 0.888), so they were taken out again.
 
+Decided on the tuning part and the dev part together (hybrid MRR@10 / Recall@10; as shipped:
+tune 0.638 / 0.896, dev 0.680 / 0.892), kept only if Recall@10 rises on both and MRR@10
+falls on neither:
+- splitting lowercase names that run words together (`iscoroutinefunction`, `makedirs`,
+  `readline`) for the keyword index, by a vocabulary of the standard library's own
+  snake_case/camelCase name parts (2,500 words used 5+ times, a cheapest-split search, parts
+  of 3+ letters or a few two-letter words; the query's words not split): tune 0.648 / 0.887,
+  dev 0.678 / 0.873. BM25 alone gains (dev 0.611 / 0.821 -> 0.629 / 0.827), hybrid loses
+  recall: the fragments of ordinary words (`represent` -> rep res ent) and the extra terms
+  move keyword scores of chunks the vectors had right. Leaving a word the vocabulary uses
+  50+ times whole: tune 0.647 / 0.890, dev 0.679 / 0.877. Also splitting a chunk's own name
+  so for the name match: tune 0.655 / 0.887, dev 0.678 / 0.873. Not kept.
+- BM25 column weights never tuned before: the path column's weight (0 or 3 instead of 1)
+  changes nothing on the tuning part (0.638 / 0.896); the text column at 2: tune 0.630 /
+  0.896; at 0.7: tune 0.643 / 0.887, dev 0.684 / 0.895; at 0.5: tune 0.639 / 0.876, dev
+  0.686 / 0.898 (the dev part alone would have kept it). Not kept.
+- a third candidate list, the best 50 keyword matches in the header column alone (a chunk
+  named for the query's words, outdone in both lists by bodies that use them): tune 0.638 /
+  0.890, dev 0.681 / 0.898. Not kept.
+FTS5's bm25() has no k1 or b to set, so those stay at 1.2 and 0.75.
+
 Usage: PYTHONPATH=src python benchmarks/search_quality.py [--part tune|dev|test] [--tune]
        [--misses] [--embedding-cache FILE]
 """
