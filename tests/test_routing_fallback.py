@@ -257,17 +257,24 @@ def test_an_exact_model_call_is_labelled_as_the_rules_read_it(daemon):
     assert [r["task"] for r in rows(daemon, named)] == ["extract"]
 
 
+def beside_a_dead_host(tmp_path, packaged_models_dir, cloud, routing: str = ""):
+    """A daemon with the good provider and an Ollama host "box" where nothing listens, and
+    that host's URL."""
+    keys = tmp_path / "keys.env"
+    keys.write_text(f"{KEY_VARIABLE}={cloud['good'].api_key}\n")
+    dead = f"http://127.0.0.1:{free_port()}"
+    return start_daemon(tmp_path, packaged_models_dir,
+                        f'env_file = "{keys}"\n'
+                        f'[[hosts]]\nname = "box"\nruntime = "ollama"\nurl = "{dead}"\n'
+                        'memory_budget = "8GiB"\n' + provider("good", cloud["good"].port, MODELS)
+                        + routing), dead
+
+
 def test_a_provider_model_named_exactly_needs_no_host_listed(tmp_path, packaged_models_dir,
                                                               cloud):
     """A request naming a provider's model never looks at the hosts' model lists: an Ollama
     host that is down (or slow) neither fails it nor is asked, on every call, what it has."""
-    keys = tmp_path / "keys.env"
-    keys.write_text(f"{KEY_VARIABLE}={cloud['good'].api_key}\n")
-    dead = f"http://127.0.0.1:{free_port()}"
-    d = start_daemon(tmp_path, packaged_models_dir,
-                     f'env_file = "{keys}"\n'
-                     f'[[hosts]]\nname = "box"\nruntime = "ollama"\nurl = "{dead}"\n'
-                     'memory_budget = "8GiB"\n' + provider("good", cloud["good"].port, MODELS))
+    d, _ = beside_a_dead_host(tmp_path, packaged_models_dir, cloud)
     try:
         response = chat(d, "good/gpt-4o-mini", "Hello there.")
         assert response.status_code == 200, response.text
@@ -286,16 +293,10 @@ def test_a_host_that_is_down_is_skipped_by_a_chain_and_named_when_it_was_the_onl
     """An Ollama box that is off (or asleep) makes its candidates skipped, with why: the
     chain goes on to its next candidate, /v1/models still lists everything else, and a model
     only that box could serve is refused 503 naming the box, not 404 as if it did not exist."""
-    keys = tmp_path / "keys.env"
-    keys.write_text(f"{KEY_VARIABLE}={cloud['good'].api_key}\n")
-    dead = f"http://127.0.0.1:{free_port()}"
-    d = start_daemon(tmp_path, packaged_models_dir,
-                     f'env_file = "{keys}"\n'
-                     f'[[hosts]]\nname = "box"\nruntime = "ollama"\nurl = "{dead}"\n'
-                     'memory_budget = "8GiB"\n' + provider("good", cloud["good"].port, MODELS)
-                     + '[routing.tiers.local]\ncandidates = ["box/llama3.1:8b", '
-                       '"good/gpt-4o-mini"]\n'
-                     + '[routing.tiers.mid]\ncandidates = ["box/qwen3:14b"]\n')
+    d, dead = beside_a_dead_host(
+        tmp_path, packaged_models_dir, cloud,
+        '[routing.tiers.local]\ncandidates = ["box/llama3.1:8b", "good/gpt-4o-mini"]\n'
+        '[routing.tiers.mid]\ncandidates = ["box/qwen3:14b"]\n')
     try:
         served = chat(d, "tier:local", "Hello there.")
         assert served.status_code == 200, served.text
