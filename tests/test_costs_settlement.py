@@ -9,6 +9,7 @@ a real `tierd serve` killed with SIGKILL right after its answers keeps their row
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -211,8 +212,6 @@ def test_admissions_copies_match_the_file_through_every_write_and_period(tmp_pat
     daemon's and a CLI's): reservations made, refused, settled under and over their bound,
     cancelled twice, and rows stamped in the next day, week and month, read as of those
     periods too (a copy kept for one period must never stand for the next)."""
-    import random
-
     config = config_with(tmp_path, """
 [budgets]
 daily = 3.0
